@@ -1,0 +1,96 @@
+"""Input handling shared by every explainer: arrays, tensors and ``tf.data`` pipelines.
+
+Every explainer takes ``explain(images, requests)`` with images as a NumPy array or tensor of shape
+``(batch, height, width, channels)`` and a :class:`~grid_saliency_tf.requests.Requests`, or a
+``tf.data.Dataset`` (and no requests) whose elements carry one request per image: a tuple
+``(images, request_masks, class_ids)`` or a dict with the keys ``"images"``, ``"request_masks"``
+and ``"class_ids"``, batched or not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterator, TypeVar
+
+import numpy as np
+import tensorflow as tf
+
+from grid_saliency_tf.requests import Requests, validate_images
+
+__all__ = ["iterate_request_batches", "concatenate_results"]
+
+_DICT_KEYS = ("images", "request_masks", "class_ids")
+ResultT = TypeVar("ResultT")
+
+
+def _split_element(element: Any) -> tuple[Any, Any, Any]:
+    if isinstance(element, dict):
+        missing = [key for key in _DICT_KEYS if key not in element]
+        if missing:
+            raise ValueError(
+                f"Argument `images` (a tf.data.Dataset) must yield dicts with keys {_DICT_KEYS}; "
+                f"an element lacks {missing}."
+            )
+        return tuple(element[key] for key in _DICT_KEYS)  # type: ignore[return-value]
+    if isinstance(element, (tuple, list)) and len(element) == 3:
+        return tuple(element)  # type: ignore[return-value]
+    raise ValueError(
+        "Argument `images` (a tf.data.Dataset) must yield (images, request_masks, class_ids) tuples "
+        f"or dicts with keys {_DICT_KEYS}; received an element of type {type(element).__name__}."
+    )
+
+
+def iterate_request_batches(images: Any, requests: Requests | None) -> Iterator[tuple[tf.Tensor, Requests]]:
+    """Yields validated ``(images, requests)`` batches from any supported input.
+
+    Args:
+        images: Images ``(batch, height, width, channels)`` as an array or tensor, or a
+            ``tf.data.Dataset`` as described in the module docstring.
+        requests: The requests for array/tensor images; must be ``None`` for a dataset.
+
+    Yields:
+        ``(images, requests)`` with images a float32 tensor of shape ``(batch, height, width,
+        channels)``.
+
+    Raises:
+        ValueError: If requests are missing for arrays, or given for a dataset.
+    """
+    if isinstance(images, tf.data.Dataset):
+        if requests is not None:
+            raise ValueError(
+                "Argument `requests` must be None when `images` is a tf.data.Dataset (its elements carry "
+                f"the requests); received {type(requests).__name__}."
+            )
+        for element in images:
+            batch_images, masks, class_ids = _split_element(element)
+            batch_images = tf.convert_to_tensor(batch_images)
+            if batch_images.shape.rank == 3:
+                batch_images, masks, class_ids = batch_images[None], np.asarray(masks)[None], np.asarray(class_ids)[None]
+            yield validate_images(batch_images), Requests.one_per_image(masks, class_ids)
+        return
+    if requests is None:
+        raise ValueError("Argument `requests` is required when `images` is an array or tensor; received None.")
+    if not isinstance(requests, Requests):
+        raise TypeError(f"Argument `requests` must be a Requests; received {type(requests).__name__}.")
+    yield validate_images(images), requests
+
+
+def concatenate_results(results: list[ResultT]) -> ResultT:
+    """Concatenates per-batch result dataclasses field by field along the request axis.
+
+    Args:
+        results: Non-empty list of results of one dataclass type whose fields are arrays ``(n, ...)``.
+
+    Returns:
+        One result of the same type.
+    """
+    if not results:
+        raise ValueError("Argument `images` (a tf.data.Dataset) yielded no element to explain.")
+    if len(results) == 1:
+        return results[0]
+    first = results[0]
+    fields = {
+        field.name: np.concatenate([getattr(result, field.name) for result in results], axis=0)
+        for field in dataclasses.fields(first)  # type: ignore[arg-type]
+    }
+    return type(first)(**fields)

@@ -1,0 +1,167 @@
+"""Segmentation and context-bias metrics (Hoyer et al., NeurIPS 2019, Sec. 4.1).
+
+* IoU per class and mIoU from a confusion matrix (Long et al. 2015).
+* Context bias detection, Eq. 6: ``CBD = ||C * M_context||_1 / ||C||_1`` with ``C = 1 - R_GT``.
+* Context bias localization, Eq. 7: ``CBL = ||C_bias * M_context||_1 / ||C * M_context||_1``.
+
+Every function is batched over images and returns NumPy arrays with no NaN: where a denominator is
+zero the documented ``undefined_value`` is returned, and ``return_defined=True`` also returns which
+entries were defined so that means can skip the others.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    "confusion_matrix",
+    "iou_per_class",
+    "mean_iou",
+    "context_bias_detection",
+    "context_bias_localization",
+]
+
+
+def _as_float_maps(value: Any, name: str) -> np.ndarray:
+    array = value.numpy() if isinstance(value, tf.Tensor) else np.asarray(value)
+    if array.ndim == 2:
+        array = array[None]
+    if array.ndim != 3:
+        raise ValueError(f"Argument `{name}` must have shape (batch, height, width); received shape {array.shape}.")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"Argument `{name}` holds NaN or Inf values.")
+    return array
+
+
+def _check_same_shape(**arrays: np.ndarray) -> None:
+    shapes = {name: array.shape for name, array in arrays.items()}
+    if len(set(shapes.values())) != 1:
+        raise ValueError(f"Arguments {tuple(shapes)} must have the same shape; received {shapes}.")
+
+
+def confusion_matrix(labels: Any, predictions: Any, num_classes: int, *, ignore_label: int | None = None) -> np.ndarray:
+    """Confusion matrix over a batch of label maps.
+
+    Args:
+        labels: Ground-truth class ids, integer array of any shape, e.g. ``(batch, height, width)``.
+        predictions: Predicted class ids, same shape as ``labels``.
+        num_classes: Number of classes ``K``.
+        ignore_label: A label value whose pixels are left out (e.g. 255 for Cityscapes).
+
+    Returns:
+        int64 array ``(K, K)``: entry ``[i, j]`` counts pixels of true class ``i`` predicted as ``j``.
+
+    Raises:
+        ValueError: On shape mismatch or class ids outside ``[0, K)``.
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"Argument `num_classes` must be an integer >= 1; received {num_classes!r}.")
+    labels = np.asarray(labels.numpy() if isinstance(labels, tf.Tensor) else labels).astype(np.int64).ravel()
+    predictions = np.asarray(
+        predictions.numpy() if isinstance(predictions, tf.Tensor) else predictions).astype(np.int64).ravel()
+    if labels.shape != predictions.shape:
+        raise ValueError(
+            f"Arguments `labels` and `predictions` must have the same size; received {labels.size} and "
+            f"{predictions.size}."
+        )
+    if ignore_label is not None:
+        keep = labels != ignore_label
+        labels, predictions = labels[keep], predictions[keep]
+    for name, values in (("labels", labels), ("predictions", predictions)):
+        bad = values[(values < 0) | (values >= num_classes)]
+        if bad.size:
+            raise ValueError(f"Argument `{name}` must hold class ids in [0, {num_classes}); received {int(bad[0])}.")
+    counts = np.bincount(labels * num_classes + predictions, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
+
+
+def iou_per_class(confusion: Any, *, undefined_value: float = 0.0,
+                  return_defined: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Intersection over union of every class, ``TP / (TP + FP + FN)``.
+
+    Args:
+        confusion: ``(K, K)`` confusion matrix, rows true classes, columns predictions.
+        undefined_value: IoU reported for a class that is neither present nor predicted (its union is 0).
+        return_defined: Also return a boolean ``(K,)`` array marking classes with a non-zero union.
+
+    Returns:
+        float64 ``(K,)`` IoU values, or ``(iou, defined)``.
+    """
+    confusion = np.asarray(confusion, dtype=np.float64)
+    if confusion.ndim != 2 or confusion.shape[0] != confusion.shape[1]:
+        raise ValueError(f"Argument `confusion` must be a square (K, K) matrix; received shape {confusion.shape}.")
+    true_positive = np.diag(confusion)
+    union = confusion.sum(axis=0) + confusion.sum(axis=1) - true_positive
+    defined = union > 0
+    iou = np.full(confusion.shape[0], float(undefined_value))
+    iou[defined] = true_positive[defined] / union[defined]
+    return (iou, defined) if return_defined else iou
+
+
+def mean_iou(confusion: Any) -> float:
+    """mIoU: the mean IoU over the classes with a non-zero union (present or predicted).
+
+    Raises:
+        ValueError: If the confusion matrix counts no pixel.
+    """
+    iou, defined = iou_per_class(confusion, return_defined=True)
+    if not defined.any():
+        raise ValueError("Argument `confusion` counts no pixel; mIoU is undefined.")
+    return float(iou[defined].mean())
+
+
+def context_bias_detection(saliency: Any, context: Any, *, undefined_value: float = 0.0,
+                           return_defined: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """CBD of Eq. 6, ``||C * M_context||_1 / ||C||_1``, per image.
+
+    Args:
+        saliency: Context saliency ``M_context`` ``(batch, height, width)``, non-negative.
+        context: Ground-truth context ``C = 1 - R_GT`` ``(batch, height, width)`` in {0, 1}.
+        undefined_value: CBD of an image without context (``||C||_1 = 0``).
+        return_defined: Also return a boolean ``(batch,)`` array marking images with context.
+
+    Returns:
+        float64 ``(batch,)``, or ``(cbd, defined)``.
+    """
+    saliency = _as_float_maps(saliency, "saliency")
+    context = _as_float_maps(context, "context")
+    _check_same_shape(saliency=saliency, context=context)
+    numerator = np.abs(context * saliency).sum(axis=(1, 2))
+    denominator = np.abs(context).sum(axis=(1, 2))
+    return _ratio(numerator, denominator, undefined_value, return_defined)
+
+
+def context_bias_localization(saliency: Any, bias_context: Any, context: Any, *, undefined_value: float = 0.0,
+                              return_defined: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """CBL of Eq. 7, ``||C_bias * M_context||_1 / ||C * M_context||_1``, per image.
+
+    Args:
+        saliency: Context saliency ``M_context`` ``(batch, height, width)``, non-negative.
+        bias_context: ``C_bias`` ``(batch, height, width)`` in {0, 1}, the biased context area.
+        context: ``C = 1 - R_GT`` ``(batch, height, width)`` in {0, 1}.
+        undefined_value: CBL of an image whose saliency has no mass in the context (e.g. an empty
+            grid saliency mask): the ratio is 0/0 there.
+        return_defined: Also return a boolean ``(batch,)`` array marking images with saliency in ``C``.
+
+    Returns:
+        float64 ``(batch,)``, or ``(cbl, defined)``.
+    """
+    saliency = _as_float_maps(saliency, "saliency")
+    bias_context = _as_float_maps(bias_context, "bias_context")
+    context = _as_float_maps(context, "context")
+    _check_same_shape(saliency=saliency, bias_context=bias_context, context=context)
+    numerator = np.abs(bias_context * saliency).sum(axis=(1, 2))
+    denominator = np.abs(context * saliency).sum(axis=(1, 2))
+    return _ratio(numerator, denominator, undefined_value, return_defined)
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray, undefined_value: float,
+           return_defined: bool) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    defined = denominator > 0
+    ratio = np.full(numerator.shape, float(undefined_value))
+    ratio[defined] = numerator[defined] / denominator[defined]
+    return (ratio, defined) if return_defined else ratio
