@@ -183,7 +183,7 @@ class GradientSaliency:
         with tf.GradientTape() as tape:
             tape.watch(images)
             scores = scoring.request_score(scoring.select_class(self._forward(images), class_ids), masks)
-        return tape.gradient(tf.reduce_sum(scores), images)
+        return tape.gradient(scores, images)
 
     def _attribution(self, images: tf.Tensor, class_ids: tf.Tensor, masks: tf.Tensor) -> tf.Tensor:
         raise NotImplementedError

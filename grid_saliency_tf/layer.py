@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import keras
@@ -38,9 +39,10 @@ class GridSaliencyLayer(keras.layers.Layer):
 
     def __init__(self, model: keras.Model | dict[str, Any], optimizer_config: dict[str, Any] | None = None,
                  output: str = "masks", **kwargs: Any) -> None:
+        kwargs.pop("trainable", None)  # the layer never trains; from_config passes the stored False
         super().__init__(trainable=False, **kwargs)
-        if isinstance(model, dict):
-            model = keras.saving.deserialize_keras_object(model)
+        if isinstance(model, dict):  # Keras consumes the dict it deserialises: keep the caller's intact
+            model = keras.saving.deserialize_keras_object(copy.deepcopy(model))
         if not isinstance(model, keras.layers.Layer):
             raise TypeError(f"Argument `model` must be a Keras model or layer; received {type(model).__name__}.")
         if output not in ("masks", "low_res_masks"):

@@ -92,7 +92,8 @@ class SegGradCAM:
             bottleneck in the paper.
         logits_layer: Name of the layer whose output are the logits ``y``. By default the model
             output if ``model_output="logits"``, or the input of a final Softmax layer.
-        model_output: ``"logits"`` or ``"probabilities"``: what the model returns.
+        model_output: ``"probabilities"`` (the package-wide default) or ``"logits"``: what the model
+            returns. Seg-Grad-CAM always differentiates logits, found as described for ``logits_layer``.
         upsampling: ``"bilinear"`` or ``"nearest"`` upsampling of ``L^c`` to the input size.
 
     Raises:
@@ -102,7 +103,7 @@ class SegGradCAM:
     """
 
     def __init__(self, model: keras.Model, layer_name: str, *, logits_layer: str | None = None,
-                 model_output: str = "logits", upsampling: str = "bilinear") -> None:
+                 model_output: str = "probabilities", upsampling: str = "bilinear") -> None:
         if not isinstance(model, keras.Model):
             raise TypeError(f"Argument `model` must be a Keras model; received {type(model).__name__}.")
         try:
@@ -171,7 +172,7 @@ class SegGradCAM:
             features, logits = self._feature_model(request_images, training=False)
             tape.watch(features)
             score = scoring.masked_sum(scoring.select_class(tf.cast(logits, tf.float32), class_ids), masks)
-        gradients = tape.gradient(tf.reduce_sum(score), features)
+        gradients = tape.gradient(score, features)
         weights = tf.reduce_mean(gradients, axis=[1, 2])
         layer_heatmaps = tf.nn.relu(tf.einsum("nhwk,nk->nhw", tf.cast(features, tf.float32), weights))
         heatmaps = perturbations.upsample_mask(
