@@ -1,1 +1,62 @@
-"""deeplab_utils."""
+"""deeplab_utils: the official DeepLab model-zoo exports as differentiable models for grid saliency.
+
+Load a zoo tarball (e.g. ``deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz``), its folder or the
+``frozen_inference_graph.pb`` with :class:`DeepLabModel`; explain a predicted class of one image with
+``python -m deeplab_utils.explain`` (Hoyer et al., NeurIPS 2019, Sec. 5, supplement S2-S3). Fixture
+graphs in the export format come from :mod:`deeplab_utils.testing`.
+"""
+
+from deeplab_utils.archive import extract_archive, locate_frozen_graph, read_frozen_graph_bytes
+from deeplab_utils.graph_loader import (
+    FrozenGraph,
+    ScalingStep,
+    find_float_input,
+    find_logits,
+    find_scaling,
+    load_graph_def,
+    parse_graph_def,
+)
+from deeplab_utils.images import fit_to_crop, read_image
+from deeplab_utils.labels import (
+    CITYSCAPES,
+    CITYSCAPES_LABEL_IDS,
+    COCO_CATEGORY_IDS_OF_VOC,
+    IGNORE_LABEL,
+    PASCAL_VOC,
+    LabelSet,
+    cityscapes_label_ids_to_train_ids,
+    coco_categories_to_voc_labels,
+    label_set_for,
+    pascal_color_map,
+)
+from deeplab_utils.model import DeepLabModel
+from deeplab_utils.requests import RequestMasks, build_request_masks, scaled_min_size
+
+__all__ = [
+    "CITYSCAPES",
+    "CITYSCAPES_LABEL_IDS",
+    "COCO_CATEGORY_IDS_OF_VOC",
+    "DeepLabModel",
+    "FrozenGraph",
+    "IGNORE_LABEL",
+    "LabelSet",
+    "PASCAL_VOC",
+    "RequestMasks",
+    "ScalingStep",
+    "build_request_masks",
+    "cityscapes_label_ids_to_train_ids",
+    "coco_categories_to_voc_labels",
+    "extract_archive",
+    "find_float_input",
+    "find_logits",
+    "find_scaling",
+    "fit_to_crop",
+    "label_set_for",
+    "load_graph_def",
+    "locate_frozen_graph",
+    "parse_graph_def",
+    "pascal_color_map",
+    "read_frozen_graph_bytes",
+    "read_image",
+    "scaled_min_size",
+]
