@@ -376,9 +376,12 @@ class GridSaliencyOptimizer:
             request_images, request_masks_in, class_ids, original, loss_masks
         )
 
+        base = base + tf.zeros_like(request_images)
+        kept = request_images - base  # p(x, M) = base + (x - base) * M, the same as Eq. 2/3
+
         def losses(low_res: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             full = perturbations.upsample_mask(low_res, (height, width), self.upsampling)
-            perturbed = perturbations.perturb(request_images, full, base, self.value_range)
+            perturbed = tf.clip_by_value(base + kept * full[..., None], *self.value_range)
             return self._mask_loss(low_res), self._preservation_loss(perturbed, class_ids, original, loss_masks)
 
         n = tf.shape(request_images)[0]

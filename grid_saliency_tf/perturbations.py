@@ -156,6 +156,11 @@ def upsample_mask(masks: tf.Tensor, size: tuple[int, int], method: str) -> tf.Te
     """
     if tuple(masks.shape[1:]) == tuple(size):
         return masks
+    grid_height, grid_width = int(masks.shape[1]), int(masks.shape[2])
+    if method == "nearest" and size[0] % grid_height == 0 and size[1] % grid_width == 0:
+        # Same values as resize(nearest) for integer factors, with a cheaper gradient.
+        repeated = tf.repeat(masks, size[0] // grid_height, axis=1)
+        return tf.repeat(repeated, size[1] // grid_width, axis=2)
     resized = tf.image.resize(masks[..., None], size, method=method)
     return resized[..., 0]
 
