@@ -260,9 +260,9 @@ class GridSaliencyOptimizer:
             A :class:`GridSaliencyResult` with ``n`` entries, in request order.
 
         Raises:
-            TypeError, ValueError: For images with NaN/Inf or of the wrong rank, a model whose output
-                is not ``(batch, height, width, classes)``, or requests that do not fit the images
-                or the model output.
+            TypeError, ValueError: For images with NaN/Inf, of the wrong rank or outside
+                ``value_range``, a model whose output is not ``(batch, height, width, classes)``, or
+                requests that do not fit the images or the model output.
         """
         results = [self._explain_batch(batch_images, batch_requests)
                    for batch_images, batch_requests in iterate_request_batches(images, requests)]
@@ -294,6 +294,13 @@ class GridSaliencyOptimizer:
     # ------------------------------------------------------------------ internals
 
     def _explain_batch(self, images: tf.Tensor, requests: Requests) -> GridSaliencyResult:
+        low, high = float(tf.reduce_min(images)), float(tf.reduce_max(images))
+        tolerance = 1e-6 * (self.value_range[1] - self.value_range[0])
+        if low < self.value_range[0] - tolerance or high > self.value_range[1] + tolerance:
+            raise ValueError(
+                f"Argument `images` must lie in value_range={self.value_range} (perturbed images are clipped "
+                f"to it); received values in [{low:g}, {high:g}]. Pass value_range=(0.0, 255.0) for 0..255 images."
+            )
         outputs = self._forward_fn(images)
         check_requests_fit(requests, images, outputs)
         tensors = self._optimize_fn(

@@ -229,6 +229,8 @@ def test_bad_images_and_models_are_rejected(texture_model):
         optimizer.explain(images, requests)
     with pytest.raises(ValueError, match="images"):
         optimizer.explain(checkerboard()[0], requests)
+    with pytest.raises(ValueError, match="value_range"):
+        optimizer.explain(checkerboard() * 255.0, requests)
     with pytest.raises(ValueError, match="model"):
         GridSaliencyOptimizer(lambda x: tf.reduce_mean(x, axis=[1, 2]), steps=1).explain(checkerboard(), requests)
     with pytest.raises(TypeError, match="model"):
