@@ -443,10 +443,22 @@ class FrozenGraph:
         self.index = GraphIndex(graph_def)
 
     def _subgraph(self, outputs: Iterable[str]) -> tf.compat.v1.GraphDef:
-        names = [_node_name(name) for name in outputs]
-        for name in names:
+        """The nodes `outputs` depend on (data and control edges), without ``_output_shapes``."""
+        queue = deque(_node_name(name) for name in outputs)
+        for name in queue:
             self.index.node(name)
-        return strip_output_shapes(tf.compat.v1.graph_util.extract_sub_graph(self.graph_def, names))
+        keep = set(queue)
+        while queue:
+            for source in self.index.nodes[queue.popleft()].input:
+                name = _node_name(source)
+                if name not in keep and name in self.index.nodes:
+                    keep.add(name)
+                    queue.append(name)
+        subgraph = tf.compat.v1.GraphDef()
+        subgraph.versions.CopyFrom(self.graph_def.versions)
+        subgraph.library.CopyFrom(self.graph_def.library)
+        subgraph.node.extend(node for node in self.graph_def.node if node.name in keep)
+        return strip_output_shapes(subgraph)
 
     def function(self, inputs: Sequence[str], outputs: Sequence[str]) -> tf.types.experimental.ConcreteFunction:
         """Prunes the graph to a concrete function from the tensors `inputs` to the tensors `outputs`.

@@ -124,11 +124,8 @@ class DeepLabModel:
     # ----------------------------------------------------------------------------------------------
     # Loading
     # ----------------------------------------------------------------------------------------------
-    def _probe_preprocessing(self) -> tuple[tuple[int, int], float]:
+    def _probe_preprocessing(self) -> tuple[tuple[int, int], tuple[float, float, float]]:
         """Runs ImageTensor -> (root, float input) on probe images; returns (crop_size, pad_value)."""
-        if not self._graph.index.has(self.image_input_name):
-            raise ValueError(f"image_input_name: the graph {self.source} has no tensor "
-                             f"{self.image_input_name!r}")
         try:
             preprocess = self._graph.function([self.image_input_name], [self.scaled_from, self.input_name])
             root, _ = preprocess(tf.zeros([1, 1, 1, 3], tf.uint8))
@@ -143,13 +140,14 @@ class DeepLabModel:
                 "expected (1, crop_height, crop_width, 3)"
             )
         crop = (int(root.shape[1]), int(root.shape[2]))
-        pad_value = float(root[0, -1, -1, 0]) if crop != (1, 1) else 127.5
+        # The bottom-right pixel is padding unless the crop is 1x1 (then no padding ever happens).
+        pad_value = tuple(float(v) for v in root[0, -1, -1, :]) if crop != (1, 1) else (127.5,) * 3
         height, width = min(_PROBE_SIZE, crop[0]), min(_PROBE_SIZE, crop[1])
         probe = np.random.default_rng(0).integers(0, 256, size=(1, height, width, 3), dtype=np.uint8)
         root, scaled = preprocess(tf.constant(probe))
         expected_root = self._pad(tf.constant(probe, tf.float32), crop, pad_value)
         if (tuple(root.shape) != tuple(expected_root.shape)
-                or not np.array_equal(root.numpy(), expected_root.numpy())):
+                or not np.allclose(root.numpy(), expected_root.numpy(), rtol=0, atol=1e-4)):
             raise ValueError(
                 f"the graph's preprocessing up to {self.scaled_from!r} is not 'pad to the crop size "
                 f"{crop[0]}x{crop[1]} with a constant' (does the export resize its input?); "
@@ -204,10 +202,12 @@ class DeepLabModel:
     # The computation
     # ----------------------------------------------------------------------------------------------
     @staticmethod
-    def _pad(images: tf.Tensor, crop_size: Sequence[int], pad_value: float) -> tf.Tensor:
+    def _pad(images: tf.Tensor, crop_size: Sequence[int], pad_value: Sequence[float]) -> tf.Tensor:
+        """Pads bottom and right to the crop size as the export does: ``pad(x - mean, 0) + mean``."""
         shape = tf.shape(images)
         paddings = [[0, 0], [0, crop_size[0] - shape[1]], [0, crop_size[1] - shape[2]], [0, 0]]
-        padded = tf.pad(images, paddings, constant_values=pad_value)
+        mean = tf.constant(pad_value, images.dtype)
+        padded = tf.pad(images - mean, paddings) + mean
         padded.set_shape([images.shape[0], crop_size[0], crop_size[1], images.shape[-1]])
         return padded
 
@@ -334,11 +334,13 @@ class DeepLabModel:
 
     def describe(self) -> str:
         """A multi-line summary of what was found in the graph."""
+        pad = (f"{self.pad_value[0]:g}" if len(set(self.pad_value)) == 1
+               else "(" + ", ".join(f"{v:g}" for v in self.pad_value) + ")")
         return "\n".join([
             f"graph: {self.source}",
             f"float input: {self.input_name} ({self.found['input_name']})",
             f"logits: {self.logits_name} ({self.found['logits_name']})",
-            f"crop size: {self.crop_size[0]}x{self.crop_size[1]}, padded with {self.pad_value:g}",
+            f"crop size: {self.crop_size[0]}x{self.crop_size[1]}, padded with {pad}",
             f"scaling: {self.describe_scaling()} (from {self.scaled_from})",
             f"classes: {self.num_classes}",
             f"batching: {self.batching_note}",

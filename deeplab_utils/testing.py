@@ -298,6 +298,14 @@ def build_frozen_graph(
         tf.identity(labels, name="SemanticPredictions")
         with tf1.Session(graph=graph) as session:
             session.run(tf1.global_variables_initializer())
+            # Random features share a large class-independent part, so one class would win everywhere.
+            # Biases that cancel each class's mean logit on a synthetic scene make the prediction follow
+            # the image content instead.
+            pre_bias = graph.get_tensor_by_name("logits/semantic/Conv2D:0")
+            scene = synthetic_scene(crop[0], crop[1], seed=seed)
+            mean_logits = session.run(pre_bias, {image: scene[None]}).mean(axis=(0, 1, 2))
+            biases = next(v for v in tf1.global_variables() if v.op.name == "logits/semantic/biases")
+            session.run(biases.assign(-mean_logits + 0.05 * rng.standard_normal(num_classes)))
             variables = {variable.op.name: value for variable, value in
                          zip(tf1.global_variables(), session.run(tf1.global_variables()))}
             frozen = tf1.graph_util.convert_variables_to_constants(

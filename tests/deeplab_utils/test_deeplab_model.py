@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deeplab_utils import DeepLabModel
+from deeplab_utils import DeepLabModel, FrozenGraph
 from deeplab_utils.testing import parity_report, synthetic_scene as blocks_image
 
 # Image sizes up to the 65x65 crop: full crop, smaller, thin, 1 pixel.
@@ -30,16 +30,16 @@ def test_tensors_found_with_different_logits_names(mnv2_model, xception_model, m
     assert xception_model.logits_name == xception_graph.logits_name == "ResizeBilinear_3:0"
     for model, classes in ((mnv2_model, 19), (xception_model, 21)):
         assert model.crop_size == (65, 65)
-        assert model.pad_value == 127.5
+        assert model.pad_value == (127.5, 127.5, 127.5)
         assert model.num_classes == classes
         assert model.found == {"input_name": "found in the graph", "logits_name": "found in the graph"}
         text = model.describe()
         assert model.input_name in text and model.logits_name in text and "65x65" in text
 
 
-def test_preprocessing_replays_the_graph_exactly(mnv2_model):
+def test_preprocessing_replays_the_graph_exactly(mnv2_model, mnv2_graph):
     image = blocks_image(30, 50)
-    graph_input = mnv2_model._graph.function([mnv2_model.image_input_name], [mnv2_model.input_name])
+    graph_input = FrozenGraph(mnv2_graph.graph_def).function(["ImageTensor:0"], ["sub_7:0"])
     inside = graph_input(tf.constant(image[None]))[0].numpy()
     outside = mnv2_model.preprocess(image[None].astype(np.float32)).numpy()
     np.testing.assert_array_equal(outside, inside)
