@@ -1,0 +1,400 @@
+"""Tests of toy-benchmark training: schedule, data order, resume, checkpoints, strategy, binary."""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from toy_benchmark.models import ToyUNet
+from toy_benchmark.training import (
+    CHECKPOINT_DIR,
+    CHECKPOINT_STATE,
+    FINAL_MODEL,
+    epoch_seed,
+    learning_rate_for_epoch,
+    prepare_batches,
+    read_checkpoint_state,
+    train,
+)
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SHAPE = (32, 32, 1)
+
+
+def _dataset(n=24, seed=0, as_dict=True):
+    rng = np.random.default_rng(seed)
+    images = rng.random((n, *SHAPE)).astype("float32")
+    labels = rng.integers(0, 11, (n, *SHAPE[:2])).astype("int32")
+    if as_dict:
+        return tf.data.Dataset.from_tensor_slices({"image": images, "label": labels})
+    return tf.data.Dataset.from_tensor_slices((images, labels))
+
+
+def _model_fn(backbone="vgg16", width=1 / 16):
+    """A small U-Net; without batch norm, for it traces fastest."""
+    return lambda: ToyUNet(backbone, width=width, image_shape=SHAPE, batch_norm=False, seed=3)
+
+
+def _tiny_model():
+    """Two convolutions with batch norm: weights, moving statistics and optimizer state to restore."""
+    inputs = keras.Input(SHAPE)
+    x = keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=keras.initializers.HeNormal(0))(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2D(11, 3, padding="same", kernel_initializer=keras.initializers.HeNormal(1))(x)
+    return keras.Model(inputs, keras.layers.Softmax()(x))
+
+
+TRAIN_KWARGS = dict(epochs=2, batch_size=10, final_fraction=0.5, verbose=0)
+
+
+class _InterruptAtIteration(keras.callbacks.Callback):
+    """Simulates a crash in the middle of an epoch, after `iteration` optimizer steps."""
+
+    def __init__(self, iteration):
+        super().__init__()
+        self.iteration = iteration
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.iteration:
+            raise KeyboardInterrupt
+
+
+def _files(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished one-epoch training (resnet18, tiny) and its arguments."""
+    folder = tmp_path_factory.mktemp("trained")
+    result = train(_model_fn(), _dataset(), folder, epochs=1, batch_size=10, seed=0, verbose=0)
+    return folder, result
+
+
+def test_learning_rate_schedule_is_40_then_10_epochs_and_scales():
+    rates = [learning_rate_for_epoch(e, 50) for e in range(50)]
+    assert rates == [1e-3] * 40 + [1e-4] * 10
+    assert [learning_rate_for_epoch(e, 5) for e in range(5)] == [1e-3] * 4 + [1e-4]
+    assert [learning_rate_for_epoch(e, 2) for e in range(2)] == [1e-3] * 2
+    assert [learning_rate_for_epoch(e, 4, final_fraction=0.5) for e in range(4)] == [1e-3] * 2 + [1e-4] * 2
+    assert learning_rate_for_epoch(9, 10, final_fraction=0.0) == 1e-3
+
+
+def test_data_order_is_a_function_of_seed_and_epoch_only():
+    def order(seed, epoch, dataset=None):
+        dataset = dataset or _dataset(n=30)
+        batches = prepare_batches(dataset, batch_size=7, seed=seed, epoch=epoch, shuffle_buffer=30)
+        return np.concatenate([images[:, 0, 0, 0].numpy() for images, _ in batches])
+
+    first = order(1, 3)
+    np.testing.assert_array_equal(first, order(1, 3))
+    np.testing.assert_array_equal(first, order(1, 3, _dataset(n=30, as_dict=False)))
+    np.testing.assert_array_equal(np.sort(first), np.sort(_dataset(n=30, as_dict=False).map(
+        lambda x, y: x[0, 0, 0]).batch(30).get_single_element().numpy()))  # a permutation
+    assert not np.array_equal(first, order(1, 4))
+    assert not np.array_equal(first, order(2, 3))
+    assert epoch_seed(1, 3) == epoch_seed(1, 3) != epoch_seed(3, 1)
+
+
+def test_resumed_training_equals_uninterrupted(tmp_path):
+    dataset = _dataset()
+    straight = train(_tiny_model, dataset, tmp_path / "straight", seed=1, **TRAIN_KWARGS)
+
+    # Crash in the middle of the second epoch (3 steps per epoch): epoch 1's checkpoint survives.
+    with pytest.raises(KeyboardInterrupt):
+        train(_tiny_model, dataset, tmp_path / "resumed", seed=1,
+              callbacks=[_InterruptAtIteration(4)], **TRAIN_KWARGS)
+    assert read_checkpoint_state(tmp_path / "resumed")["epoch"] == 1
+    resumed = train(_tiny_model, dataset, tmp_path / "resumed", seed=1, **TRAIN_KWARGS)
+
+    assert resumed.initial_epoch == 1 and straight.initial_epoch == 0
+    for a, b in zip(straight.model.weights + straight.model.optimizer.variables,
+                    resumed.model.weights + resumed.model.optimizer.variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7, err_msg=a.path)
+    assert resumed.history == straight.history
+    assert straight.history["learning_rate"] == [1e-3, 1e-4]  # final_fraction 0.5 of 2 epochs
+
+    # The comparison is sensitive: another data order (same initial weights) ends elsewhere.
+    other = train(_tiny_model, dataset, tmp_path / "other", seed=2, **TRAIN_KWARGS)
+    assert max(np.abs(a - b).max() for a, b in zip(straight.model.get_weights(),
+                                                   other.model.get_weights())) > 1e-4
+
+    # Two checkpoints kept, no temporary files left, the saved model is the trained one.
+    names = sorted(p.name for p in (tmp_path / "resumed" / CHECKPOINT_DIR).iterdir())
+    assert names == [CHECKPOINT_STATE, "epoch-0001.weights.h5", "epoch-0002.weights.h5"]
+    assert not [p for p in (tmp_path / "resumed").rglob(".tmp-*")]
+    loaded = keras.models.load_model(resumed.model_path)
+    images = next(iter(dataset.batch(2)))["image"]
+    np.testing.assert_array_equal(loaded(images, training=False), resumed.model(images, training=False))
+
+
+def test_finished_training_is_not_repeated(trained):
+    folder, first = trained
+    before = _files(folder)
+    again = train(_model_fn(), _dataset(), folder, epochs=1, batch_size=10, seed=0, verbose=0)
+    assert again.initial_epoch == 1 and again.history == first.history
+    assert _files(folder) == before
+
+
+def test_tensorboard_logs_hold_the_epoch_metrics(trained):
+    folder, result = trained
+    values = {}
+    for path in (folder / "logs" / "train").glob("events.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                values[value.tag] = float(tf.make_ndarray(value.tensor))
+    assert values["epoch_loss"] == pytest.approx(result.history["loss"][0])
+    assert values["epoch_learning_rate"] == pytest.approx(1e-3)
+    assert {"epoch_accuracy", "epoch_mean_iou"} <= set(values)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(model_fn=_model_fn(width=1 / 8)),
+     r"does not match this training \(architecture.config.width: checkpoint 0.0625, now 0.125; "
+     r"architecture.weights: checkpoint '.* tensors, .* parameters, shapes .*'\); use another"),
+    (dict(model_fn=_model_fn(backbone="resnet18")), "architecture.config.backbone: checkpoint 'vgg16'"),
+    (dict(model_fn=_tiny_model), "architecture.class: checkpoint 'toy_benchmark>ToyUNet', now 'Functional'"),
+    (dict(batch_size=5), "settings.batch_size: checkpoint 10, now 5"),
+    (dict(seed=4), "settings.seed: checkpoint 0, now 4"),
+    (dict(dataset_info={"variant": "other"}), "settings.dataset: checkpoint {}, now {'variant': 'other'}"),
+    (dict(resume=False), "already holds a training checkpoint"),
+])
+def test_incompatible_checkpoint_is_refused_and_kept(trained, change, message):
+    folder, _ = trained
+    before = _files(folder)
+    kwargs = dict(model_fn=_model_fn(), dataset=_dataset(), output_dir=folder, epochs=1,
+                  batch_size=10, seed=0, verbose=0)
+    kwargs.update(change)
+    with pytest.raises(ValueError, match=message.replace("{", r"\{").replace("}", r"\}")) as error:
+        train(**kwargs)
+    assert len(str(error.value)) < 400 and "\n" not in str(error.value)
+    assert _files(folder) == before
+
+
+def test_damaged_checkpoint_gives_a_clear_error(trained, tmp_path):
+    folder, _ = trained
+    missing, truncated = tmp_path / "missing", tmp_path / "truncated"
+    shutil.copytree(folder, missing)
+    shutil.copytree(folder, truncated)
+    (missing / CHECKPOINT_DIR / "epoch-0001.weights.h5").unlink()
+    with pytest.raises(ValueError, match="names weights epoch-0001.weights.h5, which are missing"):
+        train(_model_fn(), _dataset(), missing, epochs=1, batch_size=10, verbose=0)
+    weights = truncated / CHECKPOINT_DIR / "epoch-0001.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="cannot be loaded"):
+        train(_model_fn(), _dataset(), truncated, epochs=1, batch_size=10, verbose=0)
+
+
+def test_bad_arguments(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(OSError, match="is not writable"):
+        train(_model_fn(), _dataset(), blocker / "out", epochs=1, verbose=0)
+    with pytest.raises(TypeError, match="dataset must be a tf.data.Dataset"):
+        train(_model_fn(), np.zeros((2, 32, 32, 1)), tmp_path / "x", verbose=0)
+    with pytest.raises(ValueError, match="unbatched elements"):
+        train(_model_fn(), _dataset().batch(2), tmp_path / "x", verbose=0)
+    with pytest.raises(ValueError, match="epochs must be a positive integer, got 0"):
+        train(_model_fn(), _dataset(), tmp_path / "x", epochs=0)
+    with pytest.raises(TypeError, match="model_fn must return a keras.Model"):
+        train(lambda: "model", _dataset(), tmp_path / "x", verbose=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing was written
+
+
+def _run_python(code, timeout=300):
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=timeout)
+
+
+def test_mirrored_strategy_on_two_cpus_matches_one_device(tmp_path):
+    """Two replicas of half a batch each make the same updates as one replica of the whole batch."""
+    process = _run_python(f"""
+        import keras, numpy as np, tensorflow as tf
+        from toy_benchmark import training
+        training.configure_cpu_devices(2)
+        rng = np.random.default_rng(0)
+        images = rng.random((40, 32, 32, 1)).astype("float32")
+        labels = rng.integers(0, 11, (40, 32, 32)).astype("int32")
+        dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+
+        def model_fn():  # no batch norm: its statistics are per replica by design
+            inputs = keras.Input((32, 32, 1))
+            x = keras.layers.Conv2D(8, 3, padding="same", activation="relu",
+                                    kernel_initializer=keras.initializers.HeNormal(0))(inputs)
+            x = keras.layers.Conv2D(11, 3, padding="same",
+                                    kernel_initializer=keras.initializers.HeNormal(1))(x)
+            return keras.Model(inputs, keras.layers.Softmax()(x))
+
+        weights = []
+        for name in ["default", "mirrored"]:
+            strategy = training.make_strategy(name)
+            result = training.train(model_fn, dataset, r"{tmp_path}/" + name, epochs=2, batch_size=20,
+                                    verbose=0, strategy=strategy)
+            print(name, strategy.num_replicas_in_sync, result.history["loss"])
+            weights.append(result.model.get_weights())
+        print("maxdiff", max(np.abs(a - b).max() for a, b in zip(*weights)))
+        print("moved", max(np.abs(a - b).max() for a, b in zip(weights[0], model_fn().get_weights())))
+    """)
+    assert process.returncode == 0, process.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in process.stdout.splitlines())
+    assert lines["default"].startswith("1 ") and lines["mirrored"].startswith("2 ")
+    assert float(lines["maxdiff"]) < 1e-5 < float(lines["moved"])
+
+
+# --- The binary -------------------------------------------------------------------------------
+
+BINARY_ARGS = ["--bias=strong", "--bias_digit=3", "--bias_texture=2", "--num_train=20",
+               "--num_validation=10", "--backbone=vgg16", "--width=0.0625", "--nobatch_norm",
+               "--epochs=2", "--batch_size=10", "--verbose=0"]
+
+
+def _run_binary(*args):
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([sys.executable, "-m", "toy_benchmark.train", *args], capture_output=True,
+                          text=True, env=env, cwd=REPO, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def binary_run(tmp_path_factory):
+    output = tmp_path_factory.mktemp("binary") / "run"
+    return output, _run_binary(f"--output_dir={output}", *BINARY_ARGS)
+
+
+def test_binary_trains_a_toy_variant(binary_run):
+    output, process = binary_run
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert f"model saved to {output / FINAL_MODEL}" in process.stdout
+    model = keras.models.load_model(output / FINAL_MODEL)
+    assert isinstance(model, ToyUNet) and model.get_config()["width"] == 0.0625
+    assert model(np.zeros((1, 64, 64, 1), np.float32)).shape == (1, 64, 64, 11)
+    state = json.loads((output / CHECKPOINT_DIR / CHECKPOINT_STATE).read_text())
+    assert state["epoch"] == 2
+    assert state["settings"]["dataset"]["variant"] == {
+        "strength": "strong", "bias_digit": 3, "bias_texture": 2, "seed": 0, "split": "train",
+        "num_samples": 20}
+    assert len(state["history"]["val_loss"]) == 2
+
+
+def test_binary_bad_backbone_is_a_one_line_error(tmp_path):
+    process = _run_binary(f"--output_dir={tmp_path / 'out'}", *BINARY_ARGS, "--backbone=resnet50")
+    assert process.returncode == 2
+    assert "Traceback" not in process.stderr
+    assert process.stderr.strip().splitlines()[-1] == (
+        "toy_benchmark.train: error: backbone must be one of vgg16, mobilenetv2, resnet18, got 'resnet50'")
+    assert not (tmp_path / "out").exists()
+
+
+def _main(capsys, *args):
+    """Runs the binary's main in this process; returns its exit code, stdout and stderr."""
+    from absl import flags
+
+    from toy_benchmark import train as binary
+
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["toy_benchmark.train", *args])
+    code = 0
+    try:
+        binary.main(["toy_benchmark.train"])
+    except SystemExit as exit_:
+        code = exit_.code
+    finally:
+        flags.FLAGS.unparse_flags()
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _main_error(capsys, *args):
+    """Runs the binary's main in this process; returns its exit code and last stderr line."""
+    code, _, err = _main(capsys, *args)
+    return code, err.strip().splitlines()[-1]
+
+
+def test_binary_refuses_an_incompatible_checkpoint(binary_run, capsys):
+    output, process = binary_run
+    assert process.returncode == 0
+    before = _files(output)
+    code, line = _main_error(capsys, f"--output_dir={output}", *BINARY_ARGS, "--width=0.125")
+    assert code == 2 and "(architecture.config.width: checkpoint 0.0625, now 0.125;" in line
+    code, line = _main_error(capsys, f"--output_dir={output}", *BINARY_ARGS, "--bias_digit=4")
+    assert code == 2 and "(settings.dataset.variant.bias_digit: checkpoint 3, now 4)" in line
+    assert _files(output) == before
+
+
+def test_binary_checks_the_dataset_folder_against_its_flags(tmp_path, capsys):
+    from toy_benchmark.storage import write_dataset
+    from toy_benchmark.variant import DatasetVariant
+
+    folder = tmp_path / "dataset"
+    write_dataset(folder, DatasetVariant("strong", 3, 2, num_samples=10))
+    code, line = _main_error(capsys, f"--output_dir={tmp_path / 'out'}", f"--dataset_dir={folder}",
+                             "--bias_digit=4", "--bias_texture=2")
+    assert code == 2
+    assert line.endswith("does not match the requested dataset: bias_digit=4 (manifest: 3)")
+    code, line = _main_error(capsys, f"--output_dir={tmp_path / 'out'}",
+                             f"--dataset_dir={tmp_path / 'nowhere'}")
+    assert code == 2 and "is not a folder" in line
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    code, line = _main_error(capsys, f"--output_dir={blocker / 'out'}", f"--dataset_dir={folder}")
+    assert code == 2 and "is not writable" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_binary_resumes_from_a_materialised_dataset(tmp_path, capsys, caplog):
+    """A run on the stored dataset equals one on the streamed variant: same identity, no mismatch."""
+    from toy_benchmark.storage import write_dataset
+    from toy_benchmark.variant import DatasetVariant
+
+    folder = tmp_path / "dataset"
+    write_dataset(folder, DatasetVariant("none", num_samples=10))
+    common = [f"--output_dir={tmp_path / 'out'}", "--width=0.0625", "--nobatch_norm", "--epochs=1",
+              "--batch_size=5", "--verbose=0"]
+    code, out, err = _main(capsys, *common, "--num_train=10")
+    assert code == 0 and "model saved to" in out, err
+    with caplog.at_level("INFO"):
+        code, out, err = _main(capsys, *common, f"--dataset_dir={folder}")
+    assert code == 0 and "model saved to" in out, err
+    assert "from epoch 1 of 1" in caplog.text
+
+
+@pytest.mark.slow
+def test_binary_killed_mid_training_resumes_to_the_same_weights(tmp_path):
+    """SIGKILL after the first checkpoint, run again: the weights equal an uninterrupted run's."""
+    import signal
+    import time
+
+    args = ["--num_train=200", "--backbone=resnet18", "--width=0.125", "--epochs=3", "--batch_size=20",
+            "--verbose=0", "--strategy=mirrored", "--logical_cpus=2"]
+    straight = _run_binary(f"--output_dir={tmp_path / 'straight'}", *args)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-m", "toy_benchmark.train", f"--output_dir={killed}",
+                                *args], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    state = killed / CHECKPOINT_DIR / CHECKPOINT_STATE
+    deadline = time.monotonic() + 600
+    while not state.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert read_checkpoint_state(killed)["epoch"] < 3
+    resumed = _run_binary(f"--output_dir={killed}", *args)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resuming" in resumed.stderr
+
+    a = keras.models.load_model(tmp_path / "straight" / FINAL_MODEL)
+    b = keras.models.load_model(killed / FINAL_MODEL)
+    for u, v in zip(a.weights, b.weights):
+        np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-6, atol=1e-7, err_msg=u.path)
