@@ -1,0 +1,115 @@
+"""Evaluation of a toy network: metrics.json schema, request handling, the evaluate binary."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from toy_benchmark.evaluation import (METHODS, evaluate, load_model, summarize_saliency, SaliencyRecords,
+                                      validate_metrics)
+from toy_benchmark.models import ToyUNet
+from toy_benchmark.variant import DatasetVariant
+
+BIASED = DatasetVariant("strong", 3, 7, split="test", num_samples=20)
+UNBIASED = DatasetVariant("none", split="test", num_samples=20)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_path(tmp_path_factory):
+    model = ToyUNet("vgg16", width=0.0625, seed=0)
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    model.save(path)
+    return str(path)
+
+
+def test_evaluate_writes_schema_valid_metrics_and_examples(tiny_model_path, tmp_path):
+    model = load_model(tiny_model_path)
+    metrics = evaluate(model, tmp_path, biased_test=BIASED, unbiased_test=UNBIASED, batch_size=10,
+                       grid_saliency={"steps": 3}, info={"model": tiny_model_path})
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk == json.loads(json.dumps(metrics))
+    validate_metrics(on_disk)
+    assert set(on_disk["saliency"]["methods"]) == set(METHODS)
+    assert on_disk["segmentation"]["num_images"] == 20
+    assert sum(map(sum, on_disk["segmentation"]["confusion"])) == 20 * 64 * 64
+    counts = on_disk["saliency"]["methods"]["grid_saliency"]["num_images_per_digit"]
+    assert sum(counts) + on_disk["saliency"]["num_empty_requests"] == 20
+    assert on_disk["settings"]["grid_saliency"]["steps"] == 3
+    assert (tmp_path / "examples.png").stat().st_size > 0 or on_disk["saliency"]["num_empty_requests"] == 20
+
+
+def test_validate_metrics_rejects_bad_fields():
+    good = {"schema_version": 1, "run": {}, "datasets": {}, "settings": {},
+            "saliency": {"methods": {"grid_saliency": {key: [None] * 10 for key in (
+                "mcbd_per_digit", "mcbl_per_digit", "num_images_per_digit", "num_cbl_images_per_digit")}}}}
+    validate_metrics(good)
+    bad = json.loads(json.dumps(good))
+    bad["saliency"]["methods"]["grid_saliency"]["mcbd_per_digit"][0] = 1.5
+    with pytest.raises(ValueError, match="mcbd_per_digit"):
+        validate_metrics(bad)
+    bad = json.loads(json.dumps(good))
+    bad["saliency"]["methods"]["grid_saliency"]["mcbl_per_digit"] = [0.1] * 9
+    with pytest.raises(ValueError, match="mcbl_per_digit"):
+        validate_metrics(bad)
+
+
+def test_summary_means_skip_empty_requests_and_unbiased_cbl():
+    digit = np.array([3, 3, 3, 4])
+    records = SaliencyRecords(
+        digit=digit, request_empty=np.array([False, False, True, False]),
+        has_bias=np.array([True, True, True, False]),
+        cbd={"grid_saliency": np.array([0.2, 0.4, 0.9, 0.1])},
+        cbl={"grid_saliency": np.array([1.0, 0.0, 1.0, 0.0])},
+        cbl_defined={"grid_saliency": np.array([True, False, True, False])},
+        grid_converged=np.array([True, True, False, True]), grid_empty=np.array([False, True, False, False]),
+        examples=[])
+    summary = summarize_saliency(records)["methods"]["grid_saliency"]
+    assert summary["mcbd_per_digit"][3] == pytest.approx(0.3)  # the empty request (0.9) is left out
+    assert summary["mcbl_per_digit"][3] == 1.0  # only the defined, biased image counts
+    assert summary["num_cbl_images_per_digit"][3] == 1
+    assert summary["mcbl_per_digit"][4] is None  # no bias texture on digit 4
+    assert summary["empty_fraction"] == pytest.approx(1 / 3)
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "toy_benchmark.evaluate", *args], capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def test_binary_end_to_end(tiny_model_path, tmp_path):
+    result = _run(f"--model={tiny_model_path}", f"--output_dir={tmp_path}", "--bias=strong", "--bias_digit=3",
+                  "--bias_texture=7", "--num_test=10", "--grid_steps=2", "--methods=grid_saliency,vanilla_gradient",
+                  "--batch_size=10")
+    assert result.returncode == 0, result.stderr[-2000:]
+    validate_metrics(json.loads((tmp_path / "metrics.json").read_text()))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model=/nonexistent/model.keras"], "no trained model"),
+    (["--bias=strong", "--bias_digit=12", "--bias_texture=1"], "bias_digit"),
+    (["--methods=grid_saliency,lime"], "methods"),
+])
+def test_binary_bad_input_one_line_error(tiny_model_path, tmp_path, args, message):
+    model = [] if any(a.startswith("--model") for a in args) else [f"--model={tiny_model_path}"]
+    result = _run(*model, f"--output_dir={tmp_path}", "--num_test=10", *args)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.strip().splitlines() if "toy_benchmark.evaluate" in line]
+    assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_incompatible_checkpoint_is_refused(tmp_path):
+    import keras
+
+    inputs = keras.Input((32, 32, 1))
+    other = keras.Model(inputs, keras.layers.Conv2D(3, 1, activation="softmax")(inputs))
+    other.save(tmp_path / "other.keras")
+    with pytest.raises(ValueError, match="not a toy segmentation network"):
+        load_model(tmp_path / "other.keras")
+    (tmp_path / "broken.keras").write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="cannot load"):
+        load_model(tmp_path / "broken.keras")

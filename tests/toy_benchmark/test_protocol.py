@@ -1,0 +1,112 @@
+"""The benchmark protocol: planning, resumable runs, aggregation into the paper's matrices, the binary."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import pytest
+
+from toy_benchmark import protocol
+from toy_benchmark.protocol import PROFILES, Profile, RunSpec, aggregate, plan_runs
+
+TINY = Profile(
+    "tiny", backbones=("vgg16",), strengths=("strong",), bias_digits=(3,), bias_textures=(7,), seeds=(0,),
+    width=0.0625, epochs=1, batch_size=20, num_train=40, num_test=10, grid_steps=2,
+    methods=("grid_saliency", "vanilla_gradient"), sweep_values={"lambda": (0.05,)}, sweep_num_test=10,
+    sweep_max_runs=1)
+
+
+def test_paper_profile_plans_the_whole_protocol():
+    paper = PROFILES["paper"]
+    runs = plan_runs(paper)
+    textures = paper.textures()
+    assert len(textures) == 5 and len(set(textures)) == 5 and all(0 <= t < 25 for t in textures)
+    # 3 backbones x (5 unbiased seeds + 2 strengths x 10 digits x 5 textures x 5 seeds)
+    assert len(runs) == 3 * (5 + 2 * 10 * 5 * 5)
+    assert len({run.key for run in runs}) == len(runs)
+    assert (paper.epochs, paper.batch_size, paper.num_train, paper.num_test, paper.grid_steps) == (50, 100, 50_000,
+                                                                                                    1_000, 100)
+
+
+@pytest.mark.parametrize("change, message", [({"backbones": ("vgg19",)}, "backbone"),
+                                             ({"strengths": ("none",)}, "strengths"),
+                                             ({"bias_digits": (10,)}, "bias digits"),
+                                             ({"bias_textures": (25,)}, "bias textures"),
+                                             ({"methods": ("lime",)}, "methods")])
+def test_bad_profiles_are_refused(change, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(TINY, **change).validate()
+
+
+def _metrics(iou_digit3, cbd3, cbl3, other_cbd=0.1):
+    per_digit = lambda value, other: [value if d == 3 else other for d in range(10)]  # noqa: E731
+    method = {"mcbd_per_digit": per_digit(cbd3, other_cbd), "mcbl_per_digit": per_digit(cbl3, None),
+              "num_images_per_digit": [1] * 10, "num_cbl_images_per_digit": [1] * 10}
+    return {"segmentation": {"iou_per_digit": per_digit(iou_digit3, 0.8)},
+            "saliency": {"methods": {"grid_saliency": method, "vanilla_gradient": {
+                **method, "mcbl_per_digit": per_digit(0.5, None)}}}}
+
+
+def test_aggregate_builds_fig4_matrices_and_effect_checks():
+    unbiased = RunSpec("vgg16", "none", None, None, 0)
+    biased = [RunSpec("vgg16", "strong", 3, 7, 0), RunSpec("vgg16", "strong", 3, 7, 1)]
+    metrics = {unbiased: _metrics(0.8, 0.05, None), biased[0]: _metrics(0.4, 0.6, 0.9), biased[1]: _metrics(0.6, 0.4, 1.0)}
+    result = aggregate(TINY, metrics)
+    matrices = result["matrices"]["vgg16/strong"]
+    assert matrices["miou"][0][3] == 0.8 and matrices["miou"][4][3] == pytest.approx(0.5)  # row "3" = index 4
+    assert matrices["mcbd/grid_saliency"][4][3] == pytest.approx(0.5)
+    assert matrices["mcbl/grid_saliency"][4][3] == pytest.approx(0.95)
+    assert matrices["miou"][1][0] is None  # no network biased towards digit 0
+    checks = result["effect"]["vgg16/strong"]
+    assert checks == {"iou_drop": True, "grid_cbd_detects": True, "grid_cbl_at_least_0.9": True,
+                      "gradients_localize_worse": True}
+    metrics[biased[0]] = _metrics(0.9, 0.05, 0.5)
+    metrics[biased[1]] = _metrics(0.9, 0.05, 0.5)
+    checks = aggregate(TINY, metrics)["effect"]["vgg16/strong"]
+    assert not any(checks.values())
+
+
+def test_runs_resume_and_finished_runs_are_skipped(tmp_path):
+    lines = []
+    first, _ = protocol.run_benchmark(TINY, str(tmp_path), log=lines.append)
+    assert sum(line.startswith("[train]") for line in lines) == 2
+    assert any(line.startswith("[sweep]") for line in lines)
+    metrics_file = tmp_path / "vgg16" / "strong-d3-t7-s0" / "eval" / "metrics.json"
+    stamp = os.stat(metrics_file).st_mtime_ns
+    lines.clear()
+    second, _ = protocol.run_benchmark(TINY, str(tmp_path), log=lines.append)
+    assert not any(line.startswith(("[train]", "[evaluate]", "[sweep]")) for line in lines)
+    assert sum(line.startswith("[skip]") for line in lines) == 2
+    assert os.stat(metrics_file).st_mtime_ns == stamp
+    assert first["matrices"] == second["matrices"]
+    # A killed evaluation leaves no metrics.json: that run alone is evaluated again.
+    metrics_file.unlink()
+    lines.clear()
+    protocol.run_benchmark(TINY, str(tmp_path), log=lines.append)
+    assert [line for line in lines if line.startswith("[evaluate]")] == ["[evaluate] vgg16/strong-d3-t7-s0"]
+
+
+def test_folder_of_another_run_is_refused(tmp_path):
+    protocol.run_one(RunSpec("vgg16", "none", None, None, 0), TINY, str(tmp_path), log=lambda _: None)
+    other = dataclasses.replace(TINY, num_test=12)
+    with pytest.raises(ValueError, match="holds a different run"):
+        protocol.run_one(RunSpec("vgg16", "none", None, None, 0), other, str(tmp_path), log=lambda _: None)
+
+
+def test_sweep_binary_bad_input_and_report(tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "toy_benchmark.sweep", f"--runs_dir={tmp_path / 'runs'}",
+               f"--report_dir={tmp_path / 'report'}"]
+    bad = subprocess.run(command + ["--backbones=vgg19"], capture_output=True, text=True, env=env)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert "toy_benchmark.sweep: error: backbone must be one of" in bad.stderr
+    ok = subprocess.run(command + ["--profile=quick", "--width=0.0625", "--epochs=1", "--batch_size=20",
+                                   "--num_train=40", "--num_test=10", "--grid_steps=2",
+                                   "--methods=grid_saliency,vanilla_gradient", "--noparameter_sweeps",
+                                   "--verbose=0"], capture_output=True, text=True, env=env)
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "fig4_vgg16_strong.png" in report and (tmp_path / "report" / "fig4_vgg16_strong.png").exists()
+    assert (tmp_path / "report" / "summary.json").exists()
+    assert (tmp_path / "report" / "matrices" / "vgg16_strong_miou.csv").exists()
