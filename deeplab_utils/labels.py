@@ -138,6 +138,15 @@ for _name, _label_id, _train_id, _ in _CITYSCAPES_TABLE:
     _LABEL_ID_TO_TRAIN_ID[_label_id] = _train_id
 
 
+def _lookup(ids: np.ndarray, table: np.ndarray, outside: int, name: str) -> np.ndarray:
+    """``table[ids]`` for ids in 0..255, `outside` for others; uint8."""
+    ids = np.asarray(ids)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"{name}: expected an integer array; received dtype {ids.dtype}")
+    valid = (ids >= 0) & (ids < 256)
+    return np.where(valid, table[np.clip(ids, 0, 255)], outside).astype(np.uint8)
+
+
 def cityscapes_label_ids_to_train_ids(label_ids: np.ndarray) -> np.ndarray:
     """Maps Cityscapes label ids (``gtFine_labelIds.png``, 0..33) to the 19 train ids; others -> 255.
 
@@ -150,11 +159,7 @@ def cityscapes_label_ids_to_train_ids(label_ids: np.ndarray) -> np.ndarray:
     Raises:
         TypeError: If `label_ids` is not an integer array.
     """
-    label_ids = np.asarray(label_ids)
-    if not np.issubdtype(label_ids.dtype, np.integer):
-        raise TypeError(f"label_ids: expected an integer array; received dtype {label_ids.dtype}")
-    valid = (label_ids >= 0) & (label_ids < 256)
-    return np.where(valid, _LABEL_ID_TO_TRAIN_ID[np.clip(label_ids, 0, 255)], IGNORE_LABEL).astype(np.uint8)
+    return _lookup(label_ids, _LABEL_ID_TO_TRAIN_ID, IGNORE_LABEL, "label_ids")
 
 
 def pascal_color_map(num_classes: int = 256) -> np.ndarray:
@@ -211,11 +216,7 @@ def coco_categories_to_voc_labels(category_ids: np.ndarray) -> np.ndarray:
     Raises:
         TypeError: If `category_ids` is not an integer array.
     """
-    category_ids = np.asarray(category_ids)
-    if not np.issubdtype(category_ids.dtype, np.integer):
-        raise TypeError(f"category_ids: expected an integer array; received dtype {category_ids.dtype}")
-    valid = (category_ids >= 0) & (category_ids < 256)
-    return np.where(valid, _COCO_TO_VOC[np.clip(category_ids, 0, 255)], 0).astype(np.uint8)
+    return _lookup(category_ids, _COCO_TO_VOC, 0, "category_ids")
 
 
 def label_set_for(name: str | None, num_classes: int) -> LabelSet:
@@ -249,8 +250,3 @@ def label_set_for(name: str | None, num_classes: int) -> LabelSet:
             f"labels: {name!r} has {label_set.num_classes} classes but the model predicts {num_classes}"
         )
     return label_set
-
-
-def class_names_summary(label_set: LabelSet, class_ids: Sequence[int]) -> str:
-    """``"car (13), road (0)"`` for a list of class ids."""
-    return ", ".join(f"{label_set.class_names[i]} ({i})" for i in class_ids)
