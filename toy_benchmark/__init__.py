@@ -1,4 +1,87 @@
-"""toy_benchmark."""
+"""toy_benchmark: the MNIST-on-textures benchmark with induced context bias (Hoyer et al. 2019, Sec. 4.1).
+
+Data: `DatasetVariant` configures a dataset, `make_dataset` streams it as a `tf.data.Dataset`,
+`write_dataset` / `load_dataset` materialise it and read it back. See docs/toy_dataset.md.
+"""
+
+from toy_benchmark.generator import GENERATOR_VERSION, SAMPLE_FIELDS, SampleGenerator
+from toy_benchmark.mnist import MnistDigits, bundled_mnist_path, digit_masks, load_mnist
+from toy_benchmark.philox import derive_key, philox4x32
+from toy_benchmark.previews import sample_grid, texture_contact_sheet, write_previews
+from toy_benchmark.storage import (
+    WriteResult,
+    check_output_dir,
+    dataset_config,
+    load_dataset,
+    read_manifest,
+    write_dataset,
+)
+from toy_benchmark.streaming import element_spec, make_dataset, resolve_sources
+from toy_benchmark.textures import (
+    PROCEDURAL_TEXTURE_NAMES,
+    TexturePool,
+    load_texture_folder,
+    load_textures,
+    procedural_textures,
+)
+from toy_benchmark.variant import (
+    BACKGROUND_CLASS,
+    BIAS_HALF_BOTTOM,
+    BIAS_HALF_NONE,
+    BIAS_HALF_TOP,
+    BIAS_STRENGTHS,
+    DEFAULT_NUM_SAMPLES,
+    IMAGE_SIZE,
+    NUM_CLASSES,
+    NUM_DIGITS,
+    SPLITS,
+    DatasetVariant,
+)
+
+__all__ = [
+    # Dataset configuration (variant.py)
+    "BACKGROUND_CLASS",
+    "BIAS_HALF_BOTTOM",
+    "BIAS_HALF_NONE",
+    "BIAS_HALF_TOP",
+    "BIAS_STRENGTHS",
+    "DEFAULT_NUM_SAMPLES",
+    "DatasetVariant",
+    "IMAGE_SIZE",
+    "NUM_CLASSES",
+    "NUM_DIGITS",
+    "SPLITS",
+    # Sources (mnist.py, textures.py)
+    "MnistDigits",
+    "PROCEDURAL_TEXTURE_NAMES",
+    "TexturePool",
+    "bundled_mnist_path",
+    "digit_masks",
+    "load_mnist",
+    "load_texture_folder",
+    "load_textures",
+    "procedural_textures",
+    # Generation (philox.py, generator.py)
+    "GENERATOR_VERSION",
+    "SAMPLE_FIELDS",
+    "SampleGenerator",
+    "derive_key",
+    "philox4x32",
+    # Consumption (streaming.py, storage.py)
+    "WriteResult",
+    "check_output_dir",
+    "dataset_config",
+    "element_spec",
+    "load_dataset",
+    "make_dataset",
+    "read_manifest",
+    "resolve_sources",
+    "write_dataset",
+    # Figures (previews.py)
+    "sample_grid",
+    "texture_contact_sheet",
+    "write_previews",
+]
 
 # Models and training (issue 4): the benchmark's U-Nets and their training protocol (supplement S1.2).
 from toy_benchmark.models import BACKBONES, BOTTLENECK_LAYER, LOGITS_LAYER, PROBABILITIES_LAYER, ToyUNet
@@ -14,7 +97,7 @@ from toy_benchmark.training import (
     train_toy_unet,
 )
 
-__all__ = [
+__all__ += [
     "BACKBONES",
     "BOTTLENECK_LAYER",
     "LOGITS_LAYER",

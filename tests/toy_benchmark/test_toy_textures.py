@@ -1,0 +1,95 @@
+"""Tests of the texture pools: 25 procedural textures (TOY_DATASET_SPEC.md "Textures") and user folders."""
+
+import cv2
+import numpy as np
+import pytest
+
+from toy_benchmark import PROCEDURAL_TEXTURE_NAMES, load_texture_folder, load_textures, procedural_textures
+from toy_benchmark.textures import MIN_TEXTURE_SIZE
+
+
+def test_procedural_pool_has_25_deterministic_large_textures():
+    pool = procedural_textures()
+    assert len(pool) == 25 and pool.names == PROCEDURAL_TEXTURE_NAMES
+    assert len(set(pool.names)) == 25
+    for texture in pool.textures:
+        assert texture.dtype == np.uint8 and min(texture.shape) >= 400
+    fresh = procedural_textures.__wrapped__()  # bypass the cache: built again from scratch
+    assert fresh.fingerprint == pool.fingerprint
+    assert load_textures(None) is pool
+
+
+def test_procedural_textures_vary_in_brightness_and_contrast():
+    means = np.array([t.mean() / 255 for t in procedural_textures().textures])
+    stds = np.array([t.std() / 255 for t in procedural_textures().textures])
+    assert means.min() < 0.3 and means.max() > 0.8
+    assert stds.min() < 0.1 and stds.max() > 0.35
+    assert (stds > 0.03).all()  # no flat texture: every crop shows a pattern
+
+
+def _features(crop):
+    """Simple texture statistics: grey levels, gradients, and the power spectrum by radius and angle."""
+    c = crop.astype(np.float64) / 255
+    spectrum = np.abs(np.fft.fft2(c - c.mean())) ** 2
+    fy = np.fft.fftfreq(c.shape[0])[:, None]
+    fx = np.fft.fftfreq(c.shape[1])[None, :]
+    radius, angle = np.hypot(fy, fx), np.mod(np.arctan2(fy, fx), np.pi)
+    total = spectrum.sum() + 1e-9
+    radial = [spectrum[(radius >= a) & (radius < b)].sum() / total for a, b in [(0, .06), (.06, .12), (.12, .2), (.2, .3), (.3, .8)]]
+    angular = [spectrum[(angle >= a) & (angle < a + np.pi / 4) & (radius > 0)].sum() / total for a in np.arange(4) * np.pi / 4]
+    histogram = np.histogram(c, bins=8, range=(0, 1))[0] / c.size
+    gradients = [np.abs(np.diff(c, axis=1)).mean(), np.abs(np.diff(c, axis=0)).mean()]
+    return np.array([c.mean(), c.std(), *gradients, *radial, *angular, *histogram])
+
+
+@pytest.mark.parametrize("height", [64, 32])
+def test_textures_are_told_apart_from_a_single_crop(height):
+    """'Visibly distinct' made measurable: a nearest-centroid classifier on simple statistics, fitted on
+    random crops, names the texture of new random 64 x 64 and 32 x 64 crops."""
+    pool = procedural_textures()
+    rng = np.random.default_rng(0)
+
+    def crops(texture, count):
+        h, w = texture.shape
+        ys, xs = rng.integers(0, h - height + 1, count), rng.integers(0, w - 63, count)
+        return np.array([_features(texture[y : y + height, x : x + 64]) for y, x in zip(ys, xs)])
+
+    fitted = np.array([crops(t, 30) for t in pool.textures])
+    centroids, scale = fitted.mean(axis=1), fitted.reshape(-1, fitted.shape[-1]).std(axis=0) + 1e-6
+    held_out = np.array([crops(t, 30) for t in pool.textures])
+    distances = (((held_out[:, :, None, :] - centroids[None, None]) / scale) ** 2).sum(-1)
+    accuracy = (distances.argmin(-1) == np.arange(len(pool))[:, None]).mean(axis=1)
+    assert accuracy.min() >= 0.9, dict(enumerate(accuracy.round(2)))
+    assert accuracy.mean() >= 0.98
+
+
+def test_folder_textures_are_grey_sorted_and_tiled(tmp_path):
+    rng = np.random.default_rng(1)
+    colour = rng.integers(0, 256, (120, 90, 3), dtype=np.uint8)
+    grey = rng.integers(0, 256, (500, 450), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "b_colour.png"), colour)
+    cv2.imwrite(str(tmp_path / "a_grey.bmp"), grey)
+    cv2.imwrite(str(tmp_path / "c_photo.jpg"), grey[:300, :410])
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / ".hidden.png").write_bytes(b"ignored")
+    pool = load_texture_folder(tmp_path)
+    assert pool.names == ("a_grey.bmp", "b_colour.png", "c_photo.jpg")
+    np.testing.assert_array_equal(pool.textures[0], grey)
+    tiled = pool.textures[1]
+    assert tiled.shape == (480, 450)  # 120 x 90 tiled 4 x 5 times: each side at least 400
+    expected_grey = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY).astype(int)  # decoders may round differently
+    assert np.abs(tiled[:120, :90].astype(int) - expected_grey).max() <= 1
+    np.testing.assert_array_equal(tiled[120:240, 90:180], tiled[:120, :90])
+    assert pool.textures[2].shape == (600, 410)  # only the short side is tiled
+    assert min(min(t.shape) for t in pool.textures) >= MIN_TEXTURE_SIZE
+
+
+def test_bad_texture_folders_give_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        load_texture_folder(tmp_path / "missing")
+    cv2.imwrite(str(tmp_path / "one.png"), np.zeros((10, 10), np.uint8))
+    with pytest.raises(ValueError, match="holds 1 image"):
+        load_texture_folder(tmp_path)
+    (tmp_path / "two.png").write_bytes(b"\x89PNG broken")
+    with pytest.raises(ValueError, match="cannot decode texture file .*two.png"):
+        load_texture_folder(tmp_path)
