@@ -186,7 +186,7 @@ def _plan(variant: DatasetVariant, textures: TexturePool, mnist: MnistDigits, nu
             "mnist": {"source": mnist.source, "train_digits": len(mnist.train_labels),
                       "test_digits": len(mnist.test_labels)},
         },
-        "record_dtype": np.lib.format.dtype_to_descr(RECORD_DTYPE),
+        "record_dtype": json.loads(json.dumps(np.lib.format.dtype_to_descr(RECORD_DTYPE))),
         "shards": shards,
     }
 

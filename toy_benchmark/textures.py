@@ -133,7 +133,7 @@ def load_texture_folder(path: str | os.PathLike, *, min_size: int = MIN_TEXTURE_
             encoded = np.fromfile(file_path, dtype=np.uint8)
         except OSError as error:
             raise ValueError(f"texture_dir: cannot read texture file {file_path!r} ({error.strerror})") from None
-        image = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE) if encoded.size else None
+        image = _decode_quietly(encoded) if encoded.size else None
         if image is None or image.ndim != 2 or image.size == 0:
             raise ValueError(f"texture_dir: cannot decode texture file {file_path!r} as an image")
         height, width = image.shape
@@ -144,6 +144,16 @@ def load_texture_folder(path: str | os.PathLike, *, min_size: int = MIN_TEXTURE_
             f"texture_dir {folder!r} holds {len(textures)} image(s) with extensions {IMAGE_EXTENSIONS}; need at least 2"
         )
     return TexturePool(tuple(textures), tuple(names), source=folder)
+
+
+def _decode_quietly(encoded: np.ndarray) -> np.ndarray | None:
+    """cv2.imdecode to 8-bit grey, without OpenCV's own log lines for a broken file (we raise instead)."""
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
 
 
 # --- procedural textures --------------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""End-to-end tests of the `python -m toy_benchmark.generate` binary, including bad input."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+
+from toy_benchmark import DatasetVariant, load_dataset, make_dataset, write_dataset
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# TensorFlow's C++ start-up log lines, printed at import whatever TF_CPP_MIN_LOG_LEVEL says (TF 2.21).
+_NATIVE_LOG = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl::InitializeLog|To enable the following instructions)")
+
+
+def _start(*flags):
+    return subprocess.Popen(
+        [sys.executable, "-m", "toy_benchmark.generate", *flags, "--noprogress"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+
+
+def _finish(process):
+    stdout, stderr = process.communicate(timeout=600)
+    own_lines = [line for line in stderr.splitlines() if line.strip() and not _NATIVE_LOG.match(line)]
+    return process.returncode, stdout, own_lines
+
+
+def _files(folder):
+    return {name: os.path.getmtime(os.path.join(folder, name)) for name in sorted(os.listdir(folder))}
+
+
+def test_binary_end_to_end_and_bad_input(tmp_path):
+    # Setup for the bad-input cases: a folder holding another dataset, a folder with a broken texture.
+    taken = tmp_path / "taken"
+    write_dataset(taken, DatasetVariant(num_samples=20))
+    taken_before = _files(taken)
+    broken_textures = tmp_path / "textures"
+    broken_textures.mkdir()
+    cv2.imwrite(str(broken_textures / "a.png"), np.zeros((50, 50), np.uint8))
+    (broken_textures / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    fresh = tmp_path / "never_created"
+    good = tmp_path / "good"
+    previews = tmp_path / "previews"
+    common = ["--bias_strength=strong", "--bias_digit=2", "--bias_texture=7"]
+
+    runs = {
+        "good": _start(f"--output_dir={good}", "--num_samples=60", "--num_shards=2", f"--preview_dir={previews}", *common),
+        "digit": _start(f"--output_dir={fresh}", "--bias_strength=strong", "--bias_digit=12", "--bias_texture=1"),
+        "texture": _start(f"--output_dir={fresh}", "--bias_strength=weak", "--bias_digit=1", "--bias_texture=25"),
+        "none_with_texture": _start(f"--output_dir={fresh}", "--bias_strength=none", "--bias_texture=3"),
+        "count": _start(f"--output_dir={fresh}", "--num_samples=0"),
+        "taken": _start(f"--output_dir={taken}", "--num_samples=20", "--seed=4"),
+        "unreadable": _start(f"--output_dir={fresh}", f"--texture_dir={broken_textures}", "--num_samples=10"),
+    }
+    results = {name: _finish(process) for name, process in runs.items()}
+
+    code, stdout, own_stderr = results.pop("good")
+    assert code == 0, own_stderr
+    assert "written" in stdout and "60 samples in 2 shard(s)" in stdout
+    manifest = json.loads((good / "manifest.json").read_text())
+    assert manifest["variant"] == DatasetVariant("strong", 2, 7, num_samples=60).to_config()
+    assert sorted(os.listdir(previews)) == ["samples.png", "textures.png"]
+    assert cv2.imread(str(previews / "textures.png")).shape[2] == 3
+    stored = list(load_dataset(good, batch_size=60).as_numpy_iterator())[0]
+    streamed = list(make_dataset(DatasetVariant("strong", 2, 7, num_samples=60), batch_size=60).as_numpy_iterator())[0]
+    for name in streamed:
+        np.testing.assert_array_equal(stored[name], streamed[name])
+
+    expected = {
+        "digit": "bias_digit must be in 0..9, got 12",
+        "texture": "bias_texture must be a texture id in 0..24",
+        "none_with_texture": "bias_texture must be None for strength 'none', got 3",
+        "count": "num_samples must be >= 1, got 0",
+        "taken": "holds a different dataset",
+        "unreadable": "cannot decode texture file",
+    }
+    for name, (code, stdout, own_stderr) in results.items():
+        assert code == 2, (name, own_stderr)
+        assert len(own_stderr) == 1, (name, own_stderr)  # one line, no traceback
+        assert own_stderr[0].startswith("toy-generate: error: ") and expected[name] in own_stderr[0], own_stderr
+    assert not fresh.exists()
+    assert _files(taken) == taken_before
+
+    # Rerunning on the finished folder verifies it and rewrites nothing.
+    before = _files(good)
+    code, stdout, own_stderr = _finish(_start(f"--output_dir={good}", "--num_samples=60", "--num_shards=2", *common))
+    assert code == 0 and stdout.startswith("verified"), own_stderr
+    assert _files(good) == before
