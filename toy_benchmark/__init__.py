@@ -84,6 +84,7 @@ __all__ = [
 ]
 
 # Models and training (issue 4): the benchmark's U-Nets and their training protocol (supplement S1.2).
+# `training.train` is not re-exported: `toy_benchmark.train` is the training binary's module.
 from toy_benchmark.models import BACKBONES, BOTTLENECK_LAYER, LOGITS_LAYER, PROBABILITIES_LAYER, ToyUNet
 from toy_benchmark.training import (
     STRATEGIES,
@@ -93,7 +94,6 @@ from toy_benchmark.training import (
     make_strategy,
     read_checkpoint_state,
     toy_training_data,
-    train,
     train_toy_unet,
 )
 
@@ -110,6 +110,5 @@ __all__ += [
     "make_strategy",
     "read_checkpoint_state",
     "toy_training_data",
-    "train",
     "train_toy_unet",
 ]

@@ -190,7 +190,10 @@ def _write_atomic(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> 
                                dir=path.parent)
     os.close(fd)
     tmp = pathlib.Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's mode
         write(tmp)
         os.replace(tmp, path)
     finally:
@@ -315,6 +318,8 @@ def _check_output_dir(output_dir: pathlib.Path) -> None:
         fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=output_dir / CHECKPOINT_DIR)
         os.close(fd)
         os.unlink(probe)
+        for stale in (output_dir / CHECKPOINT_DIR).glob(".tmp-*"):  # left by a killed run
+            stale.unlink()
     except OSError as error:
         raise OSError(f"output_dir {str(output_dir)!r} is not writable: "
                       f"{error.strerror or error}") from None

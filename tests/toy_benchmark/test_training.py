@@ -114,6 +114,8 @@ def test_resumed_training_equals_uninterrupted(tmp_path):
         train(_tiny_model, dataset, tmp_path / "resumed", seed=1,
               callbacks=[_InterruptAtIteration(4)], **TRAIN_KWARGS)
     assert read_checkpoint_state(tmp_path / "resumed")["epoch"] == 1
+    # A half-written file of a killed run is ignored and cleaned up.
+    (tmp_path / "resumed" / CHECKPOINT_DIR / ".tmp-epoch-0002-x.weights.h5").write_bytes(b"\0" * 10)
     resumed = train(_tiny_model, dataset, tmp_path / "resumed", seed=1, **TRAIN_KWARGS)
 
     assert resumed.initial_epoch == 1 and straight.initial_epoch == 0
@@ -132,6 +134,10 @@ def test_resumed_training_equals_uninterrupted(tmp_path):
     names = sorted(p.name for p in (tmp_path / "resumed" / CHECKPOINT_DIR).iterdir())
     assert names == [CHECKPOINT_STATE, "epoch-0001.weights.h5", "epoch-0002.weights.h5"]
     assert not [p for p in (tmp_path / "resumed").rglob(".tmp-*")]
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [resumed.model_path, *(tmp_path / "resumed" / CHECKPOINT_DIR).iterdir()]:
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path  # not mkstemp's private 0o600
     loaded = keras.models.load_model(resumed.model_path)
     images = next(iter(dataset.batch(2)))["image"]
     np.testing.assert_array_equal(loaded(images, training=False), resumed.model(images, training=False))
@@ -296,10 +302,11 @@ def test_binary_bad_backbone_is_a_one_line_error(tmp_path):
 
 def _main(capsys, *args):
     """Runs the binary's main in this process; returns its exit code, stdout and stderr."""
+    import importlib
+
     from absl import flags
 
-    from toy_benchmark import train as binary
-
+    binary = importlib.import_module("toy_benchmark.train")
     flags.FLAGS.unparse_flags()
     flags.FLAGS(["toy_benchmark.train", *args])
     code = 0
