@@ -22,13 +22,17 @@ from toy_benchmark.storage import check_output_dir, write_dataset
 from toy_benchmark.streaming import resolve_sources
 from toy_benchmark.variant import BIAS_STRENGTHS, SPLITS, DatasetVariant
 
-_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Folder to materialise the dataset in (shards + manifest).")
+_OUTPUT_DIR = flags.DEFINE_string(
+    "output_dir", None, "Folder to materialise the dataset in (shards + manifest)."
+)
 _SPLIT = flags.DEFINE_enum("split", "train", list(SPLITS), "Which split.")
 _STRENGTH = flags.DEFINE_enum("bias_strength", "none", list(BIAS_STRENGTHS), "Induced context bias.")
 _BIAS_DIGIT = flags.DEFINE_integer("bias_digit", None, "Biased digit 0..9 (weak/strong only).")
 _BIAS_TEXTURE = flags.DEFINE_integer("bias_texture", None, "Bias texture id in the pool (weak/strong only).")
 _SEED = flags.DEFINE_integer("seed", 0, "Training-set seed (the test split does not depend on it).")
-_NUM_SAMPLES = flags.DEFINE_integer("num_samples", None, "Number of samples (default 50,000 train, 1,000 test).")
+_NUM_SAMPLES = flags.DEFINE_integer(
+    "num_samples", None, "Number of samples (default 50,000 train, 1,000 test)."
+)
 _TEXTURE_DIR = flags.DEFINE_string("texture_dir", None, "Folder of texture images (default: 25 procedural).")
 _MNIST_PATH = flags.DEFINE_string("mnist_path", None, "Keras mnist.npz or IDX folder (default: bundled 10k).")
 _NUM_SHARDS = flags.DEFINE_integer("num_shards", None, "Shard files (default: one per 10,000 samples).")
@@ -62,7 +66,11 @@ def main(argv: list[str]) -> None:
             check_output_dir(_OUTPUT_DIR.value, variant, textures, mnist)
         if _PREVIEW_DIR.value is not None:
             for path in write_previews(
-                _PREVIEW_DIR.value, variant, textures=textures, mnist=mnist, overwrite=_OVERWRITE_PREVIEWS.value
+                _PREVIEW_DIR.value,
+                variant,
+                textures=textures,
+                mnist=mnist,
+                overwrite=_OVERWRITE_PREVIEWS.value,
             ):
                 print(f"wrote {path}")
         if _OUTPUT_DIR.value is not None:

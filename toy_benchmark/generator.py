@@ -172,8 +172,10 @@ class SampleGenerator:
         bottom = np.where(bias_half == BIAS_HALF_BOTTOM, bias_texture, bottom)
         return fg, top, bottom, bias_half
 
-    def _crop_indices(self, texture_ids: np.ndarray, ys: np.ndarray, xs: np.ndarray, height: int) -> np.ndarray:
-        """Flat indices into the texture buffer of (batch, height, 64) crops with top-left corners (ys, xs)."""
+    def _crop_indices(
+        self, texture_ids: np.ndarray, ys: np.ndarray, xs: np.ndarray, height: int
+    ) -> np.ndarray:
+        """Flat indices into the texture buffer of (batch, height, 64) crops with corners (ys, xs)."""
         widths = self._widths[texture_ids]
         base = self._starts[texture_ids] + ys.astype(widths.dtype) * widths + xs.astype(widths.dtype)
         row_starts = base[:, None] + self._rows[None, :height] * widths[:, None]

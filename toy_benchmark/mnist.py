@@ -77,7 +77,9 @@ class MnistDigits:
             object.__setattr__(self, f"{split}_labels", labels)
             missing = sorted(set(range(NUM_DIGITS)) - set(np.unique(labels).tolist()))
             if missing:
-                raise ValueError(f"MNIST source {self.source}: the {split} split has no digits of class {missing}")
+                raise ValueError(
+                    f"MNIST source {self.source}: the {split} split has no digits of class {missing}"
+                )
             images.flags.writeable = False
             labels.flags.writeable = False
 
@@ -112,7 +114,9 @@ def _check_split(split: str) -> str:
 
 def _check_arrays(images: np.ndarray, labels: np.ndarray, what: str) -> None:
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise ValueError(f"MNIST source {what}: images must be uint8 (n, 28, 28), got {images.dtype} {images.shape}")
+        raise ValueError(
+            f"MNIST source {what}: images must be uint8 (n, 28, 28), got {images.dtype} {images.shape}"
+        )
     if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
         raise ValueError(
             f"MNIST source {what}: labels must have shape ({images.shape[0]},), got {labels.shape}"
@@ -144,7 +148,9 @@ def load_mnist(path: str | os.PathLike | None = None) -> MnistDigits:
         with open(bundled, "rb") as handle:
             digest = hashlib.sha256(handle.read()).hexdigest()
         if digest != BUNDLED_MNIST_SHA256:
-            raise ValueError(f"bundled MNIST file {bundled} is corrupt: sha256 {digest}, expected {BUNDLED_MNIST_SHA256}")
+            raise ValueError(
+                f"bundled MNIST file {bundled} is corrupt: sha256 {digest}, expected {BUNDLED_MNIST_SHA256}"
+            )
         x, y = _read_npz(bundled, ("x", "y"))
         return _split_subset(x, y, "bundled")
     path = os.fspath(path)
@@ -191,8 +197,9 @@ def _split_subset(x: np.ndarray, y: np.ndarray, source: str) -> MnistDigits:
         members = np.flatnonzero(y == digit)
         if len(members) <= BUNDLED_TEST_PER_CLASS:
             raise ValueError(
-                f"MNIST source {source}: class {digit} has {len(members)} digits; the 10k-subset layout needs "
-                f"more than {BUNDLED_TEST_PER_CLASS} per class (the last {BUNDLED_TEST_PER_CLASS} form the test pool)"
+                f"MNIST source {source}: class {digit} has {len(members)} digits; the 10k-subset layout "
+                f"needs more than {BUNDLED_TEST_PER_CLASS} per class (the last {BUNDLED_TEST_PER_CLASS} "
+                "form the test pool)"
             )
         is_test[members[-BUNDLED_TEST_PER_CLASS:]] = True
     labels = y.astype(np.uint8)
@@ -203,12 +210,18 @@ def _load_idx_folder(folder: str) -> MnistDigits:
     arrays = {}
     for key, stem in _IDX_FILES.items():
         candidates = [stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"]
-        found = [os.path.join(folder, name) for name in candidates if os.path.isfile(os.path.join(folder, name))]
+        found = [
+            os.path.join(folder, name) for name in candidates if os.path.isfile(os.path.join(folder, name))
+        ]
         if not found:
             raise FileNotFoundError(f"mnist_path {folder!r}: no file {stem} (or {stem}.gz) in the folder")
         arrays[key] = _read_idx(found[0], ndim=3 if key.endswith("images") else 1)
     return MnistDigits(
-        arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"], source=folder
+        arrays["train_images"],
+        arrays["train_labels"],
+        arrays["test_images"],
+        arrays["test_labels"],
+        source=folder,
     )
 
 

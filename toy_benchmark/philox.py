@@ -69,7 +69,12 @@ def philox4x32(counters: np.ndarray, key: np.ndarray) -> np.ndarray:
             k1 = (k1 + _WEYL[1]) & _MASK32
         p0 = c0 * _MULTIPLIERS[0]
         p1 = c2 * _MULTIPLIERS[1]
-        c0, c1, c2, c3 = (p1 >> np.uint64(32)) ^ c1 ^ k0, p1 & _MASK32, (p0 >> np.uint64(32)) ^ c3 ^ k1, p0 & _MASK32
+        c0, c1, c2, c3 = (
+            (p1 >> np.uint64(32)) ^ c1 ^ k0,
+            p1 & _MASK32,
+            (p0 >> np.uint64(32)) ^ c3 ^ k1,
+            p0 & _MASK32,
+        )
     return np.stack([c0, c1, c2, c3], axis=1).astype(np.uint32)
 
 

@@ -28,8 +28,16 @@ _FONT = cv2.FONT_HERSHEY_PLAIN
 # RGB colours of the label classes 0..9 (Matplotlib's tab10) and of the background class 10.
 CLASS_COLORS = np.array(
     [
-        (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-        (140, 86, 75), (227, 119, 194), (188, 189, 34), (23, 190, 207), (127, 127, 127),
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (188, 189, 34),
+        (23, 190, 207),
+        (127, 127, 127),
         (30, 30, 30),
     ],
     dtype=np.uint8,
@@ -41,7 +49,9 @@ def _gray_to_rgb(gray: np.ndarray, scale: int) -> np.ndarray:
     return np.repeat(big[:, :, None], 3, axis=2)
 
 
-def _frame(image: np.ndarray, top: int, left: int, height: int, width: int, color, thickness: int = 2) -> None:
+def _frame(
+    image: np.ndarray, top: int, left: int, height: int, width: int, color, thickness: int = 2
+) -> None:
     cv2.rectangle(image, (left, top), (left + width - 1, top + height - 1), color, thickness)
 
 
@@ -85,13 +95,22 @@ def texture_contact_sheet(
     bits = philox4x32(counters, derive_key([_PREVIEW_DOMAIN, seed]))
     for texture_id, texture in enumerate(pool.textures):
         height, width = texture.shape
-        ys = uniform_below(bits[texture_id, [0, 2]], np.array([height - IMAGE_SIZE + 1, height - IMAGE_SIZE // 2 + 1]))
+        ys = uniform_below(
+            bits[texture_id, [0, 2]], np.array([height - IMAGE_SIZE + 1, height - IMAGE_SIZE // 2 + 1])
+        )
         xs = uniform_below(bits[texture_id, [1, 3]], width - IMAGE_SIZE + 1)
         square = texture[ys[0] : ys[0] + IMAGE_SIZE, xs[0] : xs[0] + IMAGE_SIZE]
         strip = texture[ys[1] : ys[1] + IMAGE_SIZE // 2, xs[1] : xs[1] + IMAGE_SIZE]
         top, left = (texture_id // columns) * cell_h, (texture_id % columns) * cell_w + 6
         color = _RED if texture_id in highlight else _BLACK
-        _text(sheet, _fit(f"{texture_id} {pool.names[texture_id]}", cell_w - 8, 0.8), left, top + title - 4, color, 0.8)
+        _text(
+            sheet,
+            _fit(f"{texture_id} {pool.names[texture_id]}", cell_w - 8, 0.8),
+            left,
+            top + title - 4,
+            color,
+            0.8,
+        )
         y = top + title
         sheet[y : y + IMAGE_SIZE * scale, left : left + crop_w] = _gray_to_rgb(square, scale)
         y2 = y + IMAGE_SIZE * scale + gap
@@ -118,7 +137,9 @@ def sample_grid(
     """
     images = np.asarray(samples["image"])
     if images.dtype != np.uint8:
-        images = np.round(np.clip(images.reshape(images.shape[0], IMAGE_SIZE, IMAGE_SIZE), 0, 1) * 255).astype(np.uint8)
+        images = np.round(
+            np.clip(images.reshape(images.shape[0], IMAGE_SIZE, IMAGE_SIZE), 0, 1) * 255
+        ).astype(np.uint8)
     labels = np.asarray(samples["label"])
     halves = np.asarray(samples["bias_half"])
     count = images.shape[0]
@@ -126,7 +147,9 @@ def sample_grid(
     header, legend = (20 if title else 0), 22
     grid_rows = -(-count // columns)
     pair_h = 2 * size + gap + 10
-    canvas = np.full((header + grid_rows * pair_h + legend, columns * (size + gap) + gap, 3), 255, dtype=np.uint8)
+    canvas = np.full(
+        (header + grid_rows * pair_h + legend, columns * (size + gap) + gap, 3), 255, dtype=np.uint8
+    )
     if title:
         _text(canvas, _fit(title, canvas.shape[1] - 8), 4, 15)
     for j in range(count):
@@ -190,7 +213,9 @@ def write_previews(
     highlight = [variant.bias_texture] if variant.biased else []
     figures = {
         "textures.png": texture_contact_sheet(textures, highlight=highlight),
-        "samples.png": sample_grid(batch, title=f"toy dataset {variant.name} (top: image, bottom: label map)"),
+        "samples.png": sample_grid(
+            batch, title=f"toy dataset {variant.name} (top: image, bottom: label map)"
+        ),
     }
     encoded = {name: _encode_png(rgb) for name, rgb in figures.items()}
     paths = {name: os.path.join(folder, name) for name in figures}
@@ -198,7 +223,9 @@ def write_previews(
         if os.path.exists(path) and not overwrite:
             with open(path, "rb") as handle:
                 if handle.read() != encoded[name]:
-                    raise ValueError(f"preview_dir: {path!r} exists and differs; remove it or allow overwriting")
+                    raise ValueError(
+                        f"preview_dir: {path!r} exists and differs; remove it or allow overwriting"
+                    )
     os.makedirs(folder, exist_ok=True)
     for name, path in paths.items():
         temporary = path + ".tmp"

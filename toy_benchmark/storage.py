@@ -147,7 +147,9 @@ def _inspect_folder(folder: str, config: dict[str, Any]) -> tuple[str, dict[str,
                 )
             return state, manifest
     if os.listdir(folder):
-        raise ValueError(f"output_dir {folder!r} is not empty and holds no toy dataset; choose an empty folder")
+        raise ValueError(
+            f"output_dir {folder!r} is not empty and holds no toy dataset; choose an empty folder"
+        )
     return "empty", None
 
 
@@ -165,14 +167,23 @@ def check_output_dir(
     return _inspect_folder(os.fspath(path), dataset_config(variant, textures, mnist))[0]
 
 
-def _plan(variant: DatasetVariant, textures: TexturePool, mnist: MnistDigits, num_shards: int) -> dict[str, Any]:
+def _plan(
+    variant: DatasetVariant, textures: TexturePool, mnist: MnistDigits, num_shards: int
+) -> dict[str, Any]:
     num_samples = variant.num_samples
     shards = []
     for shard_index in range(num_shards):
         start, stop = shard_index * num_samples // num_shards, (shard_index + 1) * num_samples // num_shards
         shards.append(
-            {"file": f"shard-{shard_index:05d}-of-{num_shards:05d}.npy", "start": start, "stop": stop,
-             "num_samples": stop - start, "bytes": None, "sha256": None, "counts": None}
+            {
+                "file": f"shard-{shard_index:05d}-of-{num_shards:05d}.npy",
+                "start": start,
+                "stop": stop,
+                "num_samples": stop - start,
+                "bytes": None,
+                "sha256": None,
+                "counts": None,
+            }
         )
     return {
         "format": "toy_benchmark.dataset",
@@ -181,10 +192,16 @@ def _plan(variant: DatasetVariant, textures: TexturePool, mnist: MnistDigits, nu
         "name": variant.name,
         "num_samples": num_samples,
         "sources": {
-            "textures": {"source": textures.source, "names": list(textures.names),
-                         "shapes": textures.shapes.tolist()},
-            "mnist": {"source": mnist.source, "train_digits": len(mnist.train_labels),
-                      "test_digits": len(mnist.test_labels)},
+            "textures": {
+                "source": textures.source,
+                "names": list(textures.names),
+                "shapes": textures.shapes.tolist(),
+            },
+            "mnist": {
+                "source": mnist.source,
+                "train_digits": len(mnist.train_labels),
+                "test_digits": len(mnist.test_labels),
+            },
         },
         "record_dtype": json.loads(json.dumps(np.lib.format.dtype_to_descr(RECORD_DTYPE))),
         "shards": shards,
@@ -201,7 +218,9 @@ def _init_worker(variant: DatasetVariant, textures: TexturePool, mnist: MnistDig
     _WORKER_GENERATOR = SampleGenerator(variant, textures=textures, mnist=mnist)
 
 
-def _write_chunk(task: tuple[str, int, int, int], generator: SampleGenerator | None = None) -> tuple[str, int, np.ndarray]:
+def _write_chunk(
+    task: tuple[str, int, int, int], generator: SampleGenerator | None = None
+) -> tuple[str, int, np.ndarray]:
     """Writes samples [start, stop) into the shard file (rows from start - shard_start); returns counts."""
     path, shard_start, start, stop = task
     generator = generator or _WORKER_GENERATOR
@@ -229,7 +248,9 @@ def _generate_shards(
     tasks, pending = [], {}
     for shard in shards:
         temporary = os.path.join(folder, shard["file"] + ".tmp")
-        np.lib.format.open_memmap(temporary, mode="w+", dtype=RECORD_DTYPE, shape=(shard["num_samples"],)).flush()
+        np.lib.format.open_memmap(
+            temporary, mode="w+", dtype=RECORD_DTYPE, shape=(shard["num_samples"],)
+        ).flush()
         pending[temporary] = [shard, shard["num_samples"], np.zeros(NUM_DIGITS + 3, dtype=np.int64)]
         for start in range(shard["start"], shard["stop"], _CHUNK):
             tasks.append((temporary, shard["start"], start, min(start + _CHUNK, shard["stop"])))
@@ -245,9 +266,11 @@ def _generate_shards(
             shard = entry[0]
             shard["sha256"] = _sha256(temporary)
             shard["bytes"] = os.path.getsize(temporary)
-            shard["counts"] = {"per_digit": entry[2][:NUM_DIGITS].tolist(),
-                               "bias_half_top": int(entry[2][NUM_DIGITS + 1]),
-                               "bias_half_bottom": int(entry[2][NUM_DIGITS + 2])}
+            shard["counts"] = {
+                "per_digit": entry[2][:NUM_DIGITS].tolist(),
+                "bias_half_top": int(entry[2][NUM_DIGITS + 1]),
+                "bias_half_bottom": int(entry[2][NUM_DIGITS + 2]),
+            }
             os.replace(temporary, os.path.join(folder, shard["file"]))
             on_shard_done(shard)
 
@@ -357,7 +380,9 @@ def write_dataset(
     plan["counts"] = {
         "num_samples": variant.num_samples,
         "per_digit": per_digit.tolist(),
-        "biased": int(sum(s["counts"]["bias_half_top"] + s["counts"]["bias_half_bottom"] for s in plan["shards"])),
+        "biased": int(
+            sum(s["counts"]["bias_half_top"] + s["counts"]["bias_half_bottom"] for s in plan["shards"])
+        ),
         "bias_half_top": int(sum(s["counts"]["bias_half_top"] for s in plan["shards"])),
         "bias_half_bottom": int(sum(s["counts"]["bias_half_bottom"] for s in plan["shards"])),
     }
@@ -379,12 +404,18 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     if not os.path.exists(manifest_path):
         if os.path.exists(os.path.join(folder, PARTIAL_MANIFEST_NAME)):
             raise ValueError(
-                f"dataset {folder!r} is unfinished (its writer was interrupted); run the writer again to finish it"
+                f"dataset {folder!r} is unfinished (its writer was interrupted); "
+                "run the writer again to finish it"
             )
         raise FileNotFoundError(f"no toy dataset in {folder!r} (no {MANIFEST_NAME})")
     manifest = _read_json(manifest_path)
-    if manifest.get("format") != "toy_benchmark.dataset" or manifest["config"].get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{manifest_path!r} is not a toy dataset manifest of format version {FORMAT_VERSION}")
+    if (
+        manifest.get("format") != "toy_benchmark.dataset"
+        or manifest["config"].get("format_version") != FORMAT_VERSION
+    ):
+        raise ValueError(
+            f"{manifest_path!r} is not a toy dataset manifest of format version {FORMAT_VERSION}"
+        )
     return manifest
 
 

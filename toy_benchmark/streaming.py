@@ -35,7 +35,13 @@ import tensorflow as tf
 from toy_benchmark.generator import SAMPLE_FIELDS, SampleGenerator
 from toy_benchmark.mnist import MnistDigits, load_mnist
 from toy_benchmark.textures import TexturePool, load_textures
-from toy_benchmark.variant import BACKGROUND_CLASS, BIAS_HALF_BOTTOM, BIAS_HALF_TOP, IMAGE_SIZE, DatasetVariant
+from toy_benchmark.variant import (
+    BACKGROUND_CLASS,
+    BIAS_HALF_BOTTOM,
+    BIAS_HALF_TOP,
+    IMAGE_SIZE,
+    DatasetVariant,
+)
 
 __all__ = ["dataset_from_sample_fn", "element_spec", "make_dataset", "resolve_sources", "shard_range"]
 
@@ -108,7 +114,16 @@ def _complete(compact: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         "c_bias": c_bias,
         "biased": tf.greater(compact["bias_half"], 0),
     }
-    for name in ("digit", "index", "mnist_index", "fg_texture", "top_texture", "bottom_texture", "bias_half", "crop_offsets"):
+    for name in (
+        "digit",
+        "index",
+        "mnist_index",
+        "fg_texture",
+        "top_texture",
+        "bottom_texture",
+        "bias_half",
+        "crop_offsets",
+    ):
         element[name] = compact[name]
     return {name: element[name] for name in element_spec()}
 
@@ -142,7 +157,9 @@ def dataset_from_sample_fn(
     Returns:
       A tf.data.Dataset of elements as in the module docstring, with known cardinality.
     """
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
         raise ValueError(f"batch_size must be None or a positive integer, got {batch_size!r}")
     if shuffle_seed is not None and (isinstance(shuffle_seed, bool) or not isinstance(shuffle_seed, int)):
         raise TypeError(f"shuffle_seed must be None or an integer, got {shuffle_seed!r}")

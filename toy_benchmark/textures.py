@@ -56,7 +56,9 @@ class TexturePool:
         if len(textures) < 2:
             raise ValueError(f"a texture pool needs at least 2 textures, got {len(textures)}")
         if len(self.names) != len(textures):
-            raise ValueError(f"names must have one entry per texture ({len(textures)}), got {len(self.names)}")
+            raise ValueError(
+                f"names must have one entry per texture ({len(textures)}), got {len(self.names)}"
+            )
         for name, texture in zip(self.names, textures):
             if texture.dtype != np.uint8 or texture.ndim != 2 or min(texture.shape) < 64:
                 raise ValueError(
@@ -132,16 +134,22 @@ def load_texture_folder(path: str | os.PathLike, *, min_size: int = MIN_TEXTURE_
         try:
             encoded = np.fromfile(file_path, dtype=np.uint8)
         except OSError as error:
-            raise ValueError(f"texture_dir: cannot read texture file {file_path!r} ({error.strerror})") from None
+            raise ValueError(
+                f"texture_dir: cannot read texture file {file_path!r} ({error.strerror})"
+            ) from None
         image = _decode_quietly(encoded) if encoded.size else None
         if image is None or image.ndim != 2 or image.size == 0:
             raise ValueError(f"texture_dir: cannot decode texture file {file_path!r} as an image")
         height, width = image.shape
-        reps = (math.ceil(min_size / height) if height < min_size else 1, math.ceil(min_size / width) if width < min_size else 1)
+        reps = (
+            math.ceil(min_size / height) if height < min_size else 1,
+            math.ceil(min_size / width) if width < min_size else 1,
+        )
         textures.append(np.tile(image, reps) if reps != (1, 1) else image)
     if len(textures) < 2:
         raise ValueError(
-            f"texture_dir {folder!r} holds {len(textures)} image(s) with extensions {IMAGE_EXTENSIONS}; need at least 2"
+            f"texture_dir {folder!r} holds {len(textures)} image(s) with extensions {IMAGE_EXTENSIONS}; "
+            "need at least 2"
         )
     return TexturePool(tuple(textures), tuple(names), source=folder)
 
@@ -293,7 +301,15 @@ def _procedural_specs(size: int) -> list[tuple[str, Callable[[], np.ndarray], fl
         ("dark_spots", lambda: 1.0 - (_noise(size, 7, sigma=2.5) > 0.6), 0.15, 0.95),
         ("bricks", bricks, 0.45, 0.95),
         ("hatching", lambda: _lines(_grating(yy, xx, 60, 8), 0.06), 0.3, 0.8),
-        ("cross_hatching", lambda: 1 - np.maximum(_lines(_grating(yy, xx, 45, 10), 0.05), _lines(_grating(yy, xx, -45, 10), 0.05)), 0.1, 0.95),
+        (
+            "cross_hatching",
+            lambda: (
+                1
+                - np.maximum(_lines(_grating(yy, xx, 45, 10), 0.05), _lines(_grating(yy, xx, -45, 10), 0.05))
+            ),
+            0.1,
+            0.95,
+        ),
         ("waves", lambda: _sine((yy + 7 * np.sin(2 * np.pi * xx / 48)) / 12), 0.1, 0.7),
         ("bullseyes", lambda: _bullseyes(yy, xx), 0.2, 0.8),
         ("cells", cells, 0.1, 0.85),
@@ -303,7 +319,12 @@ def _procedural_specs(size: int) -> list[tuple[str, Callable[[], np.ndarray], fl
         ("specks", specks, 0.05, 1.0),
         ("zigzag", lambda: _zigzag(yy, xx), 0.0, 1.0),
         ("hexagons", lambda: _hexagons(yy, xx), 0.15, 0.7),
-        ("plaid", lambda: 0.5 * _sine(_grating(yy, xx, 0, 24)) + 0.5 * _square(_grating(yy, xx, 90, 9), 0.3), 0.1, 0.9),
+        (
+            "plaid",
+            lambda: 0.5 * _sine(_grating(yy, xx, 0, 24)) + 0.5 * _square(_grating(yy, xx, 90, 9), 0.3),
+            0.1,
+            0.9,
+        ),
         ("wood", wood, 0.3, 0.65),
         ("marble", marble, 0.45, 1.0),
         ("diamonds", lambda: _square((xx + yy) / 20) != _square((xx - yy) / 20), 0.25, 0.75),

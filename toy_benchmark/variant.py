@@ -86,9 +86,7 @@ class DatasetVariant:
             if self.bias_digit is not None:
                 raise ValueError(f"bias_digit must be None for strength 'none', got {self.bias_digit!r}")
             if self.bias_texture is not None:
-                raise ValueError(
-                    f"bias_texture must be None for strength 'none', got {self.bias_texture!r}"
-                )
+                raise ValueError(f"bias_texture must be None for strength 'none', got {self.bias_texture!r}")
         else:
             if self.bias_digit is None:
                 raise ValueError(f"bias_digit is required for strength {self.strength!r}, got None")

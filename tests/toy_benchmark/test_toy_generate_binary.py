@@ -13,13 +13,19 @@ from toy_benchmark import DatasetVariant, load_dataset, make_dataset, write_data
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # TensorFlow's C++ start-up log lines, printed at import whatever TF_CPP_MIN_LOG_LEVEL says (TF 2.21).
-_NATIVE_LOG = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl::InitializeLog|To enable the following instructions)")
+_NATIVE_LOG = re.compile(
+    r"^([IWEF]\d{4} |WARNING: All log messages before absl::InitializeLog"
+    r"|To enable the following instructions)"
+)
 
 
 def _start(*flags):
     return subprocess.Popen(
         [sys.executable, "-m", "toy_benchmark.generate", *flags, "--noprogress"],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
 
@@ -49,9 +55,20 @@ def test_binary_end_to_end_and_bad_input(tmp_path):
     common = ["--bias_strength=strong", "--bias_digit=2", "--bias_texture=7"]
 
     runs = {
-        "good": _start(f"--output_dir={good}", "--num_samples=60", "--num_shards=2", f"--preview_dir={previews}", *common),
-        "digit": _start(f"--output_dir={fresh}", "--bias_strength=strong", "--bias_digit=12", "--bias_texture=1"),
-        "texture": _start(f"--output_dir={fresh}", "--bias_strength=weak", "--bias_digit=1", "--bias_texture=25"),
+        "good": _start(  # two spawned worker processes, one per shard
+            f"--output_dir={good}",
+            "--num_samples=60",
+            "--num_shards=2",
+            "--num_workers=2",
+            f"--preview_dir={previews}",
+            *common,
+        ),
+        "digit": _start(
+            f"--output_dir={fresh}", "--bias_strength=strong", "--bias_digit=12", "--bias_texture=1"
+        ),
+        "texture": _start(
+            f"--output_dir={fresh}", "--bias_strength=weak", "--bias_digit=1", "--bias_texture=25"
+        ),
         "none_with_texture": _start(f"--output_dir={fresh}", "--bias_strength=none", "--bias_texture=3"),
         "count": _start(f"--output_dir={fresh}", "--num_samples=0"),
         "taken": _start(f"--output_dir={taken}", "--num_samples=20", "--seed=4"),
@@ -67,7 +84,9 @@ def test_binary_end_to_end_and_bad_input(tmp_path):
     assert sorted(os.listdir(previews)) == ["samples.png", "textures.png"]
     assert cv2.imread(str(previews / "textures.png")).shape[2] == 3
     stored = list(load_dataset(good, batch_size=60).as_numpy_iterator())[0]
-    streamed = list(make_dataset(DatasetVariant("strong", 2, 7, num_samples=60), batch_size=60).as_numpy_iterator())[0]
+    streamed = list(
+        make_dataset(DatasetVariant("strong", 2, 7, num_samples=60), batch_size=60).as_numpy_iterator()
+    )[0]
     for name in streamed:
         np.testing.assert_array_equal(stored[name], streamed[name])
 
@@ -79,15 +98,19 @@ def test_binary_end_to_end_and_bad_input(tmp_path):
         "taken": "holds a different dataset",
         "unreadable": "cannot decode texture file",
     }
-    for name, (code, stdout, own_stderr) in results.items():
+    for name, (code, _, own_stderr) in results.items():
         assert code == 2, (name, own_stderr)
         assert len(own_stderr) == 1, (name, own_stderr)  # one line, no traceback
-        assert own_stderr[0].startswith("toy-generate: error: ") and expected[name] in own_stderr[0], own_stderr
+        assert own_stderr[0].startswith("toy-generate: error: ") and expected[name] in own_stderr[0], (
+            own_stderr
+        )
     assert not fresh.exists()
     assert _files(taken) == taken_before
 
     # Rerunning on the finished folder verifies it and rewrites nothing.
     before = _files(good)
-    code, stdout, own_stderr = _finish(_start(f"--output_dir={good}", "--num_samples=60", "--num_shards=2", *common))
+    code, stdout, own_stderr = _finish(
+        _start(f"--output_dir={good}", "--num_samples=60", "--num_shards=2", *common)
+    )
     assert code == 0 and stdout.startswith("verified"), own_stderr
     assert _files(good) == before

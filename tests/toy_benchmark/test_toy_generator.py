@@ -29,7 +29,11 @@ def _chi_square_uniform(values, categories):
 
 
 def _has_texture(batch, texture):
-    return (batch["fg_texture"] == texture) | (batch["top_texture"] == texture) | (batch["bottom_texture"] == texture)
+    return (
+        (batch["fg_texture"] == texture)
+        | (batch["top_texture"] == texture)
+        | (batch["bottom_texture"] == texture)
+    )
 
 
 @pytest.mark.parametrize("strength", ["strong", "weak"])
@@ -44,7 +48,9 @@ def test_bias_digit_always_carries_the_bias_texture_in_exactly_one_half(strength
     tops = in_top[biased].sum()
     assert abs(tops - biased.sum() / 2) < 4 * np.sqrt(biased.sum() / 4)  # top or bottom with probability 1/2
     # Foreground and other half of the biased digit: uniform over the other 24 textures.
-    others = np.concatenate([batch["fg_texture"][biased], np.where(in_top, batch["bottom_texture"], batch["top_texture"])[biased]])
+    others = np.concatenate(
+        [batch["fg_texture"][biased], np.where(in_top, batch["bottom_texture"], batch["top_texture"])[biased]]
+    )
     others = others - (others > 11)
     assert _chi_square_uniform(others, NUM_TEXTURES - 1) < CHI2_CRITICAL_23_DOF
 
@@ -83,8 +89,13 @@ def test_chi_square_check_detects_a_skewed_draw():
 @pytest.mark.parametrize("strength", ["none", "weak"])
 def test_image_and_label_map_agree_with_the_composition(strength):
     """Rebuilds every sample by plain slicing from its metadata: digit mask, crops, halves."""
-    variant = DatasetVariant(strength, bias_digit=None if strength == "none" else 5,
-                             bias_texture=None if strength == "none" else 9, seed=4, num_samples=300)
+    variant = DatasetVariant(
+        strength,
+        bias_digit=None if strength == "none" else 5,
+        bias_texture=None if strength == "none" else 9,
+        seed=4,
+        num_samples=300,
+    )
     batch = _generate(variant)
     textures, mnist = procedural_textures(), load_mnist()
     masks = digit_masks(mnist.images("train")[batch["mnist_index"]])
@@ -164,7 +175,9 @@ def test_samples_do_not_depend_on_batching_or_order():
 
 def test_small_user_pool_with_strong_bias():
     rng = np.random.default_rng(0)
-    pool = TexturePool(tuple(rng.integers(0, 256, (64 + k, 80), dtype=np.uint8) for k in range(3)), ("a", "b", "c"), "test")
+    pool = TexturePool(
+        tuple(rng.integers(0, 256, (64 + k, 80), dtype=np.uint8) for k in range(3)), ("a", "b", "c"), "test"
+    )
     batch = _generate(DatasetVariant("strong", 1, 2, num_samples=300), textures=pool)
     np.testing.assert_array_equal(_has_texture(batch, 2), batch["digit"] == 1)
     assert set(np.unique(batch["fg_texture"])) == {0, 1}
@@ -181,3 +194,10 @@ def test_bad_arguments():
         generator.generate(np.array([0.5]))
     with pytest.raises(TypeError, match="variant must be a DatasetVariant"):
         SampleGenerator({"strength": "none"})
+
+
+def test_a_smaller_set_is_a_prefix_of_a_larger_one():
+    small = _generate(DatasetVariant("weak", 8, 1, seed=6, num_samples=40))
+    large = SampleGenerator(DatasetVariant("weak", 8, 1, seed=6, num_samples=50_000)).generate(np.arange(40))
+    for name in small:
+        np.testing.assert_array_equal(small[name], large[name])

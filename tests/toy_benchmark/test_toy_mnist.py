@@ -31,8 +31,12 @@ def _write_idx_folder(folder, compress):
     x_train, y_train, x_test, y_test = _small_mnist_arrays()
     os.makedirs(folder, exist_ok=True)
     suffix = ".gz" if compress else ""
-    for name, array in [("train-images-idx3-ubyte", x_train), ("train-labels-idx1-ubyte", y_train),
-                        ("t10k-images-idx3-ubyte", x_test), ("t10k-labels-idx1-ubyte", y_test)]:
+    for name, array in [
+        ("train-images-idx3-ubyte", x_train),
+        ("train-labels-idx1-ubyte", y_train),
+        ("t10k-images-idx3-ubyte", x_test),
+        ("t10k-labels-idx1-ubyte", y_test),
+    ]:
         _write_idx(os.path.join(folder, name + suffix), array, compress)
     return x_train, y_train, x_test, y_test
 
@@ -90,13 +94,23 @@ def test_corrupt_or_wrong_files_give_clear_errors(tmp_path):
     np.savez(tmp_path / "other.npz", a=np.zeros(3))
     with pytest.raises(ValueError, match="expected x_train, y_train, x_test, y_test"):
         load_mnist(tmp_path / "other.npz")
-    np.savez(tmp_path / "shape.npz", x_train=np.zeros((5, 32, 32), np.uint8), y_train=np.zeros(5, np.uint8),
-             x_test=np.zeros((5, 28, 28), np.uint8), y_test=np.zeros(5, np.uint8))
+    np.savez(
+        tmp_path / "shape.npz",
+        x_train=np.zeros((5, 32, 32), np.uint8),
+        y_train=np.zeros(5, np.uint8),
+        x_test=np.zeros((5, 28, 28), np.uint8),
+        y_test=np.zeros(5, np.uint8),
+    )
     with pytest.raises(ValueError, match=r"uint8 \(n, 28, 28\)"):
         load_mnist(tmp_path / "shape.npz")
     # Truncated npz (cut in the middle of the archive).
-    np.savez(tmp_path / "full.npz", x_train=np.zeros((50, 28, 28), np.uint8), y_train=np.zeros(50, np.uint8),
-             x_test=np.zeros((50, 28, 28), np.uint8), y_test=np.zeros(50, np.uint8))
+    np.savez(
+        tmp_path / "full.npz",
+        x_train=np.zeros((50, 28, 28), np.uint8),
+        y_train=np.zeros(50, np.uint8),
+        x_test=np.zeros((50, 28, 28), np.uint8),
+        y_test=np.zeros(50, np.uint8),
+    )
     data = (tmp_path / "full.npz").read_bytes()
     (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="cut.npz"):
@@ -138,7 +152,9 @@ def test_digit_masks_threshold_a_bilinear_upsampling():
 
 def test_digit_masks_agree_with_tensorflow_bilinear_resize():
     images = load_mnist().test_images[:200]
-    resized = tf.image.resize(images[..., None].astype(np.float32) / 255.0, (64, 64), method="bilinear").numpy()[..., 0]
+    resized = tf.image.resize(
+        images[..., None].astype(np.float32) / 255.0, (64, 64), method="bilinear"
+    ).numpy()[..., 0]
     reference = resized > 0.5
     near_threshold = np.abs(resized - 0.5) < 1e-4  # float rounding may differ only there
     masks = digit_masks(images)

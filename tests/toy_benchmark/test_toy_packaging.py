@@ -15,10 +15,17 @@ def test_build_includes_the_bundled_digits_and_their_readme(tmp_path):
         shutil.copy(os.path.join(REPO_ROOT, name), source / name)
     for package in ("toy_benchmark", "grid_saliency_tf", "deeplab_utils"):
         if os.path.isdir(os.path.join(REPO_ROOT, package)):
-            shutil.copytree(os.path.join(REPO_ROOT, package), source / package,
-                            ignore=shutil.ignore_patterns("__pycache__"))
-    result = subprocess.run([sys.executable, "setup.py", "-q", "build_py"], cwd=source, capture_output=True, text=True)
+            shutil.copytree(
+                os.path.join(REPO_ROOT, package),
+                source / package,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
+    result = subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_py"], cwd=source, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     built = source / "build" / "lib" / "toy_benchmark" / "data"
-    assert (built / "mnist_10k.npz").read_bytes() == (source / "toy_benchmark" / "data" / "mnist_10k.npz").read_bytes()
+    assert (built / "mnist_10k.npz").read_bytes() == (
+        source / "toy_benchmark" / "data" / "mnist_10k.npz"
+    ).read_bytes()
     assert "CC BY-SA 3.0" in (built / "README.md").read_text()

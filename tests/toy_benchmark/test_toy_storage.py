@@ -42,7 +42,9 @@ def test_stored_equals_streamed_bit_for_bit(tmp_path, num_shards):
     single = list(load_dataset(tmp_path / "ds").take(3).as_numpy_iterator())
     np.testing.assert_array_equal(single[2]["image"], streamed["image"][2])
     assert load_dataset(tmp_path / "ds").element_spec == make_dataset(VARIANT).element_spec
-    assert sorted(os.listdir(tmp_path / "ds")) == ["manifest.json"] + [f"shard-{k:05d}-of-{num_shards:05d}.npy" for k in range(num_shards)]
+    assert sorted(os.listdir(tmp_path / "ds")) == ["manifest.json"] + [
+        f"shard-{k:05d}-of-{num_shards:05d}.npy" for k in range(num_shards)
+    ]
 
 
 def test_manifest_holds_configuration_counts_and_checksums(tmp_path):
@@ -53,7 +55,11 @@ def test_manifest_holds_configuration_counts_and_checksums(tmp_path):
     assert manifest["sources"]["textures"]["source"] == "procedural"
     assert manifest["sources"]["mnist"]["source"] == "bundled"
     assert manifest["counts"]["per_digit"] == [25] * 10
-    assert manifest["counts"]["biased"] == 25 == manifest["counts"]["bias_half_top"] + manifest["counts"]["bias_half_bottom"]
+    assert (
+        manifest["counts"]["biased"]
+        == 25
+        == manifest["counts"]["bias_half_top"] + manifest["counts"]["bias_half_bottom"]
+    )
     assert [(s["start"], s["stop"]) for s in manifest["shards"]] == [(0, 125), (125, 250)]
     for shard in manifest["shards"]:
         path = tmp_path / "ds" / shard["file"]
@@ -94,7 +100,9 @@ def test_interrupted_writer_is_never_read_and_resumes(tmp_path):
     clean = write_dataset(tmp_path / "clean", VARIANT, num_shards=2).manifest
     assert resumed.manifest == clean
     assert sorted(os.listdir(folder)) == sorted(os.listdir(tmp_path / "clean"))
-    _assert_same(_collect(load_dataset(folder, batch_size=100)), _collect(make_dataset(VARIANT, batch_size=100)))
+    _assert_same(
+        _collect(load_dataset(folder, batch_size=100)), _collect(make_dataset(VARIANT, batch_size=100))
+    )
 
 
 def test_rerun_verifies_and_repairs(tmp_path):
@@ -119,7 +127,9 @@ def test_a_folder_holding_something_else_is_refused_untouched(tmp_path):
     write_dataset(folder, VARIANT)
     before = _snapshot(folder)
     other = DatasetVariant("weak", bias_digit=6, bias_texture=20, seed=12, num_samples=250)
-    with pytest.raises(ValueError, match=r"holds a different dataset \(variant.seed 11 there, 12 requested\)"):
+    with pytest.raises(
+        ValueError, match=r"holds a different dataset \(variant.seed 11 there, 12 requested\)"
+    ):
         write_dataset(folder, other)
     assert _snapshot(folder) == before
     foreign = tmp_path / "photos"
@@ -132,7 +142,10 @@ def test_a_folder_holding_something_else_is_refused_untouched(tmp_path):
 
 def test_test_split_written_with_another_seed_is_the_same_dataset(tmp_path):
     write_dataset(tmp_path / "ds", DatasetVariant(split="test", seed=0, num_samples=50))
-    assert write_dataset(tmp_path / "ds", DatasetVariant(split="test", seed=9, num_samples=50)).status == "verified"
+    assert (
+        write_dataset(tmp_path / "ds", DatasetVariant(split="test", seed=9, num_samples=50)).status
+        == "verified"
+    )
 
 
 def test_reader_errors(tmp_path):

@@ -35,7 +35,9 @@ def test_element_structure_matches_the_contract():
     assert element["index"].dtype == tf.int64 and element["biased"].dtype == tf.bool
     batched = make_dataset(VARIANT, batch_size=32)
     assert batched.element_spec["image"].shape.as_list() == [None, 64, 64, 1]
-    assert make_dataset(VARIANT, batch_size=32, drop_remainder=True).element_spec["image"].shape.as_list() == [32, 64, 64, 1]
+    assert make_dataset(VARIANT, batch_size=32, drop_remainder=True).element_spec[
+        "image"
+    ].shape.as_list() == [32, 64, 64, 1]
 
 
 def test_values_and_masks_are_consistent():
@@ -67,7 +69,9 @@ def test_samples_do_not_depend_on_batch_size(batch_size):
 
 def test_shards_and_parallelism_do_not_change_samples():
     whole = _collect(make_dataset(VARIANT, batch_size=16, num_parallel_calls=1))
-    parts = [_collect(make_dataset(VARIANT, num_shards=3, shard_index=k, num_parallel_calls=4)) for k in range(3)]
+    parts = [
+        _collect(make_dataset(VARIANT, num_shards=3, shard_index=k, num_parallel_calls=4)) for k in range(3)
+    ]
     joined = {name: np.concatenate([p[name] for p in parts]) for name in whole}
     _assert_same(whole, joined)
     assert [len(p["index"]) for p in parts] == [40, 40, 40]

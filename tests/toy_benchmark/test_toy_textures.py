@@ -35,8 +35,14 @@ def _features(crop):
     fx = np.fft.fftfreq(c.shape[1])[None, :]
     radius, angle = np.hypot(fy, fx), np.mod(np.arctan2(fy, fx), np.pi)
     total = spectrum.sum() + 1e-9
-    radial = [spectrum[(radius >= a) & (radius < b)].sum() / total for a, b in [(0, .06), (.06, .12), (.12, .2), (.2, .3), (.3, .8)]]
-    angular = [spectrum[(angle >= a) & (angle < a + np.pi / 4) & (radius > 0)].sum() / total for a in np.arange(4) * np.pi / 4]
+    radial = [
+        spectrum[(radius >= a) & (radius < b)].sum() / total
+        for a, b in [(0, 0.06), (0.06, 0.12), (0.12, 0.2), (0.2, 0.3), (0.3, 0.8)]
+    ]
+    angular = [
+        spectrum[(angle >= a) & (angle < a + np.pi / 4) & (radius > 0)].sum() / total
+        for a in np.arange(4) * np.pi / 4
+    ]
     histogram = np.histogram(c, bins=8, range=(0, 1))[0] / c.size
     gradients = [np.abs(np.diff(c, axis=1)).mean(), np.abs(np.diff(c, axis=0)).mean()]
     return np.array([c.mean(), c.std(), *gradients, *radial, *angular, *histogram])

@@ -15,9 +15,17 @@ def test_defaults_follow_the_paper_sizes():
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        (dict(strength="strong", bias_digit=10, bias_texture=0), ValueError, "bias_digit must be in 0..9, got 10"),
+        (
+            dict(strength="strong", bias_digit=10, bias_texture=0),
+            ValueError,
+            "bias_digit must be in 0..9, got 10",
+        ),
         (dict(strength="weak", bias_digit=-1, bias_texture=0), ValueError, "bias_digit"),
-        (dict(strength="none", bias_texture=3), ValueError, "bias_texture must be None for strength 'none', got 3"),
+        (
+            dict(strength="none", bias_texture=3),
+            ValueError,
+            "bias_texture must be None for strength 'none', got 3",
+        ),
         (dict(strength="none", bias_digit=3), ValueError, "bias_digit must be None"),
         (dict(strength="strong", bias_digit=1), ValueError, "bias_texture is required"),
         (dict(strength="strong", bias_texture=1), ValueError, "bias_digit is required"),
@@ -45,5 +53,8 @@ def test_numpy_integers_are_accepted_and_config_round_trips():
 
 
 def test_content_config_ignores_the_seed_of_the_test_split_only():
-    assert DatasetVariant(split="test", seed=1).content_config() == DatasetVariant(split="test", seed=2).content_config()
+    assert (
+        DatasetVariant(split="test", seed=1).content_config()
+        == DatasetVariant(split="test", seed=2).content_config()
+    )
     assert DatasetVariant(seed=1).content_config() != DatasetVariant(seed=2).content_config()
