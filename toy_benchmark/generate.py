@@ -77,6 +77,9 @@ def main(argv: list[str]) -> None:
             _write(variant, textures, mnist)
     except (ValueError, TypeError, OSError) as error:
         _fail(str(error))
+    except KeyboardInterrupt:
+        print("toy-generate: interrupted; run the same command again to resume", file=sys.stderr)
+        sys.exit(130)
 
 
 def _write(variant, textures, mnist) -> None:
