@@ -24,9 +24,13 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m "slow" $(PYTEST_ARGS) tests
 
 demo: $(STAMP)
-	@echo "make demo arrives with the toy benchmark (issue: toy_benchmark models, training, evaluation)."
-	@echo "Until then see README.md for what is available."
-	@exit 1
+	$(PY) -m toy_benchmark.sweep --profile=quick --runs_dir=demo_output/runs --report_dir=demo_output/report
+	@echo "Report: demo_output/report/report.md"
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_toy_dataset.py
+	$(PY) benchmarks/bench_deeplab_wrapper.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -30,7 +30,15 @@ setup(
         "test": ["pytest>=8", "matplotlib>=3.8"],
         "viz": ["matplotlib>=3.8"],
     },
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [
+            "toy-generate = toy_benchmark.generate:run",
+            "toy-train = toy_benchmark.train:run",
+            "toy-evaluate = toy_benchmark.evaluate:run",
+            "toy-sweep = toy_benchmark.sweep:run",
+            "deeplab-explain = deeplab_utils.explain:run",
+        ]
+    },
     classifiers=[
         "Programming Language :: Python :: 3.11",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

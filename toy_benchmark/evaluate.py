@@ -40,6 +40,7 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     try:
+        evaluation.check_methods(_METHODS.value)
         biased = DatasetVariant(_BIAS.value, _BIAS_DIGIT.value, _BIAS_TEXTURE.value, split="test",
                                 num_samples=_NUM_TEST.value)
         unbiased = None if _SKIP_IOU.value else DatasetVariant("none", split="test", num_samples=_NUM_TEST.value)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from toy_benchmark import protocol
+from toy_benchmark import protocol, report
 from toy_benchmark.protocol import PROFILES, Profile, RunSpec, aggregate, plan_runs
 
 TINY = Profile(
@@ -69,7 +69,13 @@ def test_aggregate_builds_fig4_matrices_and_effect_checks():
 
 def test_runs_resume_and_finished_runs_are_skipped(tmp_path):
     lines = []
-    first, _ = protocol.run_benchmark(TINY, str(tmp_path), log=lines.append)
+    first, examples = protocol.run_benchmark(TINY, str(tmp_path), log=lines.append,
+                                             report_dir=str(tmp_path / "report"))
+    path = report.write_report(first, str(tmp_path / "report"), runs_dir=str(tmp_path), example_figures=examples)
+    text = open(path).read()
+    for figure in ("fig4_vgg16_strong.png", "figS10_cbl_per_backbone.png", "figS11_parameter_sweeps.png"):
+        assert figure in text and (tmp_path / "report" / figure).stat().st_size > 0
+    assert "| vgg16/strong |" in text and (tmp_path / "report" / "matrices" / "vgg16_strong_miou.csv").exists()
     assert sum(line.startswith("[train]") for line in lines) == 2
     assert any(line.startswith("[sweep]") for line in lines)
     metrics_file = tmp_path / "vgg16" / "strong-d3-t7-s0" / "eval" / "metrics.json"
@@ -94,17 +100,27 @@ def test_folder_of_another_run_is_refused(tmp_path):
         protocol.run_one(RunSpec("vgg16", "none", None, None, 0), other, str(tmp_path), log=lambda _: None)
 
 
-def test_sweep_binary_bad_input_and_report(tmp_path):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    command = [sys.executable, "-m", "toy_benchmark.sweep", f"--runs_dir={tmp_path / 'runs'}",
-               f"--report_dir={tmp_path / 'report'}"]
-    bad = subprocess.run(command + ["--backbones=vgg19"], capture_output=True, text=True, env=env)
+def _sweep_command(tmp_path):
+    return [sys.executable, "-m", "toy_benchmark.sweep", f"--runs_dir={tmp_path / 'runs'}",
+            f"--report_dir={tmp_path / 'report'}"]
+
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def test_sweep_binary_bad_input(tmp_path):
+    bad = subprocess.run(_sweep_command(tmp_path) + ["--backbones=vgg19"], capture_output=True, text=True, env=ENV)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
     assert "toy_benchmark.sweep: error: backbone must be one of" in bad.stderr
-    ok = subprocess.run(command + ["--profile=quick", "--width=0.0625", "--epochs=1", "--batch_size=20",
-                                   "--num_train=40", "--num_test=10", "--grid_steps=2",
-                                   "--methods=grid_saliency,vanilla_gradient", "--noparameter_sweeps",
-                                   "--verbose=0"], capture_output=True, text=True, env=env)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_sweep_binary_writes_the_report(tmp_path):
+    ok = subprocess.run(_sweep_command(tmp_path) + [
+        "--profile=quick", "--width=0.0625", "--epochs=1", "--batch_size=20", "--num_train=40", "--num_test=10",
+        "--grid_steps=2", "--methods=grid_saliency,vanilla_gradient", "--noparameter_sweeps", "--verbose=0"],
+        capture_output=True, text=True, env=ENV)
     assert ok.returncode == 0, ok.stderr[-3000:]
     report = (tmp_path / "report" / "report.md").read_text()
     assert "fig4_vgg16_strong.png" in report and (tmp_path / "report" / "fig4_vgg16_strong.png").exists()
