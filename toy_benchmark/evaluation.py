@@ -27,7 +27,6 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -40,6 +39,7 @@ from grid_saliency_tf import (GridSaliencyOptimizer, IntegratedGradients, Reques
                               VanillaGradient, confusion_matrix, context_bias_detection,
                               context_bias_localization, iou_per_class, upsample_mask)
 from toy_benchmark import overlays
+from toy_benchmark.atomic import write_json_atomic
 from toy_benchmark.models import BOTTLENECK_LAYER
 from toy_benchmark.variant import NUM_CLASSES, NUM_DIGITS, DatasetVariant
 
@@ -54,7 +54,6 @@ __all__ = [
     "evaluate",
     "load_model",
     "validate_metrics",
-    "write_json_atomic",
     "predict_labels",
     "segmentation_metrics",
     "saliency_records",
@@ -331,22 +330,6 @@ def load_model(path: str | os.PathLike) -> keras.Model:
             f"expected (64, 64, 1) -> (64, 64, {NUM_CLASSES})"
         )
     return model
-
-
-def write_json_atomic(path: str | os.PathLike, content: Mapping[str, Any]) -> None:
-    """Writes JSON to a temporary file in the same folder, then renames it over ``path``."""
-    folder = os.path.dirname(os.fspath(path)) or "."
-    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".json.tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(content, stream, indent=1, allow_nan=False)
-            stream.write("\n")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
 
 
 def _variant_info(variant: DatasetVariant | None) -> dict[str, Any] | None:

@@ -6,11 +6,12 @@ Drawn with OpenCV so that evaluation does not need matplotlib. PNGs are written 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
+
+from toy_benchmark.atomic import write_bytes_atomic
 
 __all__ = ["saliency_overlay", "example_row", "write_png"]
 
@@ -79,17 +80,7 @@ def write_png(path: str | os.PathLike, rows: Sequence[np.ndarray] | np.ndarray) 
         OSError: If the file cannot be written.
     """
     picture = rows if isinstance(rows, np.ndarray) else np.concatenate(list(rows), axis=0)
-    folder = os.path.dirname(os.fspath(path)) or "."
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(picture[..., ::-1]))
     if not ok:
         raise OSError(f"could not encode a PNG for {os.fspath(path)!r}")
-    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".png.tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(encoded.tobytes())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    write_bytes_atomic(path, encoded.tobytes())

@@ -31,6 +31,7 @@ import keras
 import numpy as np
 
 from toy_benchmark import evaluation, training
+from toy_benchmark.atomic import write_json_atomic
 from toy_benchmark.models import BACKBONES
 from toy_benchmark.variant import NUM_DIGITS, DatasetVariant
 
@@ -219,7 +220,7 @@ def _claim_folder(folder: str, config: Mapping[str, Any]) -> None:
     path = os.path.join(folder, RUN_FILE)
     found = _read_json(path)
     if found is None:
-        evaluation.write_json_atomic(path, config)
+        write_json_atomic(path, config)
     elif found != json.loads(json.dumps(config)):
         raise ValueError(f"{folder!r} holds a different run (see its {RUN_FILE}); choose another --runs_dir")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from toy_benchmark.evaluation import write_json_atomic
+from toy_benchmark.atomic import write_json_atomic, write_text_atomic
 from toy_benchmark.protocol import ROW_LABELS
 
 __all__ = ["write_report"]
@@ -25,13 +25,6 @@ _METHOD_LABELS = {"grid_saliency": "Grid saliency (ours)", "vanilla_gradient": "
 
 def _as_array(matrix: Sequence[Sequence[float | None]]) -> np.ndarray:
     return np.array([[np.nan if v is None else v for v in row] for row in matrix], dtype=float)
-
-
-def _write_text_atomic(path: str, text: str) -> None:
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
 
 
 def _matrix_csv(matrix: Sequence[Sequence[float | None]]) -> str:
@@ -200,7 +193,7 @@ def write_report(aggregated: Mapping[str, Any], report_dir: str, *, runs_dir: st
     for group, matrices in aggregated["matrices"].items():
         safe = group.replace("/", "_")
         for key, matrix in matrices.items():
-            _write_text_atomic(os.path.join(tables_dir, f"{safe}_{key.replace('/', '_')}.csv"), _matrix_csv(matrix))
+            write_text_atomic(os.path.join(tables_dir, f"{safe}_{key.replace('/', '_')}.csv"), _matrix_csv(matrix))
         figure = f"fig4_{safe}.png"
         _plot_matrices(group, matrices, methods, os.path.join(report_dir, figure))
         lines += [f"![Fig. 4 for {group}]({figure})", ""]
@@ -222,5 +215,5 @@ def write_report(aggregated: Mapping[str, Any], report_dir: str, *, runs_dir: st
                   f"![{title}]({figure})", ""]
     lines += ["Per-matrix CSVs are in `matrices/`, everything in `summary.json`.", ""]
     path = os.path.join(report_dir, "report.md")
-    _write_text_atomic(path, "\n".join(lines))
+    write_text_atomic(path, "\n".join(lines))
     return path
