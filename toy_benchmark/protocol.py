@@ -402,13 +402,19 @@ def _profile_dict(profile: Profile) -> dict[str, Any]:
     return data
 
 
+#: How much higher the biased digit's grid saliency mCBD must be to count as "clearly higher", and how
+#: much lower its IoU must be to count as a drop (absolute, both in [0, 1]).
+EFFECT_MARGIN = 0.05
+
+
 def effect_checks(summary: Mapping[str, Mapping[str, Mapping[str, float | None]]],
-                  methods: Iterable[str]) -> dict[str, Any]:
+                  methods: Iterable[str], *, margin: float = EFFECT_MARGIN) -> dict[str, Any]:
     """The paper's effect, measured (Sec. 4.2, Fig. 4), per backbone/strength group.
 
-    * ``iou_drop``: the biased networks' IoU of their biased digit is lower than the unbiased network's.
+    * ``iou_drop``: the biased networks' IoU of their biased digit is lower than the unbiased network's
+      by at least ``margin``.
     * ``grid_cbd_detects``: grid saliency mCBD of the biased digit exceeds both the other digits' and the
-      unbiased network's mCBD of that digit.
+      unbiased network's mCBD of that digit by at least ``margin``.
     * ``grid_cbl_at_least_0.9``: grid saliency mCBL of the biased digit is at least 0.9.
     * ``gradients_localize_worse``: VG, IG and SG all have a lower mCBL than grid saliency.
     """
@@ -419,11 +425,11 @@ def effect_checks(summary: Mapping[str, Mapping[str, Mapping[str, float | None]]
         grid_cbl = entries.get("mcbl/grid_saliency", {}).get("biased_digits")
         group_checks: dict[str, Any] = {}
         if iou["biased_digits"] is not None and iou["unbiased_network"] is not None:
-            group_checks["iou_drop"] = iou["biased_digits"] < iou["unbiased_network"]
+            group_checks["iou_drop"] = iou["biased_digits"] <= iou["unbiased_network"] - margin
         if grid_cbd.get("biased_digits") is not None:
-            higher_than_others = grid_cbd["other_digits"] is None or grid_cbd["biased_digits"] > grid_cbd["other_digits"]
-            higher_than_unbiased = (grid_cbd["unbiased_network"] is None
-                                    or grid_cbd["biased_digits"] > grid_cbd["unbiased_network"])
+            biased = grid_cbd["biased_digits"]
+            higher_than_others = grid_cbd["other_digits"] is None or biased >= grid_cbd["other_digits"] + margin
+            higher_than_unbiased = grid_cbd["unbiased_network"] is None or biased >= grid_cbd["unbiased_network"] + margin
             group_checks["grid_cbd_detects"] = bool(higher_than_others and higher_than_unbiased)
         if grid_cbl is not None:
             group_checks["grid_cbl_at_least_0.9"] = grid_cbl >= 0.9

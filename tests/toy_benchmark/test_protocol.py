@@ -61,6 +61,12 @@ def test_aggregate_builds_fig4_matrices_and_effect_checks():
     checks = result["effect"]["vgg16/strong"]
     assert checks == {"iou_drop": True, "grid_cbd_detects": True, "grid_cbl_at_least_0.9": True,
                       "gradients_localize_worse": True}
+    # Values that differ by less than the margin are no effect (a 0.001 mCBD over 0.0 detects nothing).
+    metrics[unbiased] = _metrics(0.8, 0.0, None, other_cbd=0.0)
+    metrics[biased[0]] = _metrics(0.79, 0.001, 0.5, other_cbd=0.0)
+    metrics[biased[1]] = _metrics(0.79, 0.001, 0.5, other_cbd=0.0)
+    checks = aggregate(TINY, metrics)["effect"]["vgg16/strong"]
+    assert not any(checks.values())
     metrics[biased[0]] = _metrics(0.9, 0.05, 0.5)
     metrics[biased[1]] = _metrics(0.9, 0.05, 0.5)
     checks = aggregate(TINY, metrics)["effect"]["vgg16/strong"]
