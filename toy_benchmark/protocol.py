@@ -67,6 +67,8 @@ class Profile:
         seeds: Training-set seeds (5 in the paper); each also seeds the network's initial weights.
         width: U-Net channel multiplier (1 = the published network).
         epochs, batch_size, num_train: Training (S1.2: 50 epochs, batch 100, 50,000 images).
+        train_learning_rate: RMSprop rate of the first epochs (S1.2: 1e-3); the last fifth runs at a
+            tenth of it (S1.2: 1e-4).
         num_test: Test images per evaluation (1,000).
         grid_steps: SGD steps of grid saliency (100).
         methods: Saliency methods evaluated.
@@ -87,6 +89,7 @@ class Profile:
     epochs: int = 50
     batch_size: int = 100
     num_train: int = 50_000
+    train_learning_rate: float = 1e-3
     num_test: int = 1_000
     grid_steps: int = 100
     methods: tuple[str, ...] = evaluation.METHODS
@@ -128,6 +131,8 @@ class Profile:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not self.seeds:
             raise ValueError("seeds must not be empty")
+        if not self.train_learning_rate > 0:
+            raise ValueError(f"train_learning_rate must be positive, got {self.train_learning_rate}")
         if not self.width > 0:
             raise ValueError(f"width must be positive, got {self.width}")
         for parameter in self.sweep_values:
@@ -146,9 +151,10 @@ PROFILES: dict[str, Profile] = {
         bias_digits=(3,),
         bias_textures=(7,),
         seeds=(0,),
-        width=0.25,
-        epochs=10,
+        width=0.125,
+        epochs=16,
         batch_size=20,
+        train_learning_rate=3e-3,
         num_train=6_000,
         num_test=200,
         sweep_values={"lambda": (0.01, 0.05, 0.2), "learning_rate": (0.05, 0.2, 1.0),
@@ -184,7 +190,7 @@ class RunSpec:
         return {
             "run": dataclasses.asdict(self),
             "training": {"width": profile.width, "epochs": profile.epochs, "batch_size": profile.batch_size,
-                         "num_train": profile.num_train},
+                         "num_train": profile.num_train, "learning_rate": profile.train_learning_rate},
             "evaluation": {"num_test": profile.num_test, "grid_steps": profile.grid_steps,
                            "methods": list(profile.methods)},
         }
@@ -249,7 +255,9 @@ def run_one(spec: RunSpec, profile: Profile, runs_dir: str, *, textures: Any = N
     data = training.toy_training_data(variant, textures=textures, mnist=mnist)
     result = training.train_toy_unet(data, os.path.join(folder, "train"), backbone=spec.backbone,
                                      width=profile.width, seed=spec.seed, epochs=profile.epochs,
-                                     batch_size=profile.batch_size, tensorboard=True, verbose=verbose)
+                                     batch_size=profile.batch_size, learning_rate=profile.train_learning_rate,
+                                     final_learning_rate=profile.train_learning_rate / 10, tensorboard=True,
+                                     verbose=verbose)
     log(f"[evaluate] {spec.key}")
     metrics = evaluation.evaluate(
         result.model, os.path.join(folder, "eval"), biased_test=spec.test_variant(profile.num_test),

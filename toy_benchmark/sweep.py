@@ -35,6 +35,8 @@ _WIDTH = flags.DEFINE_float("width", None, "U-Net channel multiplier.")
 _EPOCHS = flags.DEFINE_integer("epochs", None, "Training epochs.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Training batch size.")
 _NUM_TRAIN = flags.DEFINE_integer("num_train", None, "Training images per variant.")
+_TRAIN_LEARNING_RATE = flags.DEFINE_float("train_learning_rate", None, "RMSprop rate of training (a tenth of "
+                                          "it for the last fifth of the epochs).")
 _NUM_TEST = flags.DEFINE_integer("num_test", None, "Test images per evaluation.")
 _GRID_STEPS = flags.DEFINE_integer("grid_steps", None, "Grid saliency SGD steps.")
 _METHODS = flags.DEFINE_list("methods", None, "Saliency methods.")
@@ -61,7 +63,7 @@ def _profile() -> protocol.Profile:
     for holder, field in ((_BIAS_DIGITS, "bias_digits"), (_BIAS_TEXTURES, "bias_textures"), (_SEEDS, "seeds")):
         if holder.value is not None:
             changes[field] = _ints(holder.name, holder.value)
-    for holder in (_WIDTH, _EPOCHS, _BATCH_SIZE, _NUM_TRAIN, _NUM_TEST, _GRID_STEPS):
+    for holder in (_WIDTH, _EPOCHS, _BATCH_SIZE, _NUM_TRAIN, _TRAIN_LEARNING_RATE, _NUM_TEST, _GRID_STEPS):
         if holder.value is not None:
             changes[holder.name] = holder.value
     if not _PARAMETER_SWEEPS.value:
