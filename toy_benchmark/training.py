@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
+from toy_benchmark.atomic import atomic_path
 from toy_benchmark.models import BACKBONES, ToyUNet
 
 STRATEGIES = ("default", "mirrored", "one_device")
@@ -185,19 +186,8 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 
 def _write_atomic(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> None:
     """Calls `write(tmp)` on a temporary file beside `path` (same suffixes), then renames it."""
-    suffix = "".join(path.suffixes)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name[: -len(suffix) or None]}-", suffix=suffix,
-                               dir=path.parent)
-    os.close(fd)
-    tmp = pathlib.Path(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's mode
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as temporary:
+        write(temporary)
 
 
 def _write_json(path: pathlib.Path, data: Any) -> None:
