@@ -139,9 +139,16 @@ def context_bias_localization(saliency: Any, bias_context: Any, context: Any, *,
                               return_defined: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """CBL of Eq. 7, ``||C_bias * M_context||_1 / ||C * M_context||_1``, per image.
 
+    ``C_bias`` is the biased *context* area (Sec. 4.1), so it is taken inside ``C``: a mask given as the
+    whole biased half of the image is intersected with ``C`` first. Without this, saliency on
+    ground-truth object pixels outside the predicted request (``M_context`` is zero only on the
+    request ``R``, not on ``R_GT``) would count in the numerator but not the denominator, and CBL
+    could exceed 1. With it, CBL is in [0, 1].
+
     Args:
         saliency: Context saliency ``M_context`` ``(batch, height, width)``, non-negative.
-        bias_context: ``C_bias`` ``(batch, height, width)`` in {0, 1}, the biased context area.
+        bias_context: ``C_bias`` ``(batch, height, width)`` in {0, 1}, the biased context area (or the
+            whole biased half; only its part inside ``C`` counts).
         context: ``C = 1 - R_GT`` ``(batch, height, width)`` in {0, 1}.
         undefined_value: CBL of an image whose saliency has no mass in the context (e.g. an empty
             grid saliency mask): the ratio is 0/0 there.
@@ -154,7 +161,7 @@ def context_bias_localization(saliency: Any, bias_context: Any, context: Any, *,
     bias_context = _as_float_maps(bias_context, "bias_context")
     context = _as_float_maps(context, "context")
     _check_same_shape(saliency=saliency, bias_context=bias_context, context=context)
-    numerator = np.abs(bias_context * saliency).sum(axis=(1, 2))
+    numerator = np.abs(bias_context * context * saliency).sum(axis=(1, 2))
     denominator = np.abs(context * saliency).sum(axis=(1, 2))
     return _ratio(numerator, denominator, undefined_value, return_defined)
 

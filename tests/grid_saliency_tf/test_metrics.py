@@ -47,6 +47,21 @@ def test_cbd_and_cbl_by_hand():
     np.testing.assert_allclose(cbl, [3.0 / 4.0, 0.0])
     assert defined.tolist() == [True, False]
     assert context_bias_localization(saliency, bias * context, context, undefined_value=0.5)[1] == 0.5
+    # The whole biased half may be passed: only its part inside C counts.
+    np.testing.assert_allclose(context_bias_localization(saliency, bias, context), [3.0 / 4.0, 0.0])
+
+
+def test_cbl_stays_in_unit_interval_with_saliency_on_missed_object_pixels():
+    # The request R misses object pixels in the biased half; M_context is salient there (zero only on R).
+    context = np.ones((1, 4, 4))
+    context[0, 0:2, 1:3] = 0  # R_GT: a 2x2 object in the top (biased) half
+    half = np.zeros((1, 4, 4))
+    half[0, :2, :] = 1
+    saliency = np.zeros((1, 4, 4))
+    saliency[0, :2, :] = 1.0  # everything in the top half, incl. the 4 object pixels
+    saliency[0, 3, 3] = 1.0  # one pixel in the unbiased half
+    cbl = context_bias_localization(saliency, half, context)
+    np.testing.assert_allclose(cbl, [4.0 / 5.0])
 
 
 def test_cbd_without_context_is_the_documented_value_not_nan():
