@@ -28,6 +28,8 @@ _BIAS_TEXTURE = flags.DEFINE_integer("bias_texture", None, "Bias texture id (wea
 _NUM_TEST = flags.DEFINE_integer("num_test", 1000, "Test images (the paper's 1,000; i shows digit i mod 10).")
 _METHODS = flags.DEFINE_list("methods", list(evaluation.METHODS), "Saliency methods to run.")
 _GRID_STEPS = flags.DEFINE_integer("grid_steps", 100, "SGD steps of grid saliency (paper: 100).")
+_GRID_INITIAL_VALUE = flags.DEFINE_float("grid_initial_value", 0.5, "Initial value of the grid saliency mask "
+                                         "cells (paper: 0.5; see docs/toy_benchmark.md for small networks).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 50, "Images per batch.")
 _NUM_EXAMPLES = flags.DEFINE_integer("num_examples", 4, "Rows of examples.png.")
 _SKIP_IOU = flags.DEFINE_boolean("skip_iou", False, "Skip the IoU on the unbiased test set.")
@@ -48,7 +50,8 @@ def main(argv: list[str]) -> None:
         metrics = evaluation.evaluate(
             model, _OUTPUT_DIR.value, biased_test=biased, unbiased_test=unbiased, textures=_TEXTURES.value,
             mnist=_MNIST.value, methods=_METHODS.value, batch_size=_BATCH_SIZE.value,
-            num_examples=_NUM_EXAMPLES.value, grid_saliency={"steps": _GRID_STEPS.value},
+            num_examples=_NUM_EXAMPLES.value,
+            grid_saliency={"steps": _GRID_STEPS.value, "initial_value": _GRID_INITIAL_VALUE.value},
             info={"model": _MODEL.value}, progress=True)
     except (ValueError, TypeError, OSError) as error:
         print(f"toy_benchmark.evaluate: error: {' '.join(str(error).split())}", file=sys.stderr)

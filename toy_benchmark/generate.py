@@ -35,6 +35,10 @@ _NUM_SAMPLES = flags.DEFINE_integer(
 )
 _TEXTURE_DIR = flags.DEFINE_string("texture_dir", None, "Folder of texture images (default: 25 procedural).")
 _MNIST_PATH = flags.DEFINE_string("mnist_path", None, "Keras mnist.npz or IDX folder (default: bundled 10k).")
+# The names train/evaluate/sweep use for the same settings.
+flags.DEFINE_alias("bias", "bias_strength")
+flags.DEFINE_alias("textures", "texture_dir")
+flags.DEFINE_alias("mnist", "mnist_path")
 _NUM_SHARDS = flags.DEFINE_integer("num_shards", None, "Shard files (default: one per 10,000 samples).")
 _NUM_WORKERS = flags.DEFINE_integer("num_workers", 1, "Worker processes generating shards.")
 _PREVIEW_DIR = flags.DEFINE_string("preview_dir", None, "Folder for textures.png and samples.png.")

@@ -71,6 +71,8 @@ class Profile:
             tenth of it (S1.2: 1e-4).
         num_test: Test images per evaluation (1,000).
         grid_steps: SGD steps of grid saliency (100).
+        grid_initial_value: Initial value of every grid saliency mask cell (S1.2: 0.5). The parameter
+            sweeps (Fig. S11) vary it too; the other grid saliency parameters keep the toy defaults.
         methods: Saliency methods evaluated.
         sweep_values: Values per swept grid saliency parameter (Fig. S11); empty for no sweep.
         sweep_num_test: Test images per sweep setting.
@@ -92,6 +94,7 @@ class Profile:
     train_learning_rate: float = 1e-3
     num_test: int = 1_000
     grid_steps: int = 100
+    grid_initial_value: float = 0.5
     methods: tuple[str, ...] = evaluation.METHODS
     sweep_values: Mapping[str, tuple[float, ...]] = dataclasses.field(default_factory=lambda: {
         "lambda": (0.01, 0.025, 0.05, 0.1, 0.2),
@@ -100,6 +103,10 @@ class Profile:
     })
     sweep_num_test: int = 1_000
     sweep_max_runs: int = 75
+
+    def grid_saliency(self) -> dict[str, Any]:
+        """The grid saliency arguments that differ from the toy defaults of the engine."""
+        return {"steps": self.grid_steps, "initial_value": self.grid_initial_value}
 
     def textures(self) -> tuple[int, ...]:
         """The bias texture ids: the given ones, or ``num_bias_textures`` drawn from the pool of 25."""
@@ -133,6 +140,8 @@ class Profile:
             raise ValueError("seeds must not be empty")
         if not self.train_learning_rate > 0:
             raise ValueError(f"train_learning_rate must be positive, got {self.train_learning_rate}")
+        if not 0.0 < self.grid_initial_value <= 1.0:
+            raise ValueError(f"grid_initial_value must be in (0, 1], got {self.grid_initial_value}")
         if not self.width > 0:
             raise ValueError(f"width must be positive, got {self.width}")
         for parameter in self.sweep_values:
@@ -149,16 +158,17 @@ PROFILES: dict[str, Profile] = {
         backbones=("vgg16",),
         strengths=("strong",),
         bias_digits=(3,),
-        bias_textures=(7,),
+        bias_textures=(0,),
         seeds=(0,),
         width=0.125,
-        epochs=16,
+        epochs=12,
         batch_size=20,
         train_learning_rate=3e-3,
         num_train=6_000,
         num_test=200,
+        grid_initial_value=1.0,
         sweep_values={"lambda": (0.01, 0.05, 0.2), "learning_rate": (0.05, 0.2, 1.0),
-                      "initial_value": (0.25, 0.5, 0.75)},
+                      "initial_value": (0.5, 0.75, 1.0)},
         sweep_num_test=50,
         sweep_max_runs=1,
     ),
@@ -191,7 +201,7 @@ class RunSpec:
             "run": dataclasses.asdict(self),
             "training": {"width": profile.width, "epochs": profile.epochs, "batch_size": profile.batch_size,
                          "num_train": profile.num_train, "learning_rate": profile.train_learning_rate},
-            "evaluation": {"num_test": profile.num_test, "grid_steps": profile.grid_steps,
+            "evaluation": {"num_test": profile.num_test, "grid_saliency": profile.grid_saliency(),
                            "methods": list(profile.methods)},
         }
 
@@ -262,7 +272,7 @@ def run_one(spec: RunSpec, profile: Profile, runs_dir: str, *, textures: Any = N
     metrics = evaluation.evaluate(
         result.model, os.path.join(folder, "eval"), biased_test=spec.test_variant(profile.num_test),
         unbiased_test=DatasetVariant("none", split="test", num_samples=profile.num_test), textures=textures,
-        mnist=mnist, methods=profile.methods, grid_saliency={"steps": profile.grid_steps}, info=config,
+        mnist=mnist, methods=profile.methods, grid_saliency=profile.grid_saliency(), info=config,
         progress=verbose > 0)
     keras.backend.clear_session()
     return metrics
@@ -288,7 +298,7 @@ def run_sweeps(spec: RunSpec, profile: Profile, runs_dir: str, *, textures: Any 
                 metrics = evaluation.evaluate(
                     model, out, biased_test=spec.test_variant(profile.sweep_num_test), unbiased_test=None,
                     textures=textures, mnist=mnist, methods=("grid_saliency",), num_examples=0,
-                    grid_saliency={"steps": profile.grid_steps, PARAMETER_SWEEPS[parameter]: value}, info=config)
+                    grid_saliency={**profile.grid_saliency(), PARAMETER_SWEEPS[parameter]: value}, info=config)
             results[parameter][value] = metrics
     return results
 

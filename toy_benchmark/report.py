@@ -168,7 +168,8 @@ def write_report(aggregated: Mapping[str, Any], report_dir: str, *, runs_dir: st
         f"Profile: backbones {profile['backbones']}, strengths {profile['strengths']}, bias digits "
         f"{profile['bias_digits']}, bias textures {profile['bias_textures']}, seeds {profile['seeds']}, width "
         f"{profile['width']}, {profile['epochs']} epochs of {profile['num_train']} images, {profile['num_test']} "
-        f"test images, grid saliency {profile['grid_steps']} steps. Runs: `{runs_dir}`.",
+        f"test images, grid saliency {profile['grid_steps']} steps from an initial mask value of "
+        f"{profile.get('grid_initial_value', 0.5):g} (paper: 0.5). Runs: `{runs_dir}`.",
         "",
     ]
     if timings:
@@ -201,7 +202,8 @@ def write_report(aggregated: Mapping[str, Any], report_dir: str, *, runs_dir: st
     lines += ["![Fig. S10](figS10_cbl_per_backbone.png)", ""]
     if aggregated.get("sweeps"):
         table = _sweep_table(aggregated["sweeps"])
-        defaults = {"lambda": 0.05, "learning_rate": 0.2, "initial_value": 0.5}
+        defaults = {"lambda": 0.05, "learning_rate": 0.2,
+                    "initial_value": aggregated["profile"].get("grid_initial_value", 0.5)}
         _plot_sweeps(table, defaults, os.path.join(report_dir, "figS11_parameter_sweeps.png"))
         lines += ["![Fig. S11](figS11_parameter_sweeps.png)", "", "| parameter | value | mCBD biased digit | "
                   "mCBD other digits | mCBL biased digit |", "|---|---|---|---|---|"]

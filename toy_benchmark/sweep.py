@@ -39,6 +39,8 @@ _TRAIN_LEARNING_RATE = flags.DEFINE_float("train_learning_rate", None, "RMSprop 
                                           "it for the last fifth of the epochs).")
 _NUM_TEST = flags.DEFINE_integer("num_test", None, "Test images per evaluation.")
 _GRID_STEPS = flags.DEFINE_integer("grid_steps", None, "Grid saliency SGD steps.")
+_GRID_INITIAL_VALUE = flags.DEFINE_float("grid_initial_value", None, "Initial value of the grid saliency mask "
+                                         "cells (paper: 0.5).")
 _METHODS = flags.DEFINE_list("methods", None, "Saliency methods.")
 _PARAMETER_SWEEPS = flags.DEFINE_boolean("parameter_sweeps", True, "Run the grid saliency parameter sweeps (Fig. S11).")
 _TEXTURES = flags.DEFINE_string("textures", None, "Folder of texture images (default: procedural).")
@@ -63,7 +65,8 @@ def _profile() -> protocol.Profile:
     for holder, field in ((_BIAS_DIGITS, "bias_digits"), (_BIAS_TEXTURES, "bias_textures"), (_SEEDS, "seeds")):
         if holder.value is not None:
             changes[field] = _ints(holder.name, holder.value)
-    for holder in (_WIDTH, _EPOCHS, _BATCH_SIZE, _NUM_TRAIN, _TRAIN_LEARNING_RATE, _NUM_TEST, _GRID_STEPS):
+    for holder in (_WIDTH, _EPOCHS, _BATCH_SIZE, _NUM_TRAIN, _TRAIN_LEARNING_RATE, _NUM_TEST, _GRID_STEPS,
+                   _GRID_INITIAL_VALUE):
         if holder.value is not None:
             changes[holder.name] = holder.value
     if not _PARAMETER_SWEEPS.value:

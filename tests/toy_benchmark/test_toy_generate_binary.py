@@ -66,13 +66,13 @@ def test_binary_end_to_end_and_bad_input(tmp_path):
         "digit": _start(
             f"--output_dir={fresh}", "--bias_strength=strong", "--bias_digit=12", "--bias_texture=1"
         ),
-        "texture": _start(
-            f"--output_dir={fresh}", "--bias_strength=weak", "--bias_digit=1", "--bias_texture=25"
+        "texture": _start(  # --bias: the alias train/evaluate/sweep use for --bias_strength
+            f"--output_dir={fresh}", "--bias=weak", "--bias_digit=1", "--bias_texture=25"
         ),
         "none_with_texture": _start(f"--output_dir={fresh}", "--bias_strength=none", "--bias_texture=3"),
         "count": _start(f"--output_dir={fresh}", "--num_samples=0"),
         "taken": _start(f"--output_dir={taken}", "--num_samples=20", "--seed=4"),
-        "unreadable": _start(f"--output_dir={fresh}", f"--texture_dir={broken_textures}", "--num_samples=10"),
+        "unreadable": _start(f"--output_dir={fresh}", f"--textures={broken_textures}", "--num_samples=10"),
     }
     results = {name: _finish(process) for name, process in runs.items()}
 
