@@ -153,6 +153,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "paper": Profile("paper"),
+    # Why texture 0, 6 x 12,000 images and grid saliency from M = 1: docs/toy_benchmark.md (measured).
     "quick": Profile(
         "quick",
         backbones=("vgg16",),
