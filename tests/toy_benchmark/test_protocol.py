@@ -34,7 +34,9 @@ def test_paper_profile_plans_the_whole_protocol():
                                              ({"strengths": ("none",)}, "strengths"),
                                              ({"bias_digits": (10,)}, "bias digits"),
                                              ({"bias_textures": (25,)}, "bias textures"),
-                                             ({"methods": ("lime",)}, "methods")])
+                                             ({"methods": ("lime",)}, "methods"),
+                                             ({"grid_initial_value": 0.0}, "grid_initial_value"),
+                                             ({"grid_initial_value": 1.5}, "grid_initial_value")])
 def test_bad_profiles_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(TINY, **change).validate()
