@@ -24,7 +24,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m "slow" $(PYTEST_ARGS) tests
 
 demo: $(STAMP)
-	$(PY) -m toy_benchmark.sweep --profile=quick --runs_dir=demo_output/runs --report_dir=demo_output/report
+	$(PY) -m toy_benchmark.sweep_main --profile=quick --runs_dir=demo_output/runs --report_dir=demo_output/report
 	@echo "Report: demo_output/report/report.md"
 
 bench: $(STAMP)

@@ -17,7 +17,7 @@ setup(
     python_requires=">=3.10,<3.13",
     packages=find_packages(include=["grid_saliency_tf*", "deeplab_utils*", "toy_benchmark*"]),
     include_package_data=True,
-    package_data={"toy_benchmark": ["data/*.npz", "data/*.md"]},
+    package_data={"toy_benchmark.data": ["*.npz", "*.md"]},
     install_requires=[
         "tensorflow==2.21.*",
         "keras>=3.10,<4",
@@ -32,11 +32,11 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "toy-generate = toy_benchmark.generate:run",
-            "toy-train = toy_benchmark.train:run",
-            "toy-evaluate = toy_benchmark.evaluate:run",
-            "toy-sweep = toy_benchmark.sweep:run",
-            "deeplab-explain = deeplab_utils.explain:run",
+            "toy-generate = toy_benchmark.generate_main:run",
+            "toy-train = toy_benchmark.train_main:run",
+            "toy-evaluate = toy_benchmark.evaluate_main:run",
+            "toy-sweep = toy_benchmark.sweep_main:run",
+            "deeplab-explain = deeplab_utils.explain_main:run",
         ]
     },
     classifiers=[

@@ -2,7 +2,7 @@
 
 Load a zoo tarball (e.g. ``deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz``), its folder or the
 ``frozen_inference_graph.pb`` with :class:`DeepLabModel`; explain a predicted class of one image with
-``python -m deeplab_utils.explain`` (Hoyer et al., NeurIPS 2019, Sec. 5, supplement S2-S3). Fixture
+``python -m deeplab_utils.explain_main`` (Hoyer et al., NeurIPS 2019, Sec. 5, supplement S2-S3). Fixture
 graphs in the export format come from :mod:`deeplab_utils.testing`.
 """
 

@@ -4,11 +4,11 @@ Data: `DatasetVariant` configures a dataset, `make_dataset` streams it as a `tf.
 `write_dataset` / `load_dataset` materialise it and read it back. See docs/toy_dataset.md.
 """
 
-from toy_benchmark.generator import GENERATOR_VERSION, SAMPLE_FIELDS, SampleGenerator
-from toy_benchmark.mnist import MnistDigits, bundled_mnist_path, digit_masks, load_mnist
-from toy_benchmark.philox import derive_key, philox4x32
-from toy_benchmark.previews import sample_grid, texture_contact_sheet, write_previews
-from toy_benchmark.storage import (
+from toy_benchmark.data.generator import GENERATOR_VERSION, SAMPLE_FIELDS, SampleGenerator
+from toy_benchmark.data.mnist import MnistDigits, bundled_mnist_path, digit_masks, load_mnist
+from toy_benchmark.data.philox import derive_key, philox4x32
+from toy_benchmark.data.previews import sample_grid, texture_contact_sheet, write_previews
+from toy_benchmark.data.storage import (
     WriteResult,
     check_output_dir,
     dataset_config,
@@ -16,15 +16,15 @@ from toy_benchmark.storage import (
     read_manifest,
     write_dataset,
 )
-from toy_benchmark.streaming import element_spec, make_dataset, resolve_sources
-from toy_benchmark.textures import (
+from toy_benchmark.data.streaming import element_spec, make_dataset, resolve_sources
+from toy_benchmark.data.textures import (
     PROCEDURAL_TEXTURE_NAMES,
     TexturePool,
     load_texture_folder,
     load_textures,
     procedural_textures,
 )
-from toy_benchmark.variant import (
+from toy_benchmark.data.variant import (
     BACKGROUND_CLASS,
     BIAS_HALF_BOTTOM,
     BIAS_HALF_NONE,
@@ -84,9 +84,9 @@ __all__ = [
 ]
 
 # Models and training (issue 4): the benchmark's U-Nets and their training protocol (supplement S1.2).
-# `training.train` is not re-exported: `toy_benchmark.train` is the training binary's module.
+# `training.train` is not re-exported: `toy_benchmark.train_main` is the training binary's module.
 from toy_benchmark.models import BACKBONES, BOTTLENECK_LAYER, LOGITS_LAYER, PROBABILITIES_LAYER, ToyUNet
-from toy_benchmark.training import (
+from toy_benchmark.training.trainer import (
     STRATEGIES,
     ToyTrainingData,
     TrainingResult,

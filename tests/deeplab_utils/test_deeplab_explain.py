@@ -1,4 +1,4 @@
-"""`python -m deeplab_utils.explain` end to end on a fixture tarball, and its library function.
+"""`python -m deeplab_utils.explain_main` end to end on a fixture tarball, and its library function.
 
 The binary runs in a subprocess (its absl flags stay out of the test process, where another binary's
 flags of the same name would clash); the library function `explain_image` covers the remaining cases
@@ -26,7 +26,7 @@ FAST = dict(steps=3, grid_shape=(4, 8), check_parity=True)
 
 def _binary(*args, timeout=300):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-m", "deeplab_utils.explain", *args], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "deeplab_utils.explain_main", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 

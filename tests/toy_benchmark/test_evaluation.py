@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from toy_benchmark.evaluation import (METHODS, evaluate, load_model, summarize_saliency, SaliencyRecords,
+from toy_benchmark.evaluation.evaluator import (METHODS, evaluate, load_model, summarize_saliency, SaliencyRecords,
                                       validate_metrics)
 from toy_benchmark.models import ToyUNet
-from toy_benchmark.variant import DatasetVariant
+from toy_benchmark.data.variant import DatasetVariant
 
 BIASED = DatasetVariant("strong", 3, 7, split="test", num_samples=20)
 UNBIASED = DatasetVariant("none", split="test", num_samples=20)
@@ -75,7 +75,7 @@ def test_summary_means_skip_empty_requests_and_unbiased_cbl():
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "toy_benchmark.evaluate", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "toy_benchmark.evaluate_main", *args], capture_output=True, text=True,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
@@ -96,7 +96,7 @@ def test_binary_bad_input_one_line_error(tiny_model_path, tmp_path, args, messag
     model = [] if any(a.startswith("--model") for a in args) else [f"--model={tiny_model_path}"]
     result = _run(*model, f"--output_dir={tmp_path}", "--num_test=10", *args)
     assert result.returncode != 0
-    lines = [line for line in result.stderr.strip().splitlines() if "toy_benchmark.evaluate" in line]
+    lines = [line for line in result.stderr.strip().splitlines() if "toy_benchmark.evaluate_main" in line]
     assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "metrics.json").exists()

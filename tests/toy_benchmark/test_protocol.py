@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from toy_benchmark import protocol, report
-from toy_benchmark.protocol import PROFILES, Profile, RunSpec, aggregate, plan_runs
+from toy_benchmark.benchmark import report
+from toy_benchmark.benchmark import runner as protocol
+from toy_benchmark.benchmark.runner import PROFILES, Profile, RunSpec, aggregate, plan_runs
 
 TINY = Profile(
     "tiny", backbones=("vgg16",), strengths=("strong",), bias_digits=(3,), bias_textures=(7,), seeds=(0,),
@@ -110,7 +111,7 @@ def test_folder_of_another_run_is_refused(tmp_path):
 
 
 def _sweep_command(tmp_path):
-    return [sys.executable, "-m", "toy_benchmark.sweep", f"--runs_dir={tmp_path / 'runs'}",
+    return [sys.executable, "-m", "toy_benchmark.sweep_main", f"--runs_dir={tmp_path / 'runs'}",
             f"--report_dir={tmp_path / 'report'}"]
 
 
@@ -120,7 +121,7 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 def test_sweep_binary_bad_input(tmp_path):
     bad = subprocess.run(_sweep_command(tmp_path) + ["--backbones=vgg19"], capture_output=True, text=True, env=ENV)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
-    assert "toy_benchmark.sweep: error: backbone must be one of" in bad.stderr
+    assert "toy_benchmark.sweep_main: error: backbone must be one of" in bad.stderr
     assert not (tmp_path / "runs").exists()
 
 

@@ -1,4 +1,4 @@
-"""End-to-end tests of the `python -m toy_benchmark.generate` binary, including bad input."""
+"""End-to-end tests of the `python -m toy_benchmark.generate_main` binary, including bad input."""
 
 import json
 import os
@@ -21,7 +21,7 @@ _NATIVE_LOG = re.compile(
 
 def _start(*flags):
     return subprocess.Popen(
-        [sys.executable, "-m", "toy_benchmark.generate", *flags, "--noprogress"],
+        [sys.executable, "-m", "toy_benchmark.generate_main", *flags, "--noprogress"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from toy_benchmark.philox import derive_key, philox4x32, uniform_below
+from toy_benchmark.data.philox import derive_key, philox4x32, uniform_below
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from toy_benchmark import (
     texture_contact_sheet,
     write_previews,
 )
-from toy_benchmark.previews import CLASS_COLORS
+from toy_benchmark.data.previews import CLASS_COLORS
 
 
 def _red_pixels(image):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from toy_benchmark import PROCEDURAL_TEXTURE_NAMES, load_texture_folder, load_textures, procedural_textures
-from toy_benchmark.textures import MIN_TEXTURE_SIZE
+from toy_benchmark.data.textures import MIN_TEXTURE_SIZE
 
 
 def test_procedural_pool_has_25_deterministic_large_textures():

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from toy_benchmark.models import ToyUNet
-from toy_benchmark.training import (
+from toy_benchmark.training.trainer import (
     CHECKPOINT_DIR,
     CHECKPOINT_STATE,
     FINAL_MODEL,
@@ -226,7 +226,7 @@ def test_mirrored_strategy_on_two_cpus_matches_one_device(tmp_path):
     """Two replicas of half a batch each make the same updates as one replica of the whole batch."""
     process = _run_python(f"""
         import keras, numpy as np, tensorflow as tf
-        from toy_benchmark import training
+        from toy_benchmark.training import trainer as training
         training.configure_cpu_devices(2)
         rng = np.random.default_rng(0)
         images = rng.random((40, 32, 32, 1)).astype("float32")
@@ -266,7 +266,7 @@ BINARY_ARGS = ["--bias=strong", "--bias_digit=3", "--bias_texture=2", "--num_tra
 
 def _run_binary(*args):
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, "-m", "toy_benchmark.train", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "toy_benchmark.train_main", *args], capture_output=True,
                           text=True, env=env, cwd=REPO, timeout=600)
 
 
@@ -296,7 +296,7 @@ def test_binary_bad_backbone_is_a_one_line_error(tmp_path):
     assert process.returncode == 2
     assert "Traceback" not in process.stderr
     assert process.stderr.strip().splitlines()[-1] == (
-        "toy_benchmark.train: error: backbone must be one of vgg16, mobilenetv2, resnet18, got 'resnet50'")
+        "toy_benchmark.train_main: error: backbone must be one of vgg16, mobilenetv2, resnet18, got 'resnet50'")
     assert not (tmp_path / "out").exists()
 
 
@@ -306,12 +306,12 @@ def _main(capsys, *args):
 
     from absl import flags
 
-    binary = importlib.import_module("toy_benchmark.train")
+    binary = importlib.import_module("toy_benchmark.train_main")
     flags.FLAGS.unparse_flags()
-    flags.FLAGS(["toy_benchmark.train", *args])
+    flags.FLAGS(["toy_benchmark.train_main", *args])
     code = 0
     try:
-        binary.main(["toy_benchmark.train"])
+        binary.main(["toy_benchmark.train_main"])
     except SystemExit as exit_:
         code = exit_.code
     finally:
@@ -338,8 +338,8 @@ def test_binary_refuses_an_incompatible_checkpoint(binary_run, capsys):
 
 
 def test_binary_checks_the_dataset_folder_against_its_flags(tmp_path, capsys):
-    from toy_benchmark.storage import write_dataset
-    from toy_benchmark.variant import DatasetVariant
+    from toy_benchmark.data.storage import write_dataset
+    from toy_benchmark.data.variant import DatasetVariant
 
     folder = tmp_path / "dataset"
     write_dataset(folder, DatasetVariant("strong", 3, 2, num_samples=10))
@@ -359,8 +359,8 @@ def test_binary_checks_the_dataset_folder_against_its_flags(tmp_path, capsys):
 
 def test_binary_resumes_from_a_materialised_dataset(tmp_path, capsys, caplog):
     """A run on the stored dataset equals one on the streamed variant: same identity, no mismatch."""
-    from toy_benchmark.storage import write_dataset
-    from toy_benchmark.variant import DatasetVariant
+    from toy_benchmark.data.storage import write_dataset
+    from toy_benchmark.data.variant import DatasetVariant
 
     folder = tmp_path / "dataset"
     write_dataset(folder, DatasetVariant("none", num_samples=10))
@@ -387,7 +387,7 @@ def test_binary_killed_mid_training_resumes_to_the_same_weights(tmp_path):
 
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
     killed = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, "-m", "toy_benchmark.train", f"--output_dir={killed}",
+    process = subprocess.Popen([sys.executable, "-m", "toy_benchmark.train_main", f"--output_dir={killed}",
                                 *args], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     state = killed / CHECKPOINT_DIR / CHECKPOINT_STATE

@@ -2,15 +2,15 @@ r"""Runs the toy benchmark protocol and writes the paper's matrices, figures and
 
 Usage (the small profile for 2 CPU cores; `make demo` runs it):
 
-  python -m toy_benchmark.sweep --profile=quick --runs_dir=demo_output/runs --report_dir=demo_output/report
+  python -m toy_benchmark.sweep_main --profile=quick --runs_dir=demo_output/runs --report_dir=demo_output/report
 
 or the full protocol of Sec. 4.2 / S1.2-S1.6 (a GPU job), or any subset of it:
 
-  python -m toy_benchmark.sweep --profile=paper --runs_dir=runs --report_dir=report \
+  python -m toy_benchmark.sweep_main --profile=paper --runs_dir=runs --report_dir=report \
       --backbones=vgg16 --strengths=weak --bias_digits=0,9 --seeds=0
 
 Rerunning the same command skips finished runs and resumes interrupted ones (see
-`toy_benchmark.protocol`). Flags left unset keep the profile's value.
+`toy_benchmark.benchmark.runner`). Flags left unset keep the profile's value.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import time
 
 from absl import app, flags
 
-from toy_benchmark import protocol, report
+from toy_benchmark.benchmark import report
+from toy_benchmark.benchmark import runner as protocol
 
 _PROFILE = flags.DEFINE_enum("profile", "quick", list(protocol.PROFILES), "Benchmark profile.")
 _RUNS_DIR = flags.DEFINE_string("runs_dir", None, "Folder of the runs (resumable).")
@@ -86,9 +87,9 @@ def main(argv: list[str]) -> None:
         path = report.write_report(aggregated, _REPORT_DIR.value, runs_dir=_RUNS_DIR.value, example_figures=examples,
                                    timings={"benchmark": time.monotonic() - start})
     except (ValueError, TypeError, OSError) as error:
-        print(f"toy_benchmark.sweep: error: {' '.join(str(error).split())}", file=sys.stderr)
+        print(f"toy_benchmark.sweep_main: error: {' '.join(str(error).split())}", file=sys.stderr)
         sys.exit(2)
-    print(f"toy_benchmark.sweep: report written to {path}")
+    print(f"toy_benchmark.sweep_main: report written to {path}")
     for group, checks in aggregated["effect"].items():
         print(f"  {group}: " + ", ".join(f"{name} {'yes' if ok else 'NO'}" for name, ok in checks.items()))
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from toy_benchmark.atomic import write_json_atomic, write_text_atomic
-from toy_benchmark.protocol import ROW_LABELS
+from toy_benchmark.benchmark.runner import ROW_LABELS
 
 __all__ = ["write_report"]
 

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping
 import cv2
 import numpy as np
 
-from toy_benchmark.generator import SampleGenerator
-from toy_benchmark.mnist import MnistDigits
-from toy_benchmark.philox import derive_key, philox4x32, uniform_below
-from toy_benchmark.textures import TexturePool
-from toy_benchmark.variant import BIAS_HALF_TOP, IMAGE_SIZE, NUM_CLASSES, NUM_DIGITS, DatasetVariant
+from toy_benchmark.data.generator import SampleGenerator
+from toy_benchmark.data.mnist import MnistDigits
+from toy_benchmark.data.philox import derive_key, philox4x32, uniform_below
+from toy_benchmark.data.textures import TexturePool
+from toy_benchmark.data.variant import BIAS_HALF_TOP, IMAGE_SIZE, NUM_CLASSES, NUM_DIGITS, DatasetVariant
 
 __all__ = ["CLASS_COLORS", "sample_grid", "texture_contact_sheet", "write_previews"]
 

@@ -1,7 +1,7 @@
 r"""Context explanations of a DeepLab model-zoo model on one image (Hoyer et al., NeurIPS 2019, Sec. 5).
 
 Usage:
-  python -m deeplab_utils.explain \
+  python -m deeplab_utils.explain_main \
       --model=deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz \
       --image=frankfurt_000000_000294_leftImg8bit.png --class_name=rider --output_dir=explanations
 

@@ -1,8 +1,8 @@
 r"""Evaluates a trained toy-benchmark network (paper Sec. 4.2, Fig. 4; supplement S1.2-S1.4).
 
-Usage (the network of `toy_benchmark.train --bias=strong --bias_digit=3 --bias_texture=7`):
+Usage (the network of `toy_benchmark.train_main --bias=strong --bias_digit=3 --bias_texture=7`):
 
-  python -m toy_benchmark.evaluate --model=runs/strong-d3 --output_dir=runs/strong-d3/eval \
+  python -m toy_benchmark.evaluate_main --model=runs/strong-d3 --output_dir=runs/strong-d3/eval \
       --bias=strong --bias_digit=3 --bias_texture=7
 
 Measures the IoU per digit on the unbiased test set, and on the test set of the network's own
@@ -17,8 +17,8 @@ import sys
 
 from absl import app, flags
 
-from toy_benchmark import evaluation
-from toy_benchmark.variant import DatasetVariant
+from toy_benchmark.evaluation import evaluator as evaluation
+from toy_benchmark.data.variant import DatasetVariant
 
 _MODEL = flags.DEFINE_string("model", None, "A .keras file or a training folder holding model.keras.")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Folder for metrics.json and examples.png.")
@@ -54,10 +54,10 @@ def main(argv: list[str]) -> None:
             grid_saliency={"steps": _GRID_STEPS.value, "initial_value": _GRID_INITIAL_VALUE.value},
             info={"model": _MODEL.value}, progress=True)
     except (ValueError, TypeError, OSError) as error:
-        print(f"toy_benchmark.evaluate: error: {' '.join(str(error).split())}", file=sys.stderr)
+        print(f"toy_benchmark.evaluate_main: error: {' '.join(str(error).split())}", file=sys.stderr)
         sys.exit(2)
     grid = metrics["saliency"]["methods"].get("grid_saliency")
-    summary = f"toy_benchmark.evaluate: wrote {_OUTPUT_DIR.value}/{evaluation.METRICS_FILE}"
+    summary = f"toy_benchmark.evaluate_main: wrote {_OUTPUT_DIR.value}/{evaluation.METRICS_FILE}"
     if grid is not None and _BIAS_DIGIT.value is not None:
         digit = _BIAS_DIGIT.value
         summary += (f"; grid saliency on digit {digit}: mCBD {grid['mcbd_per_digit'][digit]}, "

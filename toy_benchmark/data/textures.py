@@ -19,7 +19,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from toy_benchmark.philox import derive_key, philox4x32
+from toy_benchmark.data.philox import derive_key, philox4x32
 
 __all__ = [
     "IMAGE_EXTENSIONS",

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from toy_benchmark.generator import GENERATOR_VERSION, SAMPLE_FIELDS, SampleGenerator
-from toy_benchmark.mnist import MnistDigits
-from toy_benchmark.streaming import dataset_from_sample_fn, resolve_sources
-from toy_benchmark.textures import TexturePool
-from toy_benchmark.variant import NUM_DIGITS, DatasetVariant
+from toy_benchmark.data.generator import GENERATOR_VERSION, SAMPLE_FIELDS, SampleGenerator
+from toy_benchmark.data.mnist import MnistDigits
+from toy_benchmark.data.streaming import dataset_from_sample_fn, resolve_sources
+from toy_benchmark.data.textures import TexturePool
+from toy_benchmark.data.variant import NUM_DIGITS, DatasetVariant
 
 __all__ = [
     "FORMAT_VERSION",

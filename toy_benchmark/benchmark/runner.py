@@ -1,7 +1,7 @@
 """The benchmark protocol of the paper (Sec. 4.2, Fig. 4; supplement S1.2-S1.6), resumable.
 
 A *run* trains one network on one training variant (backbone, bias strength, bias digit, bias
-texture, dataset seed) and evaluates it (:mod:`toy_benchmark.evaluation`). A *profile* fixes which runs
+texture, dataset seed) and evaluates it (:mod:`toy_benchmark.evaluation.evaluator`). A *profile* fixes which runs
 make a benchmark and how large they are: ``paper`` is the full protocol (3 backbones x 10 bias digits x
 5 bias textures drawn from the 25 x 5 seeds x 2 strengths, plus the unbiased networks; width 1, 50
 epochs, 50,000 training and 1,000 test images: a GPU job), ``quick`` a small version for 2 CPU cores.
@@ -30,10 +30,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from toy_benchmark import evaluation, training
+from toy_benchmark.evaluation import evaluator as evaluation
+from toy_benchmark.training import trainer as training
 from toy_benchmark.atomic import write_json_atomic
 from toy_benchmark.models import BACKBONES
-from toy_benchmark.variant import NUM_DIGITS, DatasetVariant
+from toy_benchmark.data.variant import NUM_DIGITS, DatasetVariant
 
 __all__ = [
     "PROFILES",

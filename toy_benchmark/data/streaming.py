@@ -32,10 +32,10 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from toy_benchmark.generator import SAMPLE_FIELDS, SampleGenerator
-from toy_benchmark.mnist import MnistDigits, load_mnist
-from toy_benchmark.textures import TexturePool, load_textures
-from toy_benchmark.variant import (
+from toy_benchmark.data.generator import SAMPLE_FIELDS, SampleGenerator
+from toy_benchmark.data.mnist import MnistDigits, load_mnist
+from toy_benchmark.data.textures import TexturePool, load_textures
+from toy_benchmark.data.variant import (
     BACKGROUND_CLASS,
     BIAS_HALF_BOTTOM,
     BIAS_HALF_TOP,

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from toy_benchmark.variant import IMAGE_SIZE, NUM_DIGITS, SPLITS
+from toy_benchmark.data.variant import IMAGE_SIZE, NUM_DIGITS, SPLITS
 
 __all__ = [
     "BUNDLED_MNIST_SHA256",
@@ -127,7 +127,7 @@ def _check_arrays(images: np.ndarray, labels: np.ndarray, what: str) -> None:
 
 def bundled_mnist_path() -> str:
     """The path of the bundled `mnist_10k.npz` inside the installed package."""
-    return str(importlib.resources.files("toy_benchmark").joinpath("data", "mnist_10k.npz"))
+    return str(importlib.resources.files("toy_benchmark.data").joinpath("mnist_10k.npz"))
 
 
 def load_mnist(path: str | os.PathLike | None = None) -> MnistDigits:

@@ -2,7 +2,7 @@ r"""Trains a toy-benchmark U-Net (paper Sec. 4.2, supplement S1.2) on a toy-data
 
 Usage (a strongly biased variant streamed on the fly, a small VGG16 U-Net on the CPU):
 
-  python -m toy_benchmark.train --output_dir=runs/strong-d3 --bias=strong --bias_digit=3 \
+  python -m toy_benchmark.train_main --output_dir=runs/strong-d3 --bias=strong --bias_digit=3 \
       --bias_texture=7 --num_train=10000 --backbone=vgg16 --width=0.125 --epochs=5
 
 or from a dataset folder written by the dataset writer (`--dataset_dir=...`; variant flags given with
@@ -20,7 +20,7 @@ import keras
 import tensorflow as tf
 from absl import app, flags
 
-from toy_benchmark import training
+from toy_benchmark.training import trainer as training
 
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Folder for checkpoints, logs and model.keras.")
 _DATASET_DIR = flags.DEFINE_string("dataset_dir", None, "A materialised training-set folder; if unset the "
@@ -87,9 +87,9 @@ def main(argv: list[str]) -> None:
             strategy=_STRATEGY.value, resume=_RESUME.value, tensorboard=_TENSORBOARD.value,
             jit_compile=_JIT_COMPILE.value, verbose=_VERBOSE.value)
     except (ValueError, TypeError, OSError, RuntimeError) as error:
-        print(f"toy_benchmark.train: error: {' '.join(str(error).split())}", file=sys.stderr)
+        print(f"toy_benchmark.train_main: error: {' '.join(str(error).split())}", file=sys.stderr)
         sys.exit(2)
-    print(f"toy_benchmark.train: model saved to {result.model_path}")
+    print(f"toy_benchmark.train_main: model saved to {result.model_path}")
 
 
 def run() -> None:

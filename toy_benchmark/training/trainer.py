@@ -530,9 +530,9 @@ def toy_training_data(variant: Mapping[str, Any] | None = None, *,
             does not match `variant`, `textures` or `mnist`.
         FileNotFoundError: If `dataset_dir` or a source path does not exist.
     """
-    from toy_benchmark.storage import dataset_config, load_dataset, read_manifest
-    from toy_benchmark.streaming import make_dataset, resolve_sources
-    from toy_benchmark.variant import DatasetVariant
+    from toy_benchmark.data.storage import dataset_config, load_dataset, read_manifest
+    from toy_benchmark.data.streaming import make_dataset, resolve_sources
+    from toy_benchmark.data.variant import DatasetVariant
 
     if isinstance(num_validation, bool) or not isinstance(num_validation, int) or num_validation < 0:
         raise ValueError(f"num_validation must be a non-negative integer, got {num_validation!r}")

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from toy_benchmark.mnist import MnistDigits, digit_masks, load_mnist
-from toy_benchmark.philox import derive_key, philox4x32, uniform_below
-from toy_benchmark.textures import TexturePool, procedural_textures
-from toy_benchmark.variant import (
+from toy_benchmark.data.mnist import MnistDigits, digit_masks, load_mnist
+from toy_benchmark.data.philox import derive_key, philox4x32, uniform_below
+from toy_benchmark.data.textures import TexturePool, procedural_textures
+from toy_benchmark.data.variant import (
     BACKGROUND_CLASS,
     BIAS_HALF_BOTTOM,
     BIAS_HALF_NONE,

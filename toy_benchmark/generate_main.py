@@ -1,9 +1,9 @@
 """Generates a toy-dataset variant to disk and/or writes its preview PNGs.
 
 Usage:
-  python -m toy_benchmark.generate --output_dir=/data/toy/strong-d2-t7 --split=train \
+  python -m toy_benchmark.generate_main --output_dir=/data/toy/strong-d2-t7 --split=train \
       --bias_strength=strong --bias_digit=2 --bias_texture=7 --seed=0 --num_workers=2
-  python -m toy_benchmark.generate --preview_dir=docs/images --bias_strength=strong \
+  python -m toy_benchmark.generate_main --preview_dir=docs/images --bias_strength=strong \
       --bias_digit=2 --bias_texture=7 --num_samples=30
 
 (installed as the console script `toy-generate`). Rerunning on the same --output_dir finishes an
@@ -17,10 +17,10 @@ import sys
 
 from absl import app, flags
 
-from toy_benchmark.previews import write_previews
-from toy_benchmark.storage import check_output_dir, write_dataset
-from toy_benchmark.streaming import resolve_sources
-from toy_benchmark.variant import BIAS_STRENGTHS, SPLITS, DatasetVariant
+from toy_benchmark.data.previews import write_previews
+from toy_benchmark.data.storage import check_output_dir, write_dataset
+from toy_benchmark.data.streaming import resolve_sources
+from toy_benchmark.data.variant import BIAS_STRENGTHS, SPLITS, DatasetVariant
 
 _OUTPUT_DIR = flags.DEFINE_string(
     "output_dir", None, "Folder to materialise the dataset in (shards + manifest)."

@@ -38,10 +38,10 @@ import tqdm
 from grid_saliency_tf import (GridSaliencyOptimizer, IntegratedGradients, Requests, SegGradCAM, SmoothGrad,
                               VanillaGradient, confusion_matrix, context_bias_detection,
                               context_bias_localization, iou_per_class, upsample_mask)
-from toy_benchmark import overlays
+from toy_benchmark.evaluation import overlays
 from toy_benchmark.atomic import write_json_atomic
 from toy_benchmark.models import BOTTLENECK_LAYER
-from toy_benchmark.variant import NUM_CLASSES, NUM_DIGITS, DatasetVariant
+from toy_benchmark.data.variant import NUM_CLASSES, NUM_DIGITS, DatasetVariant
 
 __all__ = [
     "EXAMPLES_FILE",
@@ -369,7 +369,7 @@ def evaluate(
     Returns:
         The metrics dictionary written to ``metrics.json`` (see :func:`validate_metrics`).
     """
-    from toy_benchmark.streaming import make_dataset
+    from toy_benchmark.data.streaming import make_dataset
 
     methods = check_methods(methods)
     os.makedirs(output_dir, exist_ok=True)
