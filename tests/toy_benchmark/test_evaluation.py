@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from toy_benchmark.evaluation.evaluator import (METHODS, evaluate, load_model, summarize_saliency, SaliencyRecords,
-                                      validate_metrics)
+from toy_benchmark.evaluation import (METHODS, SaliencyRecords, evaluate, load_model, summarize_saliency,
+                                     validate_metrics)
 from toy_benchmark.models import ToyUNet
 from toy_benchmark.data.variant import DatasetVariant
 
@@ -80,8 +80,8 @@ def _run(*args):
 
 
 def test_binary_end_to_end(tiny_model_path, tmp_path):
-    result = _run(f"--model={tiny_model_path}", f"--output_dir={tmp_path}", "--bias=strong", "--bias_digit=3",
-                  "--bias_texture=7", "--num_test=10", "--grid_steps=2", "--methods=grid_saliency,vanilla_gradient",
+    result = _run(f"--model={tiny_model_path}", f"--output_dir={tmp_path}", "--bias_strength=strong",
+                  "--bias_digit=3", "--bias_texture=7", "--num_test=10", "--grid_steps=2", "--methods=grid_saliency,vanilla_gradient",
                   "--batch_size=10")
     assert result.returncode == 0, result.stderr[-2000:]
     validate_metrics(json.loads((tmp_path / "metrics.json").read_text()))
@@ -89,14 +89,14 @@ def test_binary_end_to_end(tiny_model_path, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--model=/nonexistent/model.keras"], "no trained model"),
-    (["--bias=strong", "--bias_digit=12", "--bias_texture=1"], "bias_digit"),
+    (["--bias_strength=strong", "--bias_digit=12", "--bias_texture=1"], "bias_digit"),
     (["--methods=grid_saliency,lime"], "methods"),
 ])
 def test_binary_bad_input_one_line_error(tiny_model_path, tmp_path, args, message):
     model = [] if any(a.startswith("--model") for a in args) else [f"--model={tiny_model_path}"]
     result = _run(*model, f"--output_dir={tmp_path}", "--num_test=10", *args)
     assert result.returncode != 0
-    lines = [line for line in result.stderr.strip().splitlines() if "toy_benchmark.evaluate_main" in line]
+    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("toy-evaluate: error:")]
     assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "metrics.json").exists()

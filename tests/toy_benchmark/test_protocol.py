@@ -8,12 +8,11 @@ import sys
 
 import pytest
 
-from toy_benchmark.benchmark import report
+from toy_benchmark.benchmark import PROFILES, Profile, RunSpec, aggregate, plan_runs, report
 from toy_benchmark.benchmark import runner as protocol
-from toy_benchmark.benchmark.runner import PROFILES, Profile, RunSpec, aggregate, plan_runs
 
 TINY = Profile(
-    "tiny", backbones=("vgg16",), strengths=("strong",), bias_digits=(3,), bias_textures=(7,), seeds=(0,),
+    "tiny", backbones=("vgg16",), bias_strengths=("strong",), bias_digits=(3,), bias_textures=(7,), dataset_seeds=(0,),
     width=0.0625, epochs=1, batch_size=20, num_train=40, num_test=10, grid_steps=2,
     methods=("grid_saliency", "vanilla_gradient"), sweep_values={"lambda": (0.05,)}, sweep_num_test=10,
     sweep_max_runs=1)
@@ -31,13 +30,14 @@ def test_paper_profile_plans_the_whole_protocol():
                                                                                                     1_000, 100)
 
 
-@pytest.mark.parametrize("change, message", [({"backbones": ("vgg19",)}, "backbone"),
-                                             ({"strengths": ("none",)}, "strengths"),
-                                             ({"bias_digits": (10,)}, "bias digits"),
-                                             ({"bias_textures": (25,)}, "bias textures"),
-                                             ({"methods": ("lime",)}, "methods"),
-                                             ({"grid_initial_value": 0.0}, "grid_initial_value"),
-                                             ({"grid_initial_value": 1.5}, "grid_initial_value")])
+@pytest.mark.parametrize("change, message", [({"backbones": ("vgg19",)}, "`backbones`"),
+                                             ({"bias_strengths": ("none",)}, "`bias_strengths`"),
+                                             ({"bias_digits": (10,)}, "`bias_digits`"),
+                                             ({"bias_textures": (25,)}, "`bias_textures`"),
+                                             ({"methods": ("lime",)}, "`methods`"),
+                                             ({"dataset_seeds": ()}, "`dataset_seeds`"),
+                                             ({"grid_initial_value": 0.0}, "`grid_initial_value`"),
+                                             ({"grid_initial_value": 1.5}, "`grid_initial_value`")])
 def test_bad_profiles_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(TINY, **change).validate()
@@ -121,7 +121,7 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 def test_sweep_binary_bad_input(tmp_path):
     bad = subprocess.run(_sweep_command(tmp_path) + ["--backbones=vgg19"], capture_output=True, text=True, env=ENV)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
-    assert "toy_benchmark.sweep_main: error: backbone must be one of" in bad.stderr
+    assert "toy-sweep: error: Argument `backbones` must name encoders among" in bad.stderr
     assert not (tmp_path / "runs").exists()
 
 
