@@ -91,11 +91,9 @@ def run_binary(main: Callable[[list[str]], Any], *, name: str,
             _exit(name, f"error: {error_line(error)}", EXIT_ERROR)
         except errors as error:
             _exit(name, f"error: {error_line(error)}", EXIT_ERROR)
-        except KeyboardInterrupt:
-            _exit(name, interrupted_message, EXIT_INTERRUPTED)
 
     try:
         app.run(wrapped, argv=argv, flags_parser=parse)
-    except KeyboardInterrupt:  # during flag parsing or absl's start-up
+    except KeyboardInterrupt:  # raised by main, or during flag parsing and absl's start-up
         _exit(name, interrupted_message, EXIT_INTERRUPTED)
     sys.exit(0)  # app.run always exits; this keeps the NoReturn promise if it ever does not

@@ -87,9 +87,9 @@ def _decode(value: Any, hint: Any, where: str) -> Any:
                 continue
             try:
                 return _decode(value, arg, where)
-            except RecordError:
-                if len([a for a in args if a is not _NONE]) == 1:
-                    raise
+            except RecordError as error:
+                if not str(error).startswith(f"field `{where}` must"):
+                    raise  # a nested field of this alternative is wrong: that is the useful message
         _fail(where, _describe(hint), value)
     if origin is typing.Literal:
         if value not in args or isinstance(value, bool) != any(isinstance(a, bool) for a in args if a == value):
