@@ -45,6 +45,7 @@ from grid_saliency_tf.experiment.run_folder import (
     RunFolderBusy,
     RunFolderError,
     RunFolderMismatch,
+    differences,
 )
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "atomic_path",
     "copy_file",
     "decode_png",
+    "differences",
     "encode_png",
     "error_line",
     "new_figure",

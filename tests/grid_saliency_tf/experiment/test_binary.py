@@ -32,12 +32,12 @@ BINARY = textwrap.dedent('''
     import sys
     import time
 
-    from absl import flags
+    from absl import app, flags
 
     IMPORTS
 
     _MODE = flags.DEFINE_enum("mode", "ok", ["ok", "value_error", "missing_file", "mismatch", "interrupt",
-                                             "wait", "bug"], "How main ends.")
+                                             "wait", "bug", "usage"], "How main ends.")
     _COUNT = flags.DEFINE_integer("count", 1, "A number.")
     _OUT = flags.DEFINE_string("out", None, "Required.", required=True)
 
@@ -52,6 +52,8 @@ BINARY = textwrap.dedent('''
             raise RunFolderMismatch("'runs/a' holds another run (settings.epochs: recorded 6, requested 12)", [])
         if mode == "interrupt":
             raise KeyboardInterrupt
+        if mode == "usage":
+            raise app.UsageError("--out must name a file")
         if mode == "wait":
             print("ready", flush=True)
             time.sleep(120)
@@ -98,6 +100,7 @@ def test_exit_codes_and_one_line_messages(tmp_path):
                         ["tiny: error: Argument `count` must be even; received 3."]),
         "missing file": (["--out=x", "--mode=missing_file"], 2,
                          ["tiny: error: No such file or directory: '/no/such/file.json'"]),
+        "usage error": (["--out=x", "--mode=usage"], 2, ["tiny: error: --out must name a file"]),
         "interrupt": (["--out=x", "--mode=interrupt"], 130,
                       ["tiny: interrupted; run the same command again to resume"]),
     }
