@@ -15,10 +15,9 @@ finds the evaluation finished; a folder holding an evaluation with other setting
 
 from __future__ import annotations
 
-import sys
+from absl import flags
 
-from absl import app, flags
-
+from grid_saliency_tf.experiment import run_binary
 from toy_benchmark.benchmark.profiles import PAPER
 from toy_benchmark.data.variant import BIAS_STRENGTHS, DatasetVariant
 from toy_benchmark.evaluation import evaluator
@@ -40,32 +39,28 @@ _NUM_EXAMPLES = flags.DEFINE_integer("num_examples", evaluator.NUM_EXAMPLES, "Ro
 _SKIP_IOU = flags.DEFINE_boolean("skip_iou", False, "Skip the IoU on the unbiased test set.")
 _TEXTURE_DIR = flags.DEFINE_string("texture_dir", None, "Folder of texture images (default: procedural).")
 _MNIST_PATH = flags.DEFINE_string("mnist_path", None, "MNIST .npz or IDX folder (default: the bundled digits).")
+_OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace an evaluation with other settings in --output_dir.")
 _VERBOSE = flags.DEFINE_integer("verbose", 1, "0 quiet, 1 progress bars, 2 a line per step.")
 flags.mark_flags_as_required(["model", "output_dir"])
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    try:
-        biased = DatasetVariant(_BIAS_STRENGTH.value, _BIAS_DIGIT.value, _BIAS_TEXTURE.value, split="test",
-                                num_samples=_NUM_TEST.value)
-        unbiased = None if _SKIP_IOU.value else DatasetVariant("none", split="test", num_samples=_NUM_TEST.value)
-        metrics = evaluator.evaluate(
-            _MODEL.value, _OUTPUT_DIR.value, biased_test=biased, unbiased_test=unbiased,
-            textures=_TEXTURE_DIR.value, mnist=_MNIST_PATH.value, methods=_METHODS.value,
-            batch_size=_BATCH_SIZE.value, num_examples=_NUM_EXAMPLES.value,
-            grid_saliency={"steps": _GRID_STEPS.value, "initial_value": _GRID_INITIAL_VALUE.value},
-            info={"model": _MODEL.value}, verbose=_VERBOSE.value)
-    except (ValueError, TypeError, OSError) as error:
-        print(f"toy-evaluate: error: {' '.join(str(error).split())}", file=sys.stderr)
-        sys.exit(2)
+    del argv  # no positional arguments (refused by the wrapper)
+    biased = DatasetVariant(_BIAS_STRENGTH.value, _BIAS_DIGIT.value, _BIAS_TEXTURE.value, split="test",
+                            num_samples=_NUM_TEST.value)
+    unbiased = None if _SKIP_IOU.value else DatasetVariant("none", split="test", num_samples=_NUM_TEST.value)
+    metrics = evaluator.evaluate(
+        _MODEL.value, _OUTPUT_DIR.value, biased_test=biased, unbiased_test=unbiased, textures=_TEXTURE_DIR.value,
+        mnist=_MNIST_PATH.value, methods=_METHODS.value, batch_size=_BATCH_SIZE.value,
+        num_examples=_NUM_EXAMPLES.value,
+        grid_saliency={"steps": _GRID_STEPS.value, "initial_value": _GRID_INITIAL_VALUE.value},
+        info={"model": _MODEL.value}, overwrite=_OVERWRITE.value, verbose=_VERBOSE.value)
     print(f"toy-evaluate: {evaluator.summary_line(metrics, _OUTPUT_DIR.value)}")
 
 
 def run() -> None:
     """Console-script entry point (`toy-evaluate`)."""
-    app.run(main)
+    run_binary(main, name="toy-evaluate")
 
 
 if __name__ == "__main__":

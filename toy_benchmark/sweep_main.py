@@ -15,11 +15,10 @@ Rerunning the same command skips finished runs and resumes interrupted ones (see
 
 from __future__ import annotations
 
-import sys
+from absl import flags
 
-from absl import app, flags
-
-from toy_benchmark.benchmark import report, runner
+from grid_saliency_tf.experiment import run_binary
+from toy_benchmark.benchmark import runner
 from toy_benchmark.benchmark.profiles import PROFILES
 
 _PROFILE = flags.DEFINE_enum("profile", "quick", list(PROFILES), "Benchmark profile.")
@@ -44,7 +43,10 @@ _METHODS = flags.DEFINE_list("methods", None, "Saliency methods.")
 _PARAMETER_SWEEPS = flags.DEFINE_boolean("parameter_sweeps", True, "Run the grid saliency parameter sweeps (Fig. S11).")
 _TEXTURE_DIR = flags.DEFINE_string("texture_dir", None, "Folder of texture images (default: procedural).")
 _MNIST_PATH = flags.DEFINE_string("mnist_path", None, "MNIST .npz or IDX folder (default: the bundled digits).")
-_VERBOSE = flags.DEFINE_integer("verbose", 1, "0 quiet, 1 progress bars, 2 a line per step.")
+_OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace run, evaluation and report folders holding "
+                                  "other settings.")
+_VERBOSE = flags.DEFINE_integer("verbose", 1, "0 quiet, 1 a line per run and progress bars, 2 also a line per "
+                                 "epoch and evaluation step.")
 flags.mark_flags_as_required(["runs_dir", "report_dir"])
 
 # Profile fields set from flags: as given, or parsed as integers.
@@ -72,18 +74,16 @@ def _changes() -> dict:
     return changes
 
 
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    try:
-        profile = PROFILES[_PROFILE.value].replace(**_changes())
-        aggregated, examples = runner.run_benchmark(
-            profile, _RUNS_DIR.value, textures=_TEXTURE_DIR.value, mnist=_MNIST_PATH.value,
-            log=lambda line: print(line, flush=True), verbose=_VERBOSE.value, report_dir=_REPORT_DIR.value)
-        path = report.write_report(aggregated, _REPORT_DIR.value, runs_dir=_RUNS_DIR.value, example_figures=examples)
-    except (ValueError, TypeError, OSError) as error:
-        print(f"toy-sweep: error: {' '.join(str(error).split())}", file=sys.stderr)
-        sys.exit(2)
+    del argv  # no positional arguments (refused by the wrapper)
+    profile = PROFILES[_PROFILE.value].replace(**_changes())
+    aggregated, path = runner.run_benchmark(
+        profile, _RUNS_DIR.value, report_dir=_REPORT_DIR.value, textures=_TEXTURE_DIR.value, mnist=_MNIST_PATH.value,
+        log=_print if _VERBOSE.value >= 1 else lambda line: None, verbose=_VERBOSE.value, overwrite=_OVERWRITE.value)
     print(f"toy-sweep: report written to {path}")
     for group, checks in aggregated["effect"].items():
         print(f"  {group}: " + ", ".join(f"{name} {'yes' if ok else 'NO'}" for name, ok in checks.items()))
@@ -91,7 +91,7 @@ def main(argv: list[str]) -> None:
 
 def run() -> None:
     """Console-script entry point (`toy-sweep`)."""
-    app.run(main)
+    run_binary(main, name="toy-sweep")
 
 
 if __name__ == "__main__":

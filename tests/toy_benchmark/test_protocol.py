@@ -8,8 +8,10 @@ import sys
 
 import pytest
 
-from toy_benchmark.benchmark import PROFILES, Profile, RunSpec, aggregate, plan_runs, report
+from toy_benchmark.benchmark import PROFILES, Profile, RunSpec, aggregate, plan_runs
 from toy_benchmark.benchmark import runner as protocol
+from toy_benchmark.data.streaming import resolve_sources
+from toy_benchmark.evaluation import MethodSummary, MetricsRecord, SaliencySummary, SegmentationMetrics
 
 TINY = Profile(
     "tiny", backbones=("vgg16",), bias_strengths=("strong",), bias_digits=(3,), bias_textures=(7,), dataset_seeds=(0,),
@@ -44,12 +46,15 @@ def test_bad_profiles_are_refused(change, message):
 
 
 def _metrics(iou_digit3, cbd3, cbl3, other_cbd=0.1):
-    per_digit = lambda value, other: [value if d == 3 else other for d in range(10)]  # noqa: E731
-    method = {"mcbd_per_digit": per_digit(cbd3, other_cbd), "mcbl_per_digit": per_digit(cbl3, None),
-              "num_images_per_digit": [1] * 10, "num_cbl_images_per_digit": [1] * 10}
-    return {"segmentation": {"iou_per_digit": per_digit(iou_digit3, 0.8)},
-            "saliency": {"methods": {"grid_saliency": method, "vanilla_gradient": {
-                **method, "mcbl_per_digit": per_digit(0.5, None)}}}}
+    per_digit = lambda value, other: tuple(value if d == 3 else other for d in range(10))  # noqa: E731
+    method = dict(mcbd_per_digit=per_digit(cbd3, other_cbd), mcbl_per_digit=per_digit(cbl3, None),
+                  num_images_per_digit=(1,) * 10, num_cbl_images_per_digit=(1,) * 10)
+    iou = per_digit(iou_digit3, 0.8)
+    return MetricsRecord(
+        run={}, datasets={"biased_test": {}, "unbiased_test": {}}, settings={}, seconds=1.0,
+        segmentation=SegmentationMetrics(iou + (0.9,), iou, 0.8, 10, ((0,) * 11,) * 11),
+        saliency=SaliencySummary(10, 0, {"grid_saliency": MethodSummary(**method), "vanilla_gradient": MethodSummary(
+            **{**method, "mcbl_per_digit": per_digit(0.5, None)})}))
 
 
 def test_aggregate_builds_fig4_matrices_and_effect_checks():
@@ -79,35 +84,43 @@ def test_aggregate_builds_fig4_matrices_and_effect_checks():
 
 def test_runs_resume_and_finished_runs_are_skipped(tmp_path):
     lines = []
-    first, examples = protocol.run_benchmark(TINY, str(tmp_path), log=lines.append,
-                                             report_dir=str(tmp_path / "report"))
-    path = report.write_report(first, str(tmp_path / "report"), runs_dir=str(tmp_path), example_figures=examples)
+    runs, report_dir = tmp_path / "runs", tmp_path / "report"
+    first, path = protocol.run_benchmark(TINY, runs, report_dir=report_dir, log=lines.append)
     text = open(path).read()
     for figure in ("fig4_vgg16_strong.png", "figS10_cbl_per_backbone.png", "figS11_parameter_sweeps.png"):
-        assert figure in text and (tmp_path / "report" / figure).stat().st_size > 0
-    assert "| vgg16/strong |" in text and (tmp_path / "report" / "matrices" / "vgg16_strong_miou.csv").exists()
+        assert figure in text and (report_dir / figure).stat().st_size > 0
+    assert "| vgg16/strong |" in text and (report_dir / "matrices" / "vgg16_strong_miou.csv").exists()
     assert sum(line.startswith("[train]") for line in lines) == 2
     assert any(line.startswith("[sweep]") for line in lines)
-    metrics_file = tmp_path / "vgg16" / "strong-d3-t7-s0" / "eval" / "metrics.json"
+    assert all(seconds > 0 for seconds in first["timing"].values()), first["timing"]
+    assert "Compute time recorded by the runs" in text
+    metrics_file = runs / "vgg16" / "strong-d3-t7-s0" / "eval" / "metrics.json"
     stamp = os.stat(metrics_file).st_mtime_ns
     lines.clear()
-    second, _ = protocol.run_benchmark(TINY, str(tmp_path), log=lines.append)
+    second, _ = protocol.run_benchmark(TINY, runs, log=lines.append)
     assert not any(line.startswith(("[train]", "[evaluate]", "[sweep]")) for line in lines)
     assert sum(line.startswith("[skip]") for line in lines) == 2
     assert os.stat(metrics_file).st_mtime_ns == stamp
     assert first["matrices"] == second["matrices"]
-    # A killed evaluation leaves no metrics.json: that run alone is evaluated again.
+    # The rerun's timing is what the runs recorded, not the rerun's few seconds ("benchmark 0 s", issue 9).
+    assert second["timing"] == first["timing"]
+    # A killed evaluation leaves no metrics.json and an unfinished record: that run alone is evaluated again.
+    result_file = metrics_file.parent.parent / protocol.RESULT_FILE
+    record = protocol.RunRecord.load(result_file)
+    dataclasses.replace(record, evaluation_seconds=None).save(result_file)
     metrics_file.unlink()
     lines.clear()
-    protocol.run_benchmark(TINY, str(tmp_path), log=lines.append)
-    assert [line for line in lines if line.startswith("[evaluate]")] == ["[evaluate] vgg16/strong-d3-t7-s0"]
+    protocol.run_benchmark(TINY, runs, log=lines.append)
+    assert [line for line in lines if line.startswith(("[train]", "[evaluate]"))] == ["[evaluate] vgg16/strong-d3-t7-s0"]
 
 
 def test_folder_of_another_run_is_refused(tmp_path):
-    protocol.run_one(RunSpec("vgg16", "none", None, None, 0), TINY, str(tmp_path), log=lambda _: None)
+    sources = resolve_sources(None, None)
+    protocol.run_one(RunSpec("vgg16", "none", None, None, 0), TINY, tmp_path, sources=sources, log=lambda _: None)
     other = dataclasses.replace(TINY, num_test=12)
-    with pytest.raises(ValueError, match="holds a different run"):
-        protocol.run_one(RunSpec("vgg16", "none", None, None, 0), other, str(tmp_path), log=lambda _: None)
+    with pytest.raises(ValueError, match="holds another run.*num_test: recorded 10, requested 12"):
+        protocol.run_one(RunSpec("vgg16", "none", None, None, 0), other, tmp_path, sources=sources,
+                         log=lambda _: None)
 
 
 def _sweep_command(tmp_path):
@@ -126,16 +139,25 @@ def test_sweep_binary_bad_input(tmp_path):
 
 
 @pytest.mark.slow
-def test_sweep_binary_writes_the_report(tmp_path):
-    ok = subprocess.run(_sweep_command(tmp_path) + [
-        "--profile=quick", "--width=0.0625", "--epochs=1", "--batch_size=20", "--num_train=40", "--num_test=10",
-        "--grid_steps=2", "--methods=grid_saliency,vanilla_gradient", "--noparameter_sweeps", "--verbose=0"],
-        capture_output=True, text=True, env=ENV)
+def test_sweep_binary_writes_the_report_and_a_rerun_keeps_its_timing(tmp_path):
+    tiny = ["--profile=quick", "--width=0.0625", "--epochs=1", "--batch_size=20", "--num_train=40", "--num_test=10",
+            "--grid_steps=2", "--methods=grid_saliency,vanilla_gradient", "--noparameter_sweeps", "--verbose=0"]
+    ok = subprocess.run(_sweep_command(tmp_path) + tiny, capture_output=True, text=True, env=ENV)
     assert ok.returncode == 0, ok.stderr[-3000:]
     report = (tmp_path / "report" / "report.md").read_text()
     assert "fig4_vgg16_strong.png" in report and (tmp_path / "report" / "fig4_vgg16_strong.png").exists()
-    assert (tmp_path / "report" / "summary.json").exists()
     assert (tmp_path / "report" / "matrices" / "vgg16_strong_miou.csv").exists()
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["timing"]["training"] > 0 and summary["timing"]["evaluation"] > 0
+    # Bug (issue 9): a rerun of a finished sweep rewrote the report's timing as "benchmark 0 s".
+    again = subprocess.run(_sweep_command(tmp_path) + tiny, capture_output=True, text=True, env=ENV)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads((tmp_path / "report" / "summary.json").read_text())["timing"] == summary["timing"]
+    assert (tmp_path / "report" / "report.md").read_text() == report
+    # Another profile into the same report folder is refused before any training.
+    other = subprocess.run(_sweep_command(tmp_path) + tiny + ["--num_test=12"], capture_output=True, text=True,
+                           env=ENV)
+    assert other.returncode == 2 and "holds another run" in other.stderr and "Traceback" not in other.stderr
 
 
 @pytest.fixture(scope="module")

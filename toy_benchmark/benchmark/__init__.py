@@ -6,7 +6,8 @@ from toy_benchmark.benchmark.effects import EFFECT_MARGIN, GRADIENT_METHODS, eff
 from toy_benchmark.benchmark.profiles import (NUM_TEXTURES, PAPER, PARAMETER_SWEEPS, PROFILES, Profile,
                                               grid_saliency_default)
 from toy_benchmark.benchmark.report import REPORT_FILE, SUMMARY_FILE, sweep_table, write_report
-from toy_benchmark.benchmark.runner import RUN_FILE, run_benchmark, run_one, run_sweeps
+from toy_benchmark.benchmark.runner import (REPORT_KIND, RESULT_FILE, RUN_KIND, BenchmarkResults, RunRecord,
+                                           run_benchmark, run_one, run_sweeps)
 from toy_benchmark.benchmark.specs import RunSpec, SweepSpec, plan_runs, plan_sweeps
 
 __all__ = [
@@ -20,7 +21,11 @@ __all__ = [
     "Profile",
     "REPORT_FILE",
     "ROW_LABELS",
-    "RUN_FILE",
+    "REPORT_KIND",
+    "RESULT_FILE",
+    "RUN_KIND",
+    "BenchmarkResults",
+    "RunRecord",
     "RunSpec",
     "SUMMARY_FILE",
     "SweepSpec",

@@ -8,7 +8,7 @@ result is plain JSON data: the report (:mod:`.report`) reads nothing else.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from toy_benchmark.benchmark.effects import effect_checks
 from toy_benchmark.benchmark.profiles import Profile
 from toy_benchmark.benchmark.specs import RunSpec, SweepSpec
 from toy_benchmark.data.variant import NUM_DIGITS
+from toy_benchmark.evaluation.metrics_record import MetricsRecord
 
 __all__ = ["MEASURES", "ROW_LABELS", "aggregate", "profile_summary"]
 
@@ -59,42 +60,42 @@ def profile_summary(profile: Profile) -> dict[str, Any]:
     return data
 
 
-def _group_matrices(profile: Profile, unbiased: list[Mapping[str, Any]],
-                    biased: Mapping[RunSpec, Mapping[str, Any]]) -> dict[str, list[list[float | None]]]:
+def _group_matrices(profile: Profile, unbiased: list[MetricsRecord],
+                    biased: Mapping[RunSpec, MetricsRecord]) -> dict[str, list[list[float | None]]]:
     """The Fig. 4 matrices of one backbone and strength: ``miou`` and ``<measure>/<method>``."""
-    def rows(values: Any) -> dict[str, list[Sequence[float | None]]]:
+    def rows(values: Callable[[MetricsRecord], Sequence[float | None]]) -> dict[str, list[Sequence[float | None]]]:
         found = {"N": [values(m) for m in unbiased]}
         for spec, m in biased.items():
             found.setdefault(str(spec.bias_digit), []).append(values(m))
         return found
 
-    matrices = {"miou": _mean_matrix(rows(lambda m: m["segmentation"]["iou_per_digit"]))}
+    matrices = {"miou": _mean_matrix(rows(lambda m: m.segmentation.iou_per_digit))}
     for method in profile.methods:
         for measure in MEASURES:
             matrices[f"{measure}/{method}"] = _mean_matrix(
-                rows(lambda m: m["saliency"]["methods"][method][f"{measure}_per_digit"]))
+                rows(lambda m: getattr(m.saliency.methods[method], f"{measure}_per_digit")))
     return matrices
 
 
-def _sweep_entry(spec: SweepSpec, metrics: Mapping[str, Any]) -> dict[str, Any]:
-    entry = metrics["saliency"]["methods"]["grid_saliency"]
+def _sweep_entry(spec: SweepSpec, metrics: MetricsRecord) -> dict[str, Any]:
+    entry = metrics.saliency.methods["grid_saliency"]
     digit = spec.run.bias_digit
-    others = [v for d, v in enumerate(entry["mcbd_per_digit"]) if d != digit and v is not None]
-    return {"run": spec.run.key, "mcbd_biased": entry["mcbd_per_digit"][digit], "mcbd_unbiased": _mean(others),
-            "mcbl_biased": entry["mcbl_per_digit"][digit]}
+    others = [v for d, v in enumerate(entry.mcbd_per_digit) if d != digit and v is not None]
+    return {"run": spec.run.key, "mcbd_biased": entry.mcbd_per_digit[digit], "mcbd_unbiased": _mean(others),
+            "mcbl_biased": entry.mcbl_per_digit[digit]}
 
 
-def aggregate(profile: Profile, metrics: Mapping[RunSpec, Mapping[str, Any]],
-              sweeps: Mapping[SweepSpec, Mapping[str, Any]] | None = None,
+def aggregate(profile: Profile, metrics: Mapping[RunSpec, MetricsRecord],
+              sweeps: Mapping[SweepSpec, MetricsRecord] | None = None,
               timing: Mapping[str, float] | None = None) -> dict[str, Any]:
     """The paper's matrices (Fig. 4) per backbone and strength, their diagonal summaries (Fig. S10), the
     parameter sweeps (Fig. S11) and the effect checks.
 
     Args:
         profile: The benchmark's profile.
-        metrics: Per run, its ``metrics.json``.
-        sweeps: Per sweep setting, its ``metrics.json``.
-        timing: Seconds spent, by what was timed, as recorded by the runs.
+        metrics: Per run, its evaluation record.
+        sweeps: Per sweep setting, its evaluation record.
+        timing: Seconds spent, by what was timed, as recorded by the runs (see the runner).
 
     Returns:
         JSON data: ``{"profile", "row_labels", "matrices": {group: {measure: 11 x 10}}, "summary": {group: {measure:

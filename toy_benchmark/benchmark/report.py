@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from toy_benchmark.atomic import write_json_atomic, write_text_atomic
+from grid_saliency_tf.experiment import write_json, write_text
 from toy_benchmark.benchmark import report_figures
 
 __all__ = ["REPORT_FILE", "SUMMARY_FILE", "sweep_table", "write_report"]
@@ -96,7 +96,7 @@ def _numbers(aggregated: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _sweep_lines(aggregated: Mapping[str, Any], report_dir: str) -> list[str]:
+def _sweep_lines(aggregated: Mapping[str, Any], report_dir: str | os.PathLike) -> list[str]:
     table = sweep_table(aggregated["sweeps"])
     report_figures.plot_sweeps(table, aggregated["profile"]["grid_saliency_parameters"],
                                os.path.join(report_dir, "figS11_parameter_sweeps.png"))
@@ -109,7 +109,7 @@ def _sweep_lines(aggregated: Mapping[str, Any], report_dir: str) -> list[str]:
     return lines + [""]
 
 
-def write_report(aggregated: Mapping[str, Any], report_dir: str, *, runs_dir: str,
+def write_report(aggregated: Mapping[str, Any], report_dir: str | os.PathLike, *, runs_dir: str,
                  example_figures: Mapping[str, str] | None = None) -> str:
     """Writes ``summary.json``, one CSV per matrix, the figures and ``report.md``.
 
@@ -122,18 +122,18 @@ def write_report(aggregated: Mapping[str, Any], report_dir: str, *, runs_dir: st
     Returns:
         The path of ``report.md``.
     """
+    report_dir = os.fspath(report_dir)
     os.makedirs(report_dir, exist_ok=True)
     methods = aggregated["profile"]["methods"]
     row_labels = aggregated["row_labels"]
-    write_json_atomic(os.path.join(report_dir, SUMMARY_FILE), aggregated)
+    write_json(os.path.join(report_dir, SUMMARY_FILE), aggregated)
     lines = _introduction(aggregated, runs_dir) + _numbers(aggregated)
     tables_dir = os.path.join(report_dir, "matrices")
-    os.makedirs(tables_dir, exist_ok=True)
     lines += ["## Figures", ""]
     for group, matrices in aggregated["matrices"].items():
         safe = group.replace("/", "_")
         for key, matrix in matrices.items():
-            write_text_atomic(os.path.join(tables_dir, f"{safe}_{key.replace('/', '_')}.csv"),
+            write_text(os.path.join(tables_dir, f"{safe}_{key.replace('/', '_')}.csv"),
                               _matrix_csv(matrix, row_labels))
         figure = f"fig4_{safe}.png"
         report_figures.plot_matrices(group, matrices, methods, row_labels, os.path.join(report_dir, figure))
@@ -148,5 +148,5 @@ def write_report(aggregated: Mapping[str, Any], report_dir: str, *, runs_dir: st
                   f"![{title}]({figure})", ""]
     lines += ["Per-matrix CSVs are in `matrices/`, everything in `summary.json`.", ""]
     path = os.path.join(report_dir, REPORT_FILE)
-    write_text_atomic(path, "\n".join(lines))
+    write_text(path, "\n".join(lines))
     return path

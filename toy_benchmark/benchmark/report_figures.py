@@ -1,8 +1,8 @@
 """The report's figures: Fig. 4 matrices, the per-backbone CBL bars (Fig. S10), the sweeps (Fig. S11).
 
 They draw aggregated data (:func:`~toy_benchmark.benchmark.aggregation.aggregate`) only. matplotlib
-(the ``viz`` extra) is imported lazily by the figure helpers, on its own Agg canvas: no
-``matplotlib.use``, no pyplot.
+(the ``viz`` extra) is imported lazily by `grid_saliency_tf.experiment.new_figure`, on the figure's
+own Agg canvas (no ``matplotlib.use``, no pyplot); `save_figure` writes the PNG atomically.
 """
 
 from __future__ import annotations
@@ -13,25 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from grid_saliency_tf.experiment import new_figure, save_figure
+
 __all__ = ["METHOD_LABELS", "as_array", "plot_cbl_bars", "plot_matrices", "plot_sweeps"]
 
 #: How the figures and the report name the methods.
 METHOD_LABELS = {"grid_saliency": "Grid saliency (ours)", "vanilla_gradient": "VG", "integrated_gradients": "IG",
                  "smooth_grad": "SG", "seg_grad_cam": "Seg-Grad-CAM"}
 _DPI = 130
-
-
-def _new_figure(figsize: tuple[float, float]) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=figsize)
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _save(figure: Any, path: str | os.PathLike) -> None:
-    figure.savefig(path, dpi=_DPI)
 
 
 def as_array(matrix: Sequence[Sequence[float | None]]) -> np.ndarray:
@@ -74,7 +63,7 @@ def plot_matrices(group: str, matrices: Mapping[str, Any], methods: Sequence[str
     panels += [(f"mcbd/{m}", f"mCBD {_label(m)}") for m in methods]
     panels += [(f"mcbl/{m}", f"mCBL {_label(m)}") for m in methods]
     columns = 1 + len(methods)
-    figure = _new_figure((2.6 * columns, 5.6))
+    figure = new_figure((2.6 * columns, 5.6))
     axes = figure.subplots(2, columns, squeeze=False)
     layout = [panels[0]] + panels[1:1 + len(methods)] + [None] + panels[1 + len(methods):]
     for axis, panel in zip(axes.flat, layout):
@@ -85,7 +74,7 @@ def plot_matrices(group: str, matrices: Mapping[str, Any], methods: Sequence[str
         image = _draw_matrix(axis, as_array(matrices[key]), title, row_labels)
     figure.colorbar(image, ax=axes, shrink=0.6)
     figure.suptitle(f"Context bias detection and localization, {group} (cf. paper Fig. 4)", fontsize=9)
-    _save(figure, path)
+    save_figure(figure, path, dpi=_DPI)
 
 
 def plot_cbl_bars(matrices: Mapping[str, Mapping[str, Any]], methods: Sequence[str], path: str | os.PathLike) -> None:
@@ -97,7 +86,7 @@ def plot_cbl_bars(matrices: Mapping[str, Mapping[str, Any]], methods: Sequence[s
         path: The PNG file (written atomically).
     """
     groups = list(matrices)
-    figure = _new_figure((1.6 + 1.3 * len(groups), 3.2))
+    figure = new_figure((1.6 + 1.3 * len(groups), 3.2))
     axis = figure.subplots()
     width = 0.8 / max(len(methods), 1)
     for index, method in enumerate(methods):
@@ -117,7 +106,7 @@ def plot_cbl_bars(matrices: Mapping[str, Mapping[str, Any]], methods: Sequence[s
     axis.legend(fontsize=6)
     axis.set_title("Bias localization per backbone (cf. Fig. S10); error bars: std over bias digits", fontsize=8)
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path, dpi=_DPI)
 
 
 def _nan(value: float | None) -> float:
@@ -133,7 +122,7 @@ def plot_sweeps(table: Mapping[str, Sequence[Mapping[str, Any]]], settings: Mapp
         settings: The profile's value of every parameter (a red line).
         path: The PNG file (written atomically).
     """
-    figure = _new_figure((3.0 * len(table), 5.0))
+    figure = new_figure((3.0 * len(table), 5.0))
     axes = figure.subplots(2, len(table), squeeze=False)
     for column, (parameter, rows) in enumerate(table.items()):
         values = [row["value"] for row in rows]
@@ -150,4 +139,4 @@ def plot_sweeps(table: Mapping[str, Sequence[Mapping[str, Any]]], settings: Mapp
         top.legend(fontsize=6)
     figure.suptitle("Grid saliency parameters (cf. Fig. S11); red: the profile's setting", fontsize=9)
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path, dpi=_DPI)

@@ -1,154 +1,234 @@
 """The benchmark protocol, run and resumed (paper Sec. 4.2, Fig. 4; supplement S1.2-S1.6).
 
-Every run lives in its own folder ``<runs_dir>/<backbone>/<variant>-s<seed>/``:
+Every run is a `grid_saliency_tf.experiment.RunFolder` ``<runs_dir>/<backbone>/<variant>-s<seed>/`` of
+kind ``toy_benchmark.benchmark_run``:
 
-    run.json        the run's settings, written first; a folder holding another run is an error
+    run.json        the run's settings (`RunSpec.settings`); a folder holding another run is refused
+                    unless ``overwrite``
     train/          the training output (checkpoints every epoch; an interrupted training resumes)
-    eval/           metrics.json and examples.png, written atomically: a run is finished iff its
-                    eval/metrics.json exists and records the same settings
-    sweeps/         grid saliency parameter sweeps (Fig. S11), one metrics.json per setting
+    eval/           the evaluation's run folder: metrics.json and examples.png
+    result.json     the run's record (`RunRecord`): its own training and evaluation times; written
+                    after the training and again after the evaluation, which marks the run finished
+    sweeps/         grid saliency parameter sweeps (Fig. S11), one evaluation folder per setting
 
 Rerunning a benchmark skips the finished runs and resumes the others, so a killed job loses at most
-the epoch or the evaluation it was in. The dataset sources are resolved once per benchmark.
+the epoch or the evaluation it was in. The report folder is a run folder too (kind
+``toy_benchmark.report``, settings: the profile), opened first, so that a report of another profile
+is refused before any training. The dataset sources are resolved once per benchmark. The report's
+timing is the sum of the times the runs recorded, so a rerun that only finds finished runs reports the
+same compute time as the run that did the work.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import functools
 import os
-import shutil
-from collections.abc import Callable, Mapping
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import keras
 
-from toy_benchmark.atomic import write_json_atomic
-from toy_benchmark.benchmark.aggregation import aggregate
+from grid_saliency_tf.experiment import Record, RunFolder, copy_file
+from toy_benchmark.benchmark import report
+from toy_benchmark.benchmark.aggregation import aggregate, profile_summary
 from toy_benchmark.benchmark.profiles import Profile
 from toy_benchmark.benchmark.specs import RunSpec, SweepSpec, plan_runs, plan_sweeps
 from toy_benchmark.data.streaming import resolve_sources
 from toy_benchmark.data.variant import DatasetVariant
-from toy_benchmark.evaluation import evaluator as evaluation
-from toy_benchmark.evaluation.metrics_record import METRICS_FILE
+from toy_benchmark.evaluation import evaluator
+from toy_benchmark.evaluation.metrics_record import MetricsRecord
 from toy_benchmark.training import trainer as training
 
-__all__ = ["RUN_FILE", "run_benchmark", "run_one", "run_sweeps"]
+__all__ = ["REPORT_KIND", "RESULT_FILE", "RUN_KIND", "BenchmarkResults", "RunRecord", "run_benchmark", "run_one",
+           "run_sweeps"]
 
-RUN_FILE = "run.json"
+RUN_KIND = "toy_benchmark.benchmark_run"
+REPORT_KIND = "toy_benchmark.report"
+RESULT_FILE = "result.json"
+_EVAL_FOLDER = "eval"
+_TRAIN_FOLDER = "train"
 
-
-def _read_json(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8") as stream:
-            return json.load(stream)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as error:
-        raise ValueError(f"cannot read {path!r}: {error}") from None
+Log = Callable[[str], None]
 
 
-def _claim_folder(folder: str, config: Mapping[str, Any]) -> None:
-    """Records the run's configuration in its folder, refusing a folder that belongs to another run."""
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, RUN_FILE)
-    found = _read_json(path)
-    if found is None:
-        write_json_atomic(path, config)
-    elif found != json.loads(json.dumps(config)):
-        raise ValueError(f"{folder!r} holds a different run (see its {RUN_FILE}); choose another --runs_dir")
+@dataclasses.dataclass(frozen=True)
+class RunRecord(Record):
+    """The record of one benchmark run: the time it spent, stored as its ``result.json``.
+
+    Attributes:
+        key: The run's folder relative to the runs folder.
+        training_seconds: Wall-clock time of the training that finished the network (a training resumed
+            after an interruption counts the resumed part).
+        evaluation_seconds: Wall-clock time of its evaluation; None until the evaluation is finished.
+    """
+
+    SCHEMA: ClassVar[str] = "toy_benchmark.run_result"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    key: str
+    training_seconds: float
+    evaluation_seconds: float | None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run is trained and evaluated."""
+        return self.evaluation_seconds is not None
 
 
-def _finished(path: str, config: Mapping[str, Any]) -> dict[str, Any] | None:
-    metrics = _read_json(path)
-    if metrics is not None and metrics.get("run") == json.loads(json.dumps(config)):
-        return metrics
-    return None
+@dataclasses.dataclass(frozen=True)
+class BenchmarkResults:
+    """Everything a benchmark computed, as its records.
+
+    Attributes:
+        metrics: Per run, its evaluation record.
+        records: Per run, its :class:`RunRecord`.
+        sweeps: Per sweep setting, its evaluation record.
+    """
+
+    metrics: dict[RunSpec, MetricsRecord]
+    records: dict[RunSpec, RunRecord]
+    sweeps: dict[SweepSpec, MetricsRecord]
+
+    def timing(self) -> dict[str, float]:
+        """Seconds the runs recorded: training, evaluation and parameter sweeps."""
+        return {"training": sum(r.training_seconds for r in self.records.values()),
+                "evaluation": sum(r.evaluation_seconds or 0.0 for r in self.records.values()),
+                "parameter_sweeps": sum(m.seconds for m in self.sweeps.values())}
 
 
-def run_one(spec: RunSpec, profile: Profile, runs_dir: str, *, textures: Any = None, mnist: Any = None,
-            log: Callable[[str], None] = print, verbose: int = 0) -> dict[str, Any]:
-    """Trains (or resumes) and evaluates one run, unless it is finished; returns its metrics."""
-    folder = os.path.join(runs_dir, spec.key)
-    config = spec.settings(profile)
-    done = _finished(os.path.join(folder, "eval", METRICS_FILE), config)
-    if done is not None:
-        log(f"[skip] {spec.key}: finished")
-        return done
-    _claim_folder(folder, config)
-    log(f"[train] {spec.key}")
+def _train(spec: RunSpec, profile: Profile, run: RunFolder, sources: tuple[Any, Any], verbose: int) -> keras.Model:
     variant = spec.train_variant(profile).to_config()
     del variant["split"]
-    data = training.toy_training_data(variant, textures=textures, mnist=mnist)
-    result = training.train_toy_unet(data, os.path.join(folder, "train"), backbone=spec.backbone,
-                                     width=profile.width, seed=spec.model_seed, epochs=profile.epochs,
-                                     batch_size=profile.batch_size, learning_rate=profile.train_learning_rate,
+    data = training.toy_training_data(variant, textures=sources[0], mnist=sources[1])
+    result = training.train_toy_unet(data, run.file(_TRAIN_FOLDER), backbone=spec.backbone, width=profile.width,
+                                     seed=spec.model_seed, epochs=profile.epochs, batch_size=profile.batch_size,
+                                     learning_rate=profile.train_learning_rate,
                                      final_learning_rate=profile.final_learning_rate, tensorboard=True,
                                      verbose=verbose)
-    log(f"[evaluate] {spec.key}")
-    metrics = evaluation.evaluate(
-        result.model, os.path.join(folder, "eval"), biased_test=spec.test_variant(profile.num_test),
-        unbiased_test=DatasetVariant("none", split="test", num_samples=profile.num_test), textures=textures,
-        mnist=mnist, methods=profile.methods, grid_saliency=profile.grid_saliency(), info=config,
-        verbose=verbose)
+    return result.model
+
+
+def run_one(spec: RunSpec, profile: Profile, runs_dir: str | os.PathLike, *, sources: tuple[Any, Any],
+            log: Log = print, verbose: int = 0, overwrite: bool = False) -> tuple[MetricsRecord, RunRecord]:
+    """Trains (or resumes) and evaluates one run, unless it is finished.
+
+    Args:
+        spec: The run.
+        profile: Its profile.
+        runs_dir: The runs folder.
+        sources: The resolved ``(textures, mnist)`` (`toy_benchmark.resolve_sources`).
+        log: Receives one line per step.
+        verbose: Progress of training and evaluation (0 quiet, 1 bars, 2 a line per step).
+        overwrite: Replace a folder holding another run.
+
+    Returns:
+        The run's evaluation record and its :class:`RunRecord`.
+
+    Raises:
+        RunFolderMismatch: If the run's folder holds another run and not ``overwrite``.
+    """
+    with RunFolder.open(os.path.join(runs_dir, spec.key), kind=RUN_KIND, settings=spec.settings(profile),
+                        overwrite=overwrite) as run:
+        record = RunRecord.load(run.file(RESULT_FILE)) if run.exists(RESULT_FILE) else None
+        if record is not None and record.finished:
+            log(f"[skip] {spec.key}: finished")
+            return MetricsRecord.load(run.file(f"{_EVAL_FOLDER}/{evaluator.METRICS_FILE}")), record
+        if record is None:
+            log(f"[train] {spec.key}")
+            start = time.monotonic()
+            model: evaluator.ModelSource = _train(spec, profile, run, sources, verbose)
+            record = RunRecord(spec.key, time.monotonic() - start, None)
+            record.save(run.file(RESULT_FILE))
+        else:
+            model = run.file(_TRAIN_FOLDER)
+        log(f"[evaluate] {spec.key}")
+        metrics = evaluator.evaluate(
+            model, run.file(_EVAL_FOLDER), biased_test=spec.test_variant(profile.num_test),
+            unbiased_test=DatasetVariant("none", split="test", num_samples=profile.num_test), textures=sources[0],
+            mnist=sources[1], methods=profile.methods, grid_saliency=profile.grid_saliency(),
+            info=spec.settings(profile), overwrite=overwrite, verbose=verbose)
+        record = dataclasses.replace(record, evaluation_seconds=metrics.seconds)
+        record.save(run.file(RESULT_FILE))
     keras.backend.clear_session()
-    return metrics
+    return metrics, record
 
 
-def run_sweeps(sweeps: list[SweepSpec], profile: Profile, runs_dir: str, *, textures: Any = None,
-               mnist: Any = None, log: Callable[[str], None] = print) -> dict[SweepSpec, dict[str, Any]]:
-    """Grid saliency parameter sweeps (Fig. S11) on trained biased networks, resumable."""
-    results: dict[SweepSpec, dict[str, Any]] = {}
-    models: dict[RunSpec, keras.Model] = {}
+def run_sweeps(sweeps: list[SweepSpec], profile: Profile, runs_dir: str | os.PathLike, *, sources: tuple[Any, Any],
+               log: Log = print, verbose: int = 0, overwrite: bool = False) -> dict[SweepSpec, MetricsRecord]:
+    """Grid saliency parameter sweeps (Fig. S11) on trained biased networks, resumable.
+
+    Each network is loaded once, and only if one of its settings is not finished.
+
+    Returns:
+        Per sweep setting, its evaluation record.
+    """
+    load = functools.lru_cache(maxsize=1)(evaluator.load_model)
+    results: dict[SweepSpec, MetricsRecord] = {}
     for sweep in sweeps:
-        config = sweep.settings(profile)
-        out = os.path.join(runs_dir, sweep.run.key, sweep.folder)
-        metrics = _finished(os.path.join(out, METRICS_FILE), config)
-        if metrics is None:
-            if sweep.run not in models:
-                models.clear()
-                models[sweep.run] = evaluation.load_model(os.path.join(runs_dir, sweep.run.key, "train"))
+        folder = os.path.join(runs_dir, sweep.run.key)
+        output_dir = os.path.join(folder, sweep.folder)
+        if not os.path.exists(os.path.join(output_dir, evaluator.METRICS_FILE)):
             log(f"[sweep] {sweep.run.key}: {sweep.parameter} = {sweep.value:g}")
-            metrics = evaluation.evaluate(
-                models[sweep.run], out, biased_test=sweep.run.test_variant(profile.sweep_num_test),
-                unbiased_test=None, textures=textures, mnist=mnist, methods=("grid_saliency",), num_examples=0,
-                grid_saliency=sweep.grid_saliency(profile), info=config)
-        results[sweep] = metrics
+        results[sweep] = evaluator.evaluate(
+            functools.partial(load, os.path.join(folder, _TRAIN_FOLDER)), output_dir,
+            biased_test=sweep.run.test_variant(profile.sweep_num_test), unbiased_test=None, textures=sources[0],
+            mnist=sources[1], methods=("grid_saliency",), num_examples=0, grid_saliency=sweep.grid_saliency(profile),
+            info=sweep.settings(profile), overwrite=overwrite, verbose=verbose)
     return results
 
 
-def run_benchmark(profile: Profile, runs_dir: str, *, textures: Any = None, mnist: Any = None,
-                  log: Callable[[str], None] = print, verbose: int = 0,
-                  report_dir: str | None = None) -> tuple[dict[str, Any], dict[str, str]]:
-    """Runs (or resumes) every run and sweep of a profile and aggregates them.
+def _run_all(profile: Profile, runs_dir: str | os.PathLike, sources: tuple[Any, Any], log: Log, verbose: int,
+             overwrite: bool) -> BenchmarkResults:
+    runs = plan_runs(profile)
+    metrics, records = {}, {}
+    for index, spec in enumerate(runs, 1):
+        log(f"run {index}/{len(runs)}")
+        metrics[spec], records[spec] = run_one(spec, profile, runs_dir, sources=sources, log=log, verbose=verbose,
+                                               overwrite=overwrite)
+    sweeps = run_sweeps(plan_sweeps(profile, runs), profile, runs_dir, sources=sources, log=log, verbose=verbose,
+                        overwrite=overwrite)
+    return BenchmarkResults(metrics, records, sweeps)
+
+
+def run_benchmark(profile: Profile, runs_dir: str | os.PathLike, *, report_dir: str | os.PathLike | None = None,
+                  textures: Any = None, mnist: Any = None, log: Log = print, verbose: int = 0,
+                  overwrite: bool = False) -> tuple[dict[str, Any], str | None]:
+    """Runs (or resumes) every run and sweep of a profile, aggregates them and writes the report.
 
     Args:
         profile: The benchmark profile.
         runs_dir: Folder of the runs.
+        report_dir: The report's run folder (report.md, figures, CSV, JSON, every run's examples); None
+            for no report.
         textures, mnist: Dataset sources (None: procedural textures, bundled MNIST), resolved once here.
         log: Receives one line per step.
-        verbose: Progress bars of training and evaluation when > 0.
-        report_dir: If given, every run's ``examples.png`` is copied there.
+        verbose: Progress of training and evaluation (0 quiet, 1 bars, 2 a line per step).
+        overwrite: Replace run, evaluation and report folders holding other settings.
 
     Returns:
-        ``(aggregated, examples)``: :func:`aggregate`'s result, and a map from run key to the name of
-        its example figure inside ``report_dir``.
+        ``(aggregated, report_path)``: :func:`~toy_benchmark.benchmark.aggregation.aggregate`'s result
+        and the path of ``report.md`` (None without ``report_dir``).
+
+    Raises:
+        RunFolderMismatch: If a folder holds other settings and not ``overwrite``.
+        ValueError: If the profile does not validate.
     """
-    runs = plan_runs(profile)
-    textures, mnist = resolve_sources(textures, mnist)
-    metrics = {}
-    for index, spec in enumerate(runs, 1):
-        log(f"run {index}/{len(runs)}")
-        metrics[spec] = run_one(spec, profile, runs_dir, textures=textures, mnist=mnist, log=log, verbose=verbose)
-    sweeps = run_sweeps(plan_sweeps(profile, runs), profile, runs_dir, textures=textures, mnist=mnist, log=log)
-    examples: dict[str, str] = {}
-    if report_dir is not None:
-        os.makedirs(report_dir, exist_ok=True)
-        for spec in runs:
-            source = os.path.join(runs_dir, spec.key, "eval", evaluation.EXAMPLES_FILE)
+    profile.validate()
+    sources = resolve_sources(textures, mnist)
+    if report_dir is None:
+        results = _run_all(profile, runs_dir, sources, log, verbose, overwrite)
+        return aggregate(profile, results.metrics, results.sweeps, results.timing()), None
+    with RunFolder.open(report_dir, kind=REPORT_KIND, settings={"profile": profile_summary(profile)},
+                        overwrite=overwrite) as folder:
+        results = _run_all(profile, runs_dir, sources, log, verbose, overwrite)
+        aggregated = aggregate(profile, results.metrics, results.sweeps, results.timing())
+        examples = {}
+        for spec in results.metrics:
+            source = os.path.join(runs_dir, spec.key, _EVAL_FOLDER, evaluator.EXAMPLES_FILE)
             if os.path.exists(source):
-                name = f"examples_{spec.key.replace('/', '_')}.png"
-                temporary = os.path.join(report_dir, name + ".tmp")
-                shutil.copyfile(source, temporary)
-                os.replace(temporary, os.path.join(report_dir, name))
-                examples[spec.key] = name
-    return aggregate(profile, metrics, sweeps), examples
+                examples[spec.key] = f"examples_{spec.key.replace('/', '_')}.png"
+                copy_file(source, folder.file(examples[spec.key]))
+        path = report.write_report(aggregated, folder.path, runs_dir=os.fspath(runs_dir), example_figures=examples)
+    return aggregated, path

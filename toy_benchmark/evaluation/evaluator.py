@@ -5,34 +5,42 @@
    context saliency of every method (:mod:`.explainers`), CBD (Eq. 6) and CBL (Eq. 7) per image,
    mCBD and mCBL per digit (:mod:`.saliency_metrics`).
 
-The results go to ``metrics.json`` (:mod:`.metrics_record`) and a figure of a few examples,
-``examples.png`` (saliency in red, request outlined in blue, like Fig. 3b).
+The output folder is a `grid_saliency_tf.experiment.RunFolder` of kind ``toy_benchmark.evaluation``:
+``run.json`` records the settings, ``examples.png`` shows a few explanations (saliency in red,
+request outlined in blue, like Fig. 3b) and ``metrics.json`` (:class:`.MetricsRecord`), written last,
+marks the evaluation finished. The same settings again find it finished and return its record; a
+folder holding an evaluation with other settings is refused unless ``overwrite``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
-import tqdm
+import numpy as np
 
-from toy_benchmark.atomic import write_json_atomic
+from grid_saliency_tf.experiment import Progress, RunFolder, figures
 from toy_benchmark.data.variant import NUM_CLASSES, DatasetVariant
-from toy_benchmark.evaluation import overlays
 from toy_benchmark.evaluation.explainers import METHODS, check_methods, method_settings
-from toy_benchmark.evaluation.metrics_record import METRICS_FILE, SCHEMA_VERSION, validate_metrics
+from toy_benchmark.evaluation.metrics_record import METRICS_FILE, MetricsRecord
 from toy_benchmark.evaluation.saliency_metrics import saliency_records, summarize_saliency
 from toy_benchmark.evaluation.segmentation import segmentation_metrics
 
-__all__ = ["BATCH_SIZE", "EXAMPLES_FILE", "NUM_EXAMPLES", "evaluate", "load_model", "summary_line"]
+__all__ = ["BATCH_SIZE", "EVALUATION_KIND", "EXAMPLES_FILE", "NUM_EXAMPLES", "ModelSource", "evaluate",
+           "examples_figure", "load_model", "summary_line"]
 
+EVALUATION_KIND = "toy_benchmark.evaluation"
 EXAMPLES_FILE = "examples.png"
 #: Images per explanation batch, and rows of the example figure, unless told otherwise.
 BATCH_SIZE = 50
 NUM_EXAMPLES = 4
+#: A network, a path for :func:`load_model`, or a function returning the network (called only if needed).
+ModelSource = keras.Model | str | os.PathLike | Callable[[], keras.Model]
+_OVERLAY = {"scale": 4, "opacity": 0.65, "outline_color": (0, 0, 255)}
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:
@@ -69,12 +77,43 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     return model
 
 
+def _resolve_model(model: ModelSource) -> keras.Model:
+    if isinstance(model, keras.Model):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        return load_model(model)
+    if callable(model):
+        return model()
+    raise TypeError(f"Argument `model` must be a Keras model, a path or a function returning one; "
+                    f"received {type(model).__name__}.")
+
+
+def examples_figure(examples: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """The example figure: per example a row of the input with its request, then every method's overlay.
+
+    Args:
+        examples: :attr:`SaliencyRecords.examples`: ``image`` ``(64, 64)`` in [0, 1], ``request``
+            ``(64, 64)``, ``digit`` and ``maps`` (method name to saliency ``(64, 64)`` in [0, 1]).
+
+    Returns:
+        uint8 RGB ``(height, width, 3)``: captioned panels, 4x magnified.
+    """
+    panels, labels = [], []
+    for example in examples:
+        panels.append(figures.overlay(example["image"], None, example["request"], **_OVERLAY))
+        labels.append(f"digit {example['digit']}")
+        for name, saliency in example["maps"].items():
+            panels.append(figures.overlay(example["image"], saliency, example["request"], **_OVERLAY))
+            labels.append(name)
+    return figures.tile(panels, columns=1 + len(examples[0]["maps"]), labels=labels)
+
+
 def _variant_info(variant: DatasetVariant | None) -> dict[str, Any] | None:
-    return None if variant is None else dataclasses.asdict(variant)
+    return None if variant is None else variant.to_config()
 
 
 def evaluate(
-    model: keras.Model | str | os.PathLike,
+    model: ModelSource,
     output_dir: str | os.PathLike,
     *,
     biased_test: DatasetVariant,
@@ -86,71 +125,75 @@ def evaluate(
     num_examples: int = NUM_EXAMPLES,
     grid_saliency: Mapping[str, Any] | None = None,
     info: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
     verbose: int = 0,
-) -> dict[str, Any]:
-    """Runs the whole evaluation of one network and writes ``metrics.json`` and ``examples.png``.
+) -> MetricsRecord:
+    """Runs (or finds finished) the whole evaluation of one network in its run folder.
 
     Args:
-        model: The trained network, images ``(batch, 64, 64, 1)`` to probabilities ``(batch, 64, 64, 11)``,
-            or the path :func:`load_model` reads it from.
-        output_dir: Folder for the outputs (created if needed).
+        model: The trained network (images ``(batch, 64, 64, 1)`` to probabilities ``(batch, 64, 64, 11)``),
+            a path for :func:`load_model`, or a function returning it; loaded only if the evaluation
+            is not finished yet.
+        output_dir: The evaluation's run folder (created if needed).
         biased_test: The test variant where saliency is measured (the network's training bias).
         unbiased_test: The unbiased test variant for the IoU (Fig. 4a); None to skip.
-        textures, mnist: Sources, as for :func:`toy_benchmark.make_dataset`.
+        textures, mnist: Dataset sources, as for :func:`toy_benchmark.make_dataset`.
         methods: Saliency methods (names from :data:`METHODS`).
         batch_size: Images per explanation batch.
-        num_examples: Rows of the example figure.
+        num_examples: Rows of the example figure (0: no figure).
         grid_saliency: Overrides of the grid saliency toy defaults.
-        info: Extra JSON-serialisable fields stored under ``"run"`` (e.g. the model path).
-        verbose: 0 quiet, 1 a progress bar on stderr.
+        info: What is evaluated, JSON data stored as the record's ``run`` (e.g. the model path).
+        overwrite: Replace an evaluation with other settings in ``output_dir``.
+        verbose: 0 quiet, 1 a progress bar, 2 also a line per step (on stderr).
 
     Returns:
-        The metrics dictionary written to ``metrics.json`` (see :func:`validate_metrics`).
+        The :class:`MetricsRecord` written to ``metrics.json`` (or found there).
+
+    Raises:
+        RunFolderMismatch: If ``output_dir`` holds an evaluation with other settings and not ``overwrite``.
+        ValueError: For an unknown method or bad settings.
     """
     from toy_benchmark.data.streaming import make_dataset
 
     methods = check_methods(methods)
-    if not isinstance(model, keras.Model):
-        model = load_model(model)
-    os.makedirs(output_dir, exist_ok=True)
-    metrics: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "run": dict(info or {}),
-        "datasets": {"biased_test": _variant_info(biased_test), "unbiased_test": _variant_info(unbiased_test)},
-        "settings": method_settings(model, methods, grid_saliency=grid_saliency),
-    }
-    if unbiased_test is not None:
-        metrics["segmentation"] = segmentation_metrics(
-            model, make_dataset(unbiased_test, batch_size=batch_size, textures=textures, mnist=mnist))
-    bar = tqdm.tqdm(total=biased_test.num_samples, desc="saliency", unit="img", disable=verbose < 1)
-    previous = [0]
-
-    def advance(done: int) -> None:
-        bar.update(done - previous[0])
-        previous[0] = done
-
-    try:
-        records = saliency_records(
-            model, make_dataset(biased_test, batch_size=batch_size, textures=textures, mnist=mnist), methods,
-            grid_saliency=grid_saliency, num_examples=num_examples, example_digit=biased_test.bias_digit,
-            progress=advance)
-    finally:
-        bar.close()
-    metrics["saliency"] = summarize_saliency(records)
-    validate_metrics(metrics)
-    write_json_atomic(os.path.join(output_dir, METRICS_FILE), metrics)
-    if records.examples:
-        rows = [overlays.example_row(example["image"], example["request"], example["maps"],
-                                     title=f"digit {example['digit']}") for example in records.examples]
-        overlays.write_png(os.path.join(output_dir, EXAMPLES_FILE), rows)
+    datasets = {"biased_test": _variant_info(biased_test), "unbiased_test": _variant_info(unbiased_test)}
+    settings = {"run": dict(info or {}), "datasets": datasets, "methods": list(methods),
+                "grid_saliency": dict(grid_saliency or {}), "batch_size": batch_size, "num_examples": num_examples}
+    say = (lambda line: print(line, file=sys.stderr, flush=True)) if verbose >= 2 else (lambda line: None)
+    with RunFolder.open(output_dir, kind=EVALUATION_KIND, settings=settings, overwrite=overwrite) as run:
+        if run.exists(METRICS_FILE):
+            say(f"evaluation in {os.fspath(output_dir)!r} is finished")
+            return MetricsRecord.load(run.file(METRICS_FILE))
+        start = time.monotonic()
+        model = _resolve_model(model)
+        method_record = method_settings(model, methods, grid_saliency=grid_saliency)
+        segmentation = None
+        if unbiased_test is not None:
+            say(f"IoU on {unbiased_test.num_samples} unbiased test images")
+            segmentation = segmentation_metrics(
+                model, make_dataset(unbiased_test, batch_size=batch_size, textures=textures, mnist=mnist))
+        say(f"saliency of {', '.join(methods)} on {biased_test.num_samples} test images")
+        with Progress(biased_test.num_samples, description="saliency", unit="img", verbose=min(verbose, 1)) as bar:
+            records = saliency_records(
+                model, make_dataset(biased_test, batch_size=batch_size, textures=textures, mnist=mnist), methods,
+                grid_saliency=grid_saliency, num_examples=num_examples, example_digit=biased_test.bias_digit,
+                progress=bar.update_to)
+        if records.examples:
+            figures.write_png(run.file(EXAMPLES_FILE), examples_figure(records.examples))
+        metrics = MetricsRecord(run=dict(info or {}), datasets=datasets,
+                                settings=method_record,
+                                segmentation=segmentation, saliency=summarize_saliency(records),
+                                seconds=time.monotonic() - start)
+        metrics = MetricsRecord.from_dict(metrics.to_dict())  # as the file will hold it (tuples as lists)
+        metrics.save(run.file(METRICS_FILE))
     return metrics
 
 
-def summary_line(metrics: Mapping[str, Any], output_dir: str | os.PathLike) -> str:
+def summary_line(metrics: MetricsRecord, output_dir: str | os.PathLike) -> str:
     """One line for the user: where the metrics are, and grid saliency's mCBD and mCBL of the bias digit."""
     line = f"wrote {os.path.join(output_dir, METRICS_FILE)}"
-    digit = metrics["datasets"]["biased_test"]["bias_digit"]
-    grid = metrics["saliency"]["methods"].get("grid_saliency")
+    digit = metrics.datasets["biased_test"]["bias_digit"]
+    grid = metrics.saliency.methods.get("grid_saliency")
     if grid is not None and digit is not None:
-        line += f"; grid saliency on digit {digit}: mCBD {grid['mcbd_per_digit'][digit]}, mCBL {grid['mcbl_per_digit'][digit]}"
+        line += f"; grid saliency on digit {digit}: mCBD {grid.mcbd_per_digit[digit]}, mCBL {grid.mcbl_per_digit[digit]}"
     return line

@@ -25,6 +25,7 @@ import tensorflow as tf
 from grid_saliency_tf import Requests, context_bias_detection, context_bias_localization
 from toy_benchmark.data.variant import NUM_DIGITS
 from toy_benchmark.evaluation.explainers import METHODS, build_explainers
+from toy_benchmark.evaluation.metrics_record import MethodSummary, SaliencySummary
 from toy_benchmark.evaluation.segmentation import predict_labels
 
 __all__ = ["SaliencyRecords", "saliency_records", "summarize_saliency"]
@@ -138,23 +139,18 @@ def _mean_or_none(values: np.ndarray) -> float | None:
     return float(values.mean()) if values.size else None
 
 
-def summarize_saliency(records: SaliencyRecords) -> dict[str, Any]:
+def summarize_saliency(records: SaliencyRecords) -> SaliencySummary:
     """mCBD and mCBL per digit and method (Fig. 4b/c), with the counts behind every mean.
 
     Args:
         records: The per-image results.
 
     Returns:
-        ``{"num_images", "num_empty_requests", "methods": {name: {"mcbd_per_digit": [10],
-        "mcbl_per_digit": [10], "num_images_per_digit": [10], "num_cbl_images_per_digit": [10]}}}``;
-        grid saliency also has ``empty_fraction`` and ``converged_fraction`` over the valid requests.
+        Per method the per-digit means and counts; grid saliency also gets the empty and converged
+        fractions over the valid (non-empty) requests.
     """
     valid = ~records.request_empty
-    summary: dict[str, Any] = {
-        "num_images": int(records.digit.size),
-        "num_empty_requests": int(records.request_empty.sum()),
-        "methods": {},
-    }
+    methods = {}
     for name in records.cbd:
         per_digit_cbd, per_digit_cbl, n_cbd, n_cbl = [], [], [], []
         for digit in range(NUM_DIGITS):
@@ -164,13 +160,11 @@ def summarize_saliency(records: SaliencyRecords) -> dict[str, Any]:
             per_digit_cbl.append(_mean_or_none(records.cbl[name][localized]))
             n_cbd.append(int(chosen.sum()))
             n_cbl.append(int(localized.sum()))
-        summary["methods"][name] = {
-            "mcbd_per_digit": per_digit_cbd,
-            "mcbl_per_digit": per_digit_cbl,
-            "num_images_per_digit": n_cbd,
-            "num_cbl_images_per_digit": n_cbl,
-        }
-    if "grid_saliency" in records.cbd and valid.any():
-        summary["methods"]["grid_saliency"]["empty_fraction"] = float(records.grid_empty[valid].mean())
-        summary["methods"]["grid_saliency"]["converged_fraction"] = float(records.grid_converged[valid].mean())
-    return summary
+        fractions = {}
+        if name == "grid_saliency" and valid.any():
+            fractions = {"empty_fraction": float(records.grid_empty[valid].mean()),
+                         "converged_fraction": float(records.grid_converged[valid].mean())}
+        methods[name] = MethodSummary(tuple(per_digit_cbd), tuple(per_digit_cbl), tuple(n_cbd), tuple(n_cbl),
+                                      **fractions)
+    return SaliencySummary(num_images=int(records.digit.size), num_empty_requests=int(records.request_empty.sum()),
+                           methods=methods)
