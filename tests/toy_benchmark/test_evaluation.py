@@ -132,7 +132,7 @@ def test_binary_end_to_end(tiny_model_path, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model=/nonexistent/model.keras"], "no trained model"),
+    (["--model=/nonexistent/model.keras"], "Argument `model` must be a trained model"),
     (["--bias_strength=strong", "--bias_digit=12", "--bias_texture=1"], "bias_digit"),
     (["--methods=grid_saliency,lime"], "methods"),
 ])
@@ -143,7 +143,7 @@ def test_binary_bad_input_one_line_error(tiny_model_path, tmp_path, args, messag
     lines = [line for line in result.stderr.strip().splitlines() if line.startswith("toy-evaluate: error:")]
     assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "metrics.json").exists()
+    assert not (tmp_path / "metrics.json").exists() and not (tmp_path / "run.json").exists()
 
 
 def test_incompatible_checkpoint_is_refused(tmp_path):
@@ -152,8 +152,8 @@ def test_incompatible_checkpoint_is_refused(tmp_path):
     inputs = keras.Input((32, 32, 1))
     other = keras.Model(inputs, keras.layers.Conv2D(3, 1, activation="softmax")(inputs))
     other.save(tmp_path / "other.keras")
-    with pytest.raises(ValueError, match="not a toy segmentation network"):
+    with pytest.raises(ValueError, match="must be a toy segmentation network.*received .*other.keras"):
         load_model(tmp_path / "other.keras")
     (tmp_path / "broken.keras").write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match="cannot load"):
+    with pytest.raises(ValueError, match="must be a Keras model file.*cannot be loaded"):
         load_model(tmp_path / "broken.keras")

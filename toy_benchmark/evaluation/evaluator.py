@@ -43,6 +43,17 @@ ModelSource = keras.Model | str | os.PathLike | Callable[[], keras.Model]
 _OVERLAY = {"scale": 4, "opacity": 0.65, "outline_color": (0, 0, 255)}
 
 
+def _model_file(path: str | os.PathLike) -> str:
+    """The ``.keras`` file of a model path (a file, or a training folder holding ``model.keras``)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, "model.keras")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Argument `model` must be a trained model (a .keras file or a training folder "
+                                f"holding model.keras); received {path!r}, which does not exist.")
+    return path
+
+
 def load_model(path: str | os.PathLike) -> keras.Model:
     """Loads a trained network from a ``.keras`` file or a training folder holding ``model.keras``.
 
@@ -58,22 +69,17 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     """
     import toy_benchmark.models  # noqa: F401  (registers ToyUNet for deserialisation)
 
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        path = os.path.join(path, "model.keras")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no trained model at {path!r} (expected a .keras file or a training folder)")
+    path = _model_file(path)
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a damaged or foreign file
-        raise ValueError(f"cannot load a Keras model from {path!r}: {type(error).__name__}: {error}") from None
+        raise ValueError(f"Argument `model` must be a Keras model file; received {path!r}, which cannot be loaded "
+                         f"({type(error).__name__}: {error}).") from None
     shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
     output = tuple(model.outputs[0].shape[1:]) if getattr(model, "outputs", None) else None
     if shape != (64, 64, 1) or output != (64, 64, NUM_CLASSES):
-        raise ValueError(
-            f"model {path!r} is not a toy segmentation network: input {shape}, output {output}; "
-            f"expected (64, 64, 1) -> (64, 64, {NUM_CLASSES})"
-        )
+        raise ValueError(f"Argument `model` must be a toy segmentation network, (64, 64, 1) -> (64, 64, "
+                         f"{NUM_CLASSES}); received {path!r}, a network {shape} -> {output}.")
     return model
 
 
@@ -156,6 +162,8 @@ def evaluate(
     from toy_benchmark.data.streaming import make_dataset
 
     methods = check_methods(methods)
+    if isinstance(model, (str, os.PathLike)):
+        _model_file(model)  # a missing model is refused before the folder is claimed
     datasets = {"biased_test": _variant_info(biased_test), "unbiased_test": _variant_info(unbiased_test)}
     settings = {"run": dict(info or {}), "datasets": datasets, "methods": list(methods),
                 "grid_saliency": dict(grid_saliency or {}), "batch_size": batch_size, "num_examples": num_examples}
