@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from toy_benchmark.benchmark import PROFILES, Profile, RunSpec, aggregate, plan_runs
+from toy_benchmark.benchmark import PROFILES, Profile, RunSpec, aggregate, plan_runs, report
 from toy_benchmark.benchmark import runner as protocol
 from toy_benchmark.data.streaming import resolve_sources
 from toy_benchmark.evaluation import MethodSummary, MetricsRecord, SaliencySummary, SegmentationMetrics
@@ -94,6 +94,11 @@ def test_runs_resume_and_finished_runs_are_skipped(tmp_path):
     assert any(line.startswith("[sweep]") for line in lines)
     assert all(seconds > 0 for seconds in first["timing"].values()), first["timing"]
     assert "Compute time recorded by the runs" in text
+    assert "examples_vgg16_strong-d3-t7-s0.png" in text and (report_dir / "examples_vgg16_strong-d3-t7-s0.png").exists()
+    # The report is drawn from the aggregated data alone: summary.json gives the same report.md again.
+    again = report.write_report(json.loads((report_dir / "summary.json").read_text()), tmp_path / "again",
+                                runs_dir=str(runs))
+    assert open(again).read() == text
     metrics_file = runs / "vgg16" / "strong-d3-t7-s0" / "eval" / "metrics.json"
     stamp = os.stat(metrics_file).st_mtime_ns
     lines.clear()
@@ -121,6 +126,21 @@ def test_folder_of_another_run_is_refused(tmp_path):
     with pytest.raises(ValueError, match="holds another run.*num_test: recorded 10, requested 12"):
         protocol.run_one(RunSpec("vgg16", "none", None, None, 0), other, tmp_path, sources=sources,
                          log=lambda _: None)
+
+
+def test_report_reads_aggregated_data_only():
+    """The report modules import nothing of the runner, the evaluation, the training or the data."""
+    import ast
+    import pathlib
+
+    import toy_benchmark.benchmark as benchmark
+
+    for name in ("report.py", "report_figures.py"):
+        tree = ast.parse((pathlib.Path(benchmark.__file__).parent / name).read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        project = {module for module in imported if module.split(".")[0] == "toy_benchmark"}
+        assert project <= {"toy_benchmark.benchmark"}, (name, project)
 
 
 def _sweep_command(tmp_path):

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from grid_saliency_tf.experiment import to_json_value
 from toy_benchmark.benchmark.effects import effect_checks
 from toy_benchmark.benchmark.profiles import Profile
 from toy_benchmark.benchmark.specs import RunSpec, SweepSpec
@@ -52,12 +53,12 @@ def _diagonal(matrix: list[list[float | None]]) -> dict[str, float | None]:
 
 
 def profile_summary(profile: Profile) -> dict[str, Any]:
-    """The profile as JSON data, with the drawn bias textures and the swept parameters' values."""
+    """The profile as JSON data (lists, not tuples), with the drawn bias textures and the swept parameters'
+    values."""
     data = dataclasses.asdict(profile)
     data["bias_textures"] = list(profile.textures())
-    data["sweep_values"] = {k: list(v) for k, v in profile.sweep_values.items()}
     data["grid_saliency_parameters"] = profile.grid_saliency_parameters()
-    return data
+    return to_json_value(data, "profile")
 
 
 def _group_matrices(profile: Profile, unbiased: list[MetricsRecord],
@@ -87,7 +88,8 @@ def _sweep_entry(spec: SweepSpec, metrics: MetricsRecord) -> dict[str, Any]:
 
 def aggregate(profile: Profile, metrics: Mapping[RunSpec, MetricsRecord],
               sweeps: Mapping[SweepSpec, MetricsRecord] | None = None,
-              timing: Mapping[str, float] | None = None) -> dict[str, Any]:
+              timing: Mapping[str, float] | None = None, examples: Mapping[str, str] | None = None
+              ) -> dict[str, Any]:
     """The paper's matrices (Fig. 4) per backbone and strength, their diagonal summaries (Fig. S10), the
     parameter sweeps (Fig. S11) and the effect checks.
 
@@ -96,6 +98,7 @@ def aggregate(profile: Profile, metrics: Mapping[RunSpec, MetricsRecord],
         metrics: Per run, its evaluation record.
         sweeps: Per sweep setting, its evaluation record.
         timing: Seconds spent, by what was timed, as recorded by the runs (see the runner).
+        examples: Per run key, the file name of its example figure in the report folder.
 
     Returns:
         JSON data: ``{"profile", "row_labels", "matrices": {group: {measure: 11 x 10}}, "summary": {group: {measure:
@@ -118,4 +121,5 @@ def aggregate(profile: Profile, metrics: Mapping[RunSpec, MetricsRecord],
     for spec, m in (sweeps or {}).items():
         result["sweeps"].setdefault(spec.parameter, {}).setdefault(f"{spec.value:g}", []).append(_sweep_entry(spec, m))
     result["timing"] = dict(timing or {})
+    result["examples"] = dict(examples or {})
     return result

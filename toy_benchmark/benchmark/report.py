@@ -109,15 +109,14 @@ def _sweep_lines(aggregated: Mapping[str, Any], report_dir: str | os.PathLike) -
     return lines + [""]
 
 
-def write_report(aggregated: Mapping[str, Any], report_dir: str | os.PathLike, *, runs_dir: str,
-                 example_figures: Mapping[str, str] | None = None) -> str:
+def write_report(aggregated: Mapping[str, Any], report_dir: str | os.PathLike, *, runs_dir: str) -> str:
     """Writes ``summary.json``, one CSV per matrix, the figures and ``report.md``.
 
     Args:
-        aggregated: The aggregated results.
+        aggregated: The aggregated results (:func:`~toy_benchmark.benchmark.aggregation.aggregate`, or
+            the ``summary.json`` of an earlier report); its ``examples`` name figures already in ``report_dir``.
         report_dir: The report folder (created if needed).
         runs_dir: The runs folder, named in the report.
-        example_figures: Per run key, the file name of its example figure inside ``report_dir``.
 
     Returns:
         The path of ``report.md``.
@@ -143,7 +142,7 @@ def write_report(aggregated: Mapping[str, Any], report_dir: str | os.PathLike, *
     lines += ["![Fig. S10](figS10_cbl_per_backbone.png)", ""]
     if aggregated.get("sweeps"):
         lines += _sweep_lines(aggregated, report_dir)
-    for title, figure in (example_figures or {}).items():
+    for title, figure in aggregated.get("examples", {}).items():
         lines += [f"### Examples: {title} (saliency in red, request outlined in blue; cf. Fig. 3b)", "",
                   f"![{title}]({figure})", ""]
     lines += ["Per-matrix CSVs are in `matrices/`, everything in `summary.json`.", ""]

@@ -223,12 +223,12 @@ def run_benchmark(profile: Profile, runs_dir: str | os.PathLike, *, report_dir: 
     with RunFolder.open(report_dir, kind=REPORT_KIND, settings={"profile": profile_summary(profile)},
                         overwrite=overwrite) as folder:
         results = _run_all(profile, runs_dir, sources, log, verbose, overwrite)
-        aggregated = aggregate(profile, results.metrics, results.sweeps, results.timing())
         examples = {}
         for spec in results.metrics:
             source = os.path.join(runs_dir, spec.key, _EVAL_FOLDER, evaluator.EXAMPLES_FILE)
             if os.path.exists(source):
                 examples[spec.key] = f"examples_{spec.key.replace('/', '_')}.png"
                 copy_file(source, folder.file(examples[spec.key]))
-        path = report.write_report(aggregated, folder.path, runs_dir=os.fspath(runs_dir), example_figures=examples)
+        aggregated = aggregate(profile, results.metrics, results.sweeps, results.timing(), examples)
+        path = report.write_report(aggregated, folder.path, runs_dir=os.fspath(runs_dir))
     return aggregated, path
