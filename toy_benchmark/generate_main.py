@@ -67,7 +67,7 @@ def main(argv: list[str]) -> None:
     sources = resolve_sources(_TEXTURE_DIR.value, _MNIST_PATH.value)
     previews = {}
     if _PREVIEW_DIR.value is not None:  # checked before the dataset is written, written after it
-        previews = preview_files(_PREVIEW_DIR.value, variant, sources=sources, overwrite=_OVERWRITE.value)
+        previews = preview_files(_PREVIEW_DIR.value, variant, sources, overwrite=_OVERWRITE.value)
     if _OUTPUT_DIR.value is not None:
         with Progress(variant.num_samples, description=variant.name, unit="img",
                       verbose=int(_VERBOSE.value == 1)) as bar:

@@ -10,6 +10,7 @@ import time
 
 import cv2
 import numpy as np
+import pytest
 
 from toy_benchmark import DatasetVariant, load_dataset, make_dataset, write_dataset
 
@@ -133,6 +134,7 @@ def _wait_for(path, process, timeout=600):
     assert path.exists(), _finish(process)
 
 
+@pytest.mark.slow  # two processes importing TensorFlow one after the other: 60 s on the loaded 2-core machine
 def test_a_second_writer_is_refused_at_once_and_the_first_is_not_damaged(tmp_path):
     """Reported: two toy-generate into one folder, one says 'written' while its shard holds zeroed records.
 

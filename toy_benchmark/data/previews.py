@@ -181,10 +181,8 @@ def sample_grid(
 def preview_files(
     directory: str | os.PathLike,
     variant: DatasetVariant,
+    sources: DataSources,
     *,
-    textures: TexturePool | str | os.PathLike | None = None,
-    mnist: MnistDigits | str | os.PathLike | None = None,
-    sources: DataSources | None = None,
     samples_per_digit: int = 3,
     overwrite: bool = False,
 ) -> dict[str, bytes]:
@@ -192,7 +190,9 @@ def preview_files(
 
     Args:
       directory: where the files would go.
-      variant, textures, mnist, sources, samples_per_digit, overwrite: as in `write_previews`.
+      variant: the dataset whose samples are shown (its first samples_per_digit * 10 indices).
+      sources: the texture pool and digits (`resolve_sources`).
+      samples_per_digit, overwrite: as in `write_previews`.
 
     Returns:
       {path: PNG bytes} of the two files, for `grid_saliency_tf.experiment.write_bytes`.
@@ -200,7 +200,6 @@ def preview_files(
     Raises:
       ValueError: if a file exists, differs and overwrite is False.
     """
-    sources = resolve_sources(textures, mnist, sources=sources)
     generator = SampleGenerator(variant, textures=sources.textures, mnist=sources.mnist)
     count = min(variant.num_samples, samples_per_digit * NUM_DIGITS)
     batch = generator.generate(np.arange(count))
@@ -250,7 +249,7 @@ def write_previews(
     Raises:
       ValueError: if a file exists, differs and overwrite is False.
     """
-    encoded = preview_files(directory, variant, textures=textures, mnist=mnist, sources=sources,
+    encoded = preview_files(directory, variant, resolve_sources(textures, mnist, sources=sources),
                             samples_per_digit=samples_per_digit, overwrite=overwrite)
     for path, data in encoded.items():
         write_bytes(path, data)

@@ -100,12 +100,6 @@ def load_dataset(
         return {name: out[name] for name in SAMPLE_FIELDS}
 
     return dataset_from_sample_fn(
-        read,
-        manifest.num_samples,
-        batch_size=batch_size,
-        shard_index=shard_index,
-        num_shards=num_shards,
-        shuffle_seed=shuffle_seed,
-        drop_remainder=drop_remainder,
-        num_parallel_calls=num_parallel_calls,
+        read, manifest.num_samples, batch_size=batch_size, shard_index=shard_index, num_shards=num_shards,
+        shuffle_seed=shuffle_seed, drop_remainder=drop_remainder, num_parallel_calls=num_parallel_calls
     )

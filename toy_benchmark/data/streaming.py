@@ -238,12 +238,6 @@ def make_dataset(
     sources = resolve_sources(textures, mnist, sources=sources)
     generator = SampleGenerator(variant, textures=sources.textures, mnist=sources.mnist)
     return dataset_from_sample_fn(
-        generator.generate,
-        variant.num_samples,
-        batch_size=batch_size,
-        shard_index=shard_index,
-        num_shards=num_shards,
-        shuffle_seed=shuffle_seed,
-        drop_remainder=drop_remainder,
-        num_parallel_calls=num_parallel_calls,
+        generator.generate, variant.num_samples, batch_size=batch_size, shard_index=shard_index, num_shards=num_shards,
+        shuffle_seed=shuffle_seed, drop_remainder=drop_remainder, num_parallel_calls=num_parallel_calls
     )
