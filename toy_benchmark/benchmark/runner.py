@@ -31,7 +31,7 @@ import keras
 import numpy as np
 
 from toy_benchmark.evaluation import evaluator as evaluation
-from toy_benchmark.training import trainer as training
+from toy_benchmark import training
 from toy_benchmark.atomic import write_json_atomic
 from toy_benchmark.models import BACKBONES
 from toy_benchmark.data.variant import NUM_DIGITS, DatasetVariant
