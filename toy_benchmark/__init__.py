@@ -1,7 +1,9 @@
-"""toy_benchmark: the MNIST-on-textures benchmark with induced context bias (Hoyer et al. 2019, Sec. 4.1).
+"""toy_benchmark: the MNIST-on-textures benchmark with induced context bias (Hoyer et al. 2019, Sec. 4).
 
 Data: `DatasetVariant` configures a dataset, `make_dataset` streams it as a `tf.data.Dataset`,
 `write_dataset` / `load_dataset` materialise it and read it back. See docs/toy_dataset.md.
+Evaluation and protocol: `evaluate` measures one network (`MetricsRecord`), `run_benchmark` runs a
+`Profile` resumably and writes its report. See docs/toy_benchmark.md.
 """
 
 from toy_benchmark.data import (
@@ -123,4 +125,24 @@ __all__ += [
     "read_checkpoint_state",
     "toy_training_data",
     "train_toy_unet",
+]
+
+# Evaluation and the benchmark protocol (Sec. 4.2, Fig. 4, S10, S11): the wings' main entry points.
+from toy_benchmark.benchmark import PAPER, PROFILES, Profile, RunSpec, SweepSpec, aggregate, run_benchmark, write_report
+from toy_benchmark.evaluation import METHODS, MetricsRecord, build_explainers, evaluate, load_model
+
+__all__ += [
+    "METHODS",
+    "MetricsRecord",
+    "PAPER",
+    "PROFILES",
+    "Profile",
+    "RunSpec",
+    "SweepSpec",
+    "aggregate",
+    "build_explainers",
+    "evaluate",
+    "load_model",
+    "run_benchmark",
+    "write_report",
 ]
