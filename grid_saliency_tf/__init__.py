@@ -4,6 +4,8 @@ Grid and context saliency (Hoyer et al., NeurIPS 2019), their gradient baselines
 Seg-Grad-CAM (Vinogradova et al., 2020), and the metrics of the context-bias benchmark.
 """
 
+from grid_saliency_tf.explainer import DEFAULT_MAX_REQUESTS_PER_CALL, Explainer, ExplanationResult
+from grid_saliency_tf.forms import FORMS, NORMALIZATIONS
 from grid_saliency_tf.gradients import (
     GradientSaliency,
     GradientSaliencyResult,
@@ -38,6 +40,11 @@ from grid_saliency_tf.scoring import class_probabilities, request_score, select_
 from grid_saliency_tf.seg_grad_cam import SegGradCAM, SegGradCAMResult, pixel_mask, whole_image_mask
 
 __all__ = [
+    "DEFAULT_MAX_REQUESTS_PER_CALL",
+    "Explainer",
+    "ExplanationResult",
+    "FORMS",
+    "NORMALIZATIONS",
     "GradientSaliency",
     "GradientSaliencyResult",
     "GridSaliencyLayer",
