@@ -78,6 +78,7 @@ class Explainer(abc.ABC):
         self.model_output = check_model_output_kind(model_output)
         self.max_requests_per_call = check_optional_int("max_requests_per_call", max_requests_per_call, 1)
         self._output_fn = tf.function(self._score_output)
+        self._output_shapes: dict[tuple[int | None, ...], tuple[int | None, int, int, int]] = {}
         self._explain_fn = tf.function(self._checked_explain)
 
     def get_config(self) -> dict[str, Any]:
@@ -199,10 +200,13 @@ class Explainer(abc.ABC):
 
     def _output_shape(self, images_shape: tf.TensorShape) -> tuple[int | None, int, int, int]:
         """The shape of :meth:`_score_output` on images of ``images_shape``, by tracing (never running) it."""
-        spec = tf.TensorSpec(images_shape, tf.float32)
-        concrete = self._run_compiled(self._output_fn.get_concrete_function, images_shape, spec)
-        height, width, classes = validate_model_output(concrete.structured_outputs.shape, images_shape[0])
-        return (images_shape[0], height, width, classes)
+        key = tuple(tf.TensorShape(images_shape).as_list())
+        if key not in self._output_shapes:
+            spec = tf.TensorSpec(images_shape, tf.float32)
+            concrete = self._run_compiled(self._output_fn.get_concrete_function, images_shape, spec)
+            height, width, classes = validate_model_output(concrete.structured_outputs.shape, key[0])
+            self._output_shapes[key] = (key[0], height, width, classes)
+        return self._output_shapes[key]
 
     def _run_compiled(self, function: Callable[..., Any], images_shape: tf.TensorShape, *args: Any) -> Any:
         """Calls (or traces) a compiled function; an error inside it becomes one message naming `model`."""

@@ -29,7 +29,7 @@ def _split_element(element: Any) -> tuple[Any, Any, Any]:
         if missing:
             raise ValueError(
                 f"Argument `images` (a tf.data.Dataset) must yield dicts with keys {_DICT_KEYS}; "
-                f"an element lacks {missing}."
+                f"received an element without {missing}."
             )
         return tuple(element[key] for key in _DICT_KEYS)  # type: ignore[return-value]
     if isinstance(element, (tuple, list)) and len(element) == 3:

@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 
 from grid_saliency_tf.optimizer import GridSaliencyOptimizer
+from grid_saliency_tf.validation import check_choice
 
 __all__ = ["GridSaliencyLayer"]
 
@@ -51,8 +52,7 @@ class GridSaliencyLayer(keras.layers.Layer):
             model = keras.saving.deserialize_keras_object(copy.deepcopy(model))
         if not isinstance(model, keras.layers.Layer):
             raise TypeError(f"Argument `model` must be a Keras model or layer; received {type(model).__name__}.")
-        if output not in ("masks", "low_res_masks"):
-            raise ValueError(f"Argument `output` must be 'masks' or 'low_res_masks'; received {output!r}.")
+        check_choice("output", output, ("masks", "low_res_masks"))
         if optimizer_config is not None and not isinstance(optimizer_config, dict):
             raise TypeError(f"Argument `optimizer_config` must be a dict; received {type(optimizer_config).__name__}.")
         self.model = model

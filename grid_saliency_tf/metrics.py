@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from grid_saliency_tf.validation import check_bool, check_int, check_number
+from grid_saliency_tf.validation import check_bool, check_int, check_integer_array, check_number
 
 __all__ = [
     "confusion_matrix",
@@ -46,18 +46,6 @@ def _as_float_maps(value: Any, name: str) -> np.ndarray:
     return array
 
 
-def _as_class_ids(value: Any, name: str) -> np.ndarray:
-    """Class ids as int64, refusing fractional or non-finite values instead of truncating them."""
-    array = _as_numpy(value)
-    if array.dtype.kind == "f":
-        bad = ~np.isfinite(array) | (array != np.round(array))
-        if np.any(bad):
-            raise ValueError(f"Argument `{name}` must hold integer class ids; received {array[bad].flat[0]!r}.")
-    elif array.dtype.kind not in "iub":
-        raise TypeError(f"Argument `{name}` must hold integer class ids; received dtype {array.dtype}.")
-    return array.astype(np.int64).ravel()
-
-
 def _check_same_shape(**arrays: np.ndarray) -> None:
     shapes = {name: array.shape for name, array in arrays.items()}
     if len(set(shapes.values())) != 1:
@@ -78,12 +66,12 @@ def confusion_matrix(labels: Any, predictions: Any, num_classes: int, *, ignore_
         int64 array ``(K, K)``: entry ``[i, j]`` counts pixels of true class ``i`` predicted as ``j``.
 
     Raises:
-        TypeError: If labels or predictions are not numeric.
-        ValueError: On a size mismatch, fractional or non-finite ids, or ids outside ``[0, K)``.
+        TypeError: If labels or predictions are not integers (``1.5`` is refused, not truncated).
+        ValueError: On a size mismatch or ids outside ``[0, K)``.
     """
     num_classes = check_int("num_classes", num_classes, 1)
-    labels = _as_class_ids(labels, "labels")
-    predictions = _as_class_ids(predictions, "predictions")
+    labels = check_integer_array("labels", labels).ravel()
+    predictions = check_integer_array("predictions", predictions).ravel()
     if labels.shape != predictions.shape:
         raise ValueError(
             f"Arguments `labels` and `predictions` must have the same size; received {labels.size} and "

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from grid_saliency_tf.validation import INT32_MAX, INT32_MIN
+from grid_saliency_tf.validation import INT32_MAX, INT32_MIN, check_integer_array
 
 __all__ = [
     "Requests",
@@ -114,20 +114,13 @@ def _as_numpy(value: Any) -> np.ndarray:
 
 
 def _as_int_vector(value: Any, name: str) -> np.ndarray:
-    array = _as_numpy(value)
+    if _as_numpy(value).dtype == bool:
+        raise TypeError(f"Argument `{name}` must hold integers; received dtype bool.")
+    array = check_integer_array(name, value, INT32_MIN, INT32_MAX)
     if array.ndim == 0:
         array = array[None]
     if array.ndim != 1:
         raise ValueError(f"Argument `{name}` must be a vector of shape (n,); received shape {array.shape}.")
-    if array.dtype.kind == "f":
-        if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
-            raise TypeError(f"Argument `{name}` must hold integers; received {array.tolist()!r}.")
-    elif array.dtype.kind not in "iu":
-        raise TypeError(f"Argument `{name}` must hold integers; received dtype {array.dtype}.")
-    outside = (array < INT32_MIN) | (array > INT32_MAX)
-    if np.any(outside):
-        raise ValueError(f"Argument `{name}` must hold int32 values in [{INT32_MIN}, {INT32_MAX}]; received "
-                         f"{int(array[outside][0])}.")
     return array.astype(np.int32)
 
 

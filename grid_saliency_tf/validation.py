@@ -20,6 +20,7 @@ __all__ = [
     "check_choice",
     "check_grid_fits",
     "check_int",
+    "check_integer_array",
     "check_model",
     "check_model_output_kind",
     "check_number",
@@ -104,6 +105,42 @@ def check_int(name: str, value: Any, low: int | None = None, high: int | None = 
     if high is not None and value > high:
         raise ValueError(f"Argument `{name}` must be an integer <= {high}; received {value!r}.")
     return int(value)
+
+
+def check_integer_array(name: str, value: Any, low: int | None = None, high: int | None = None) -> np.ndarray:
+    """Checks that an array holds integers (an integer or bool dtype, or whole finite floats) in ``[low, high]``.
+
+    Values are never truncated: ``1.5`` is refused, not read as 1, and a value outside ``[low, high]``
+    (e.g. the int32 range, where ``2**32 + 1`` would wrap around to 1) is refused, not wrapped.
+
+    Args:
+        name: The argument's name, for the message.
+        value: An array-like or a tensor (anything with ``.numpy()``).
+        low, high: Optional bounds.
+
+    Returns:
+        The values as an int64 array of the same shape.
+
+    Raises:
+        TypeError: If the values are not integers.
+        ValueError: If a value is out of bounds.
+    """
+    array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+    if array.dtype.kind == "f":
+        fractional = ~np.isfinite(array) | (array != np.round(array))
+        if np.any(fractional):
+            raise TypeError(f"Argument `{name}` must hold integers; received {array[fractional].flat[0]!r}.")
+    elif array.dtype.kind not in "iub":
+        raise TypeError(f"Argument `{name}` must hold integers; received dtype {array.dtype}.")
+    outside = np.zeros(array.shape, bool)
+    if low is not None:
+        outside |= array < low
+    if high is not None:
+        outside |= array > high
+    if np.any(outside):
+        raise ValueError(f"Argument `{name}` must hold integers in [{low}, {high}]; received "
+                         f"{int(array[outside].flat[0])}.")
+    return array.astype(np.int64)
 
 
 def check_positive_int(name: str, value: Any) -> int:

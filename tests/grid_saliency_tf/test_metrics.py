@@ -78,9 +78,9 @@ def test_metrics_reject_mismatched_shapes_and_nan():
 
 
 def test_confusion_matrix_refuses_fractional_labels_and_iou_a_negative_matrix():
-    with pytest.raises(ValueError, match="labels.*1.5"):
+    with pytest.raises(TypeError, match="labels.*1.5"):
         confusion_matrix(np.array([0, 1.5]), np.array([0, 1]), 3)
-    with pytest.raises(ValueError, match="predictions.*0.25"):
+    with pytest.raises(TypeError, match="predictions.*0.25"):
         confusion_matrix(np.array([0, 1]), np.array([0.25, 1.0]), 3)
     # Whole-valued floats are class ids.
     np.testing.assert_array_equal(confusion_matrix(np.array([0.0, 1.0]), np.array([0, 1]), 2), np.eye(2))
