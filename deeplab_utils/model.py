@@ -15,11 +15,17 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
-from deeplab_utils import graph_loader
 from deeplab_utils.archive import extract_archive, is_archive
-from deeplab_utils.graph_loader import DEFAULT_IMAGE_INPUT, DEFAULT_SEMANTIC_OUTPUT, FrozenGraph
+from deeplab_utils.frozen_graph import FrozenGraph
+from deeplab_utils.graph_def import (
+    DEFAULT_IMAGE_INPUT,
+    DEFAULT_SEMANTIC_OUTPUT,
+    canonical_tensor_name,
+    load_graph_def,
+)
+from deeplab_utils.graph_tensors import find_float_input, find_logits, find_scaling
 
-__all__ = ["DeepLabModel"]
+__all__ = ["DeepLabModel", "parity_report"]
 
 # Probe image of the preprocessing check; small enough for any crop size, large enough to see padding.
 _PROBE_SIZE = 7
@@ -33,7 +39,7 @@ class DeepLabModel:
     instead feeds the float tensor the backbone reads (after padding and scaling; ``sub_7:0`` in
     MobileNetV2 exports) and returns the softmax of the logits that feed the graph's ArgMax
     (``ResizeBilinear_2:0``/``ResizeBilinear_3:0``). Both are found by reading the graph
-    (:func:`~deeplab_utils.graph_loader.find_float_input`, :func:`~deeplab_utils.graph_loader.find_logits`)
+    (:func:`~deeplab_utils.graph_tensors.find_float_input`, :func:`~deeplab_utils.graph_tensors.find_logits`)
     unless given. The padding value and the crop size are measured by running the graph's own
     preprocessing on probe images, and the model refuses to load if that preprocessing is anything but
     "pad to the crop size, then element-wise scaling" (e.g. a graph that resizes its input).
@@ -75,8 +81,8 @@ class DeepLabModel:
         batch_images: bool | None = None,
     ) -> None:
         self.model = model
-        self.image_input_name = graph_loader.canonical_tensor_name(image_input_name)
-        self.semantic_output_name = graph_loader.canonical_tensor_name(semantic_output_name)
+        self.image_input_name = canonical_tensor_name(image_input_name)
+        self.semantic_output_name = canonical_tensor_name(semantic_output_name)
         self.extract_dir = extract_dir
         if isinstance(model, tf.compat.v1.GraphDef):
             graph_def, source = model, "GraphDef"
@@ -84,7 +90,7 @@ class DeepLabModel:
             path = model
             if extract_dir is not None and is_archive(model):
                 path = extract_archive(model, extract_dir)
-            graph_def, source = graph_loader.load_graph_def(path)
+            graph_def, source = load_graph_def(path)
         else:
             raise TypeError(
                 "model: expected a path (tarball, folder or .pb) or a tf.compat.v1.GraphDef; "
@@ -100,18 +106,18 @@ class DeepLabModel:
 
         self.found: dict[str, str] = {}
         if input_name is None:
-            input_name = graph_loader.find_float_input(graph_def, self.image_input_name)
+            input_name = find_float_input(graph_def, self.image_input_name)
             self.found["input_name"] = "found in the graph"
         else:
             self.found["input_name"] = "given"
-        self.input_name = graph_loader.canonical_tensor_name(input_name)
+        self.input_name = canonical_tensor_name(input_name)
         if logits_name is None:
-            logits_name = graph_loader.find_logits(graph_def, self.semantic_output_name, self.input_name)
+            logits_name = find_logits(graph_def, self.semantic_output_name, self.input_name)
             self.found["logits_name"] = "found in the graph"
         else:
             self.found["logits_name"] = "given"
-        self.logits_name = graph_loader.canonical_tensor_name(logits_name)
-        self.scaled_from, self.scaling = graph_loader.find_scaling(graph_def, self.input_name)
+        self.logits_name = canonical_tensor_name(logits_name)
+        self.scaled_from, self.scaling = find_scaling(graph_def, self.input_name)
         self.crop_size, self.pad_value = self._probe_preprocessing()
 
         self._batched = False
@@ -362,3 +368,31 @@ class DeepLabModel:
             "extract_dir": None if self.extract_dir is None else str(self.extract_dir),
             "batch_images": self._batched,
         }
+
+
+def parity_report(model: DeepLabModel, images: Sequence[np.ndarray]) -> dict[str, Any]:
+    """Compares ``model.predict_labels`` with the graph's own ``SemanticPredictions``, pixel for pixel.
+
+    The diagnostic that the wrapper (padding, scaling, cropping done outside the graph) reproduces the
+    export: run it on a few of your images after loading a real tarball.
+
+    Args:
+        model: The model to check.
+        images: uint8 images ``(height, width, 3)``, each at most the crop size.
+
+    Returns:
+        ``{"pixels": total, "mismatches": count, "equal": bool, "per_image": [count, ...]}``.
+
+    Raises:
+        ValueError: If an image is not uint8 ``(height, width, 3)`` or is larger than the crop size.
+    """
+    per_image = []
+    total = 0
+    for image in images:
+        image = np.asarray(image)
+        reference = model.semantic_predictions(image)
+        labels = np.asarray(model.predict_labels(image[None]))[0]
+        per_image.append(int(np.count_nonzero(labels != reference)))
+        total += reference.size
+    return {"pixels": total, "mismatches": sum(per_image), "equal": sum(per_image) == 0,
+            "per_image": per_image}

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deeplab_utils import DeepLabModel, FrozenGraph
-from deeplab_utils.testing import parity_report, synthetic_scene as blocks_image
+from deeplab_utils import DeepLabModel, FrozenGraph, parity_report
+from deeplab_utils.testing import synthetic_scene as blocks_image
 
 # Image sizes up to the 65x65 crop: full crop, smaller, thin, 1 pixel.
 SIZES = [(65, 65), (48, 61), (9, 65), (1, 1)]

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from deeplab_utils import DeepLabModel, find_float_input, find_logits, find_scaling
-from deeplab_utils.graph_loader import GraphIndex, strip_output_shapes
+from deeplab_utils.graph_def import GraphIndex, strip_output_shapes
 
 tf1 = tf.compat.v1
 
