@@ -2,7 +2,8 @@
 
 Load a zoo tarball (e.g. ``deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz``), its folder or the
 ``frozen_inference_graph.pb`` with :class:`DeepLabModel`; explain a predicted class of one image with
-``python -m deeplab_utils.explain_main`` (Hoyer et al., NeurIPS 2019, Sec. 5, supplement S2-S3). Fixture
+:func:`explain_image` or the binary ``deeplab-explain`` (Hoyer et al., NeurIPS 2019, Sec. 5, supplement
+S2-S3). Fixture
 graphs in the export format come from :mod:`deeplab_utils.testing`; :func:`parity_report` checks a
 loaded model against the graph's own predictions.
 """
@@ -25,22 +26,34 @@ from deeplab_utils.labels import (
     pascal_color_map,
 )
 from deeplab_utils.model import DeepLabModel, parity_report
-from deeplab_utils.requests import RequestMasks, build_request_masks, scaled_min_size
+from deeplab_utils.pipeline import explain_image
+from deeplab_utils.requests import (
+    MIN_REQUEST_PIXELS,
+    REQUEST_EROSION_SIZE,
+    RequestMasks,
+    build_request_masks,
+    scaled_min_size,
+)
+from deeplab_utils.settings import ExplainSettings
 
 __all__ = [
     "CITYSCAPES",
     "CITYSCAPES_LABEL_IDS",
     "COCO_CATEGORY_IDS_OF_VOC",
     "DeepLabModel",
+    "ExplainSettings",
     "FrozenGraph",
     "IGNORE_LABEL",
     "LabelSet",
+    "MIN_REQUEST_PIXELS",
     "PASCAL_VOC",
+    "REQUEST_EROSION_SIZE",
     "RequestMasks",
     "ScalingStep",
     "build_request_masks",
     "cityscapes_label_ids_to_train_ids",
     "coco_categories_to_voc_labels",
+    "explain_image",
     "extract_archive",
     "find_float_input",
     "find_logits",
