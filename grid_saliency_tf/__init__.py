@@ -2,6 +2,9 @@
 
 Grid and context saliency (Hoyer et al., NeurIPS 2019), their gradient baselines (VG, IG, SG),
 Seg-Grad-CAM (Vinogradova et al., 2020), and the metrics of the context-bias benchmark.
+
+Experiment I/O for binaries (atomic files, records, run folders, figures) lives in
+`grid_saliency_tf.experiment`, which this package does not import (docs/experiment.md).
 """
 
 from grid_saliency_tf.gradients import (
