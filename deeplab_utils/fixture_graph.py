@@ -238,16 +238,16 @@ def build_frozen_graph(
         ValueError: For an unknown backbone or a crop size the backbone cannot divide.
     """
     if backbone not in BACKBONES:
-        raise ValueError(f"backbone: expected one of {BACKBONES}; received {backbone!r}")
+        raise ValueError(f"Argument `backbone` must be one of {BACKBONES}; received {backbone!r}.")
     stride = 8 if backbone == "mobilenet_v2" else 16
     crop = tuple(int(size) for size in crop_size)
     if len(crop) != 2 or any(size < stride + 1 or (size - 1) % stride for size in crop):
         raise ValueError(
-            f"crop_size: expected (height, width), each a multiple of {stride} plus 1 for {backbone}; "
-            f"received {tuple(crop_size)}"
+            f"Argument `crop_size` must be (height, width), each a multiple of {stride} plus 1 for {backbone}; "
+            f"received {tuple(crop_size)}."
         )
     if num_classes < 2:
-        raise ValueError(f"num_classes: expected at least 2; received {num_classes}")
+        raise ValueError(f"Argument `num_classes` must be an integer >= 2; received {num_classes!r}.")
     rng = np.random.default_rng(seed)
     graph = tf.Graph()
     with graph.as_default():
@@ -261,7 +261,7 @@ def build_frozen_graph(
             features, decoder_feature = _xception_65(builder, scaled, width)
         pool_height = _scale_dimension(crop[0], 1.0 / stride)
         if pool_height != _scale_dimension(crop[1], 1.0 / stride):
-            raise ValueError(f"crop_size: the fixtures use square crops; received {tuple(crop_size)}")
+            raise ValueError(f"Argument `crop_size` must be square for the fixtures; received {tuple(crop_size)}.")
         depth = 2 * width
         rates = () if backbone == "mobilenet_v2" else (1, 2, 3)
         features = _aspp(builder, features, pool_height, depth, rates)

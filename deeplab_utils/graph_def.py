@@ -68,9 +68,11 @@ def parse_graph_def(data: bytes, source: str = "graph") -> tf.compat.v1.GraphDef
     try:
         graph_def.ParseFromString(data)
     except (DecodeError, RuntimeWarning, ValueError) as error:
-        raise ValueError(f"{source} is not a TensorFlow GraphDef (corrupt or truncated?): {error}") from error
+        raise ValueError(f"Argument `data` must be a serialized GraphDef; received the bytes of {source}, which "
+                         f"is not a TensorFlow GraphDef (corrupt or truncated?): {error}.") from error
     if not graph_def.node:
-        raise ValueError(f"{source} is not a TensorFlow GraphDef (corrupt or truncated?): it has no nodes")
+        raise ValueError(f"Argument `data` must be a serialized GraphDef; received the bytes of {source}, which "
+                         "is not a TensorFlow GraphDef (corrupt or truncated?): it has no nodes.")
     return graph_def
 
 
@@ -119,7 +121,8 @@ class GraphIndex:
         """
         name = node_name(tensor_name)
         if name not in self.nodes:
-            raise ValueError(f"the graph has no node {name!r} (tensor {tensor_name!r})")
+            raise ValueError(f"Argument `tensor_name` must name a node of the graph; received {tensor_name!r} "
+                             f"(the graph has no node {name!r}).")
         return self.nodes[name]
 
     def has(self, tensor_name: str) -> bool:

@@ -140,8 +140,8 @@ def find_float_input(graph_def: tf.compat.v1.GraphDef, image_input: str = DEFAUL
             entries.append(node)
     if not entries:
         raise ValueError(
-            f"no float input found: no convolution in the graph depends on {image_input!r}; "
-            "pass input_name"
+            f"Argument `graph_def` must have a float input to its first convolution; received a graph where "
+            f"no convolution depends on {image_input!r} (no float input found): pass input_name."
         )
     candidates = set()
     for conv in entries:
@@ -151,14 +151,16 @@ def find_float_input(graph_def: tf.compat.v1.GraphDef, image_input: str = DEFAUL
         candidates.add(tensor)
     if len(candidates) > 1:
         raise ValueError(
-            f"no unique float input: the first convolutions read {sorted(candidates)}; pass input_name"
+            f"Argument `graph_def` must have one float input to its first convolutions; received a graph whose "
+            f"first convolutions read {sorted(candidates)} (no unique float input): pass input_name."
         )
     tensor = candidates.pop()
     dtype = index.output_dtype(tensor)
     if dtype is not None and dtype not in _FLOAT_TYPES:
         raise ValueError(
-            f"no float input found: the first convolution reads {tensor!r} of type "
-            f"{tf.as_dtype(dtype).name}; pass input_name"
+            f"Argument `graph_def` must have a float input to its first convolution; received a graph whose "
+            f"first convolution reads {tensor!r} of type {tf.as_dtype(dtype).name} (no float input found): "
+            "pass input_name."
         )
     return tensor
 
@@ -208,14 +210,17 @@ def find_logits(
     argmaxes = [node for node in argmaxes
                 if index.output_dtype(canonical_tensor_name(node.input[0])) in _FLOAT_TYPES | {None}]
     if not argmaxes:
-        raise ValueError(f"no logits found: no ArgMax over a float tensor {where}; pass logits_name")
+        raise ValueError(f"Argument `graph_def` must have logits under an ArgMax; received a graph with no ArgMax "
+                         f"over a float tensor {where} (no logits found): pass logits_name.")
     if len(argmaxes) > 1:
         names = sorted(node.name for node in argmaxes)
-        raise ValueError(f"no unique logits: several ArgMax ops {where}: {names}; pass logits_name")
+        raise ValueError(f"Argument `graph_def` must have one ArgMax over its logits; received a graph with "
+                         f"several ArgMax ops {where}: {names} (no unique logits): pass logits_name.")
     logits = canonical_tensor_name(argmaxes[0].input[0])
     _check_not_probabilities(index, logits)
     if float_input is not None and node_name(float_input) not in index.ancestors(logits):
-        raise ValueError(f"logits {logits!r} do not depend on the float input {float_input!r}")
+        raise ValueError(f"Argument `float_input` must feed the logits; received {float_input!r}, on which the "
+                         f"logits {logits!r} do not depend.")
     return logits
 
 
@@ -226,8 +231,9 @@ def _check_not_probabilities(index: GraphIndex, logits: str) -> None:
         node = index.nodes[queue.popleft()]
         if node.op == "Softmax":
             raise ValueError(
-                f"the ArgMax reduces {logits!r}, an average of softmax probabilities (a multi-scale or "
-                "flipped-image export); export with a single inference scale, or pass logits_name"
+                f"Argument `graph_def` must compute its ArgMax from logits; received a graph whose ArgMax "
+                f"reduces {logits!r}, an average of softmax probabilities (a multi-scale or flipped-image "
+                "export): export with a single inference scale, or pass logits_name."
             )
         if node.op in _PROBABILITY_MERGE_OPS:
             for source in index.data_inputs(node):

@@ -93,8 +93,8 @@ class DeepLabModel:
             graph_def, source = load_graph_def(path)
         else:
             raise TypeError(
-                "model: expected a path (tarball, folder or .pb) or a tf.compat.v1.GraphDef; "
-                f"received {type(model).__name__}"
+                "Argument `model` must be a path (tarball, folder or .pb) or a tf.compat.v1.GraphDef; "
+                f"received a {type(model).__name__}."
             )
         self.source = source
         self._graph = FrozenGraph(graph_def, source)
@@ -102,7 +102,8 @@ class DeepLabModel:
         for argument, name in (("image_input_name", self.image_input_name),
                                ("input_name", input_name), ("logits_name", logits_name)):
             if name is not None and not index.has(name):
-                raise ValueError(f"{argument}: the graph {source} has no tensor {name!r}")
+                raise ValueError(f"Argument `{argument}` must name a tensor of the graph {source}; received "
+                                 f"{name!r}.")
 
         self.found: dict[str, str] = {}
         if input_name is None:
@@ -137,13 +138,14 @@ class DeepLabModel:
             root, _ = preprocess(tf.zeros([1, 1, 1, 3], tf.uint8))
         except (tf.errors.OpError, ValueError, TypeError) as error:
             raise ValueError(
-                f"cannot run the graph's preprocessing from {self.image_input_name!r} to "
-                f"{self.input_name!r}: {str(error).splitlines()[0]}"
+                f"Argument `input_name` must be computed from {self.image_input_name!r} by the graph's "
+                f"preprocessing; received {self.input_name!r}, which cannot be run from it: "
+                f"{str(error).splitlines()[0]}."
             ) from error
         if root.shape.rank != 4 or root.shape[0] != 1 or root.shape[-1] != 3:
             raise ValueError(
-                f"the float input {self.input_name!r} has shape {tuple(root.shape)} for one 1x1 image; "
-                "expected (1, crop_height, crop_width, 3)"
+                f"Argument `input_name` must be an image tensor (1, crop_height, crop_width, 3); received "
+                f"{self.input_name!r}, which has shape {tuple(root.shape)} for one 1x1 image."
             )
         crop = (int(root.shape[1]), int(root.shape[2]))
         # The bottom-right pixel is padding unless the crop is 1x1 (then no padding ever happens).
@@ -155,14 +157,15 @@ class DeepLabModel:
         if (tuple(root.shape) != tuple(expected_root.shape)
                 or not np.allclose(root.numpy(), expected_root.numpy(), rtol=0, atol=1e-4)):
             raise ValueError(
-                f"the graph's preprocessing up to {self.scaled_from!r} is not 'pad to the crop size "
-                f"{crop[0]}x{crop[1]} with a constant' (does the export resize its input?); "
-                "pass input_name to feed another tensor"
+                f"Argument `model` must pad its input to the crop size and scale it; received a graph whose "
+                f"preprocessing up to {self.scaled_from!r} is not 'pad to the crop size {crop[0]}x{crop[1]} "
+                "with a constant' (does the export resize its input?): pass input_name to feed another tensor."
             )
         expected = self._scale(expected_root)
         if not np.allclose(scaled.numpy(), expected.numpy(), rtol=1e-6, atol=1e-6):
             raise ValueError(
-                f"replaying the scaling {self.describe_scaling()} does not reproduce {self.input_name!r}"
+                f"Argument `model` must scale its input element-wise; received a graph where replaying the "
+                f"scaling {self.describe_scaling()} does not reproduce {self.input_name!r}."
             )
         return crop, pad_value
 
@@ -185,7 +188,8 @@ class DeepLabModel:
                 self.num_classes = output_shape[-1]
                 self.batching_note = "one graph call per batch (the network is batch-agnostic)"
             elif batch_images:
-                raise ValueError(f"batch_images=True, but the graph cannot be batched: {reason}")
+                raise ValueError(f"Argument `batch_images` must not be True for a graph that cannot be "
+                                 f"batched; received True, but {reason}.")
         if not self._batched:
             self._forward = self._graph.function([self.input_name], [self.logits_name])
             output_shape = self._forward.structured_outputs[0].shape
@@ -195,9 +199,9 @@ class DeepLabModel:
         spatial = tuple(output_shape[1:3]) if output_shape.rank == 4 else (None, None)
         if None not in spatial and spatial != tuple(self.crop_size):
             raise ValueError(
-                f"logits {self.logits_name!r} are {spatial[0]}x{spatial[1]}, not at the crop size "
-                f"{self.crop_size[0]}x{self.crop_size[1]} of the float input; pass the logits after the "
-                "graph's final resize as logits_name"
+                f"Argument `logits_name` must name logits at the crop size {self.crop_size[0]}x"
+                f"{self.crop_size[1]} of the float input (after the graph's final resize); received "
+                f"{self.logits_name!r}, which are {spatial[0]}x{spatial[1]}."
             )
         if self.num_classes is None:
             logits = self._graph_logits(tf.zeros([1, *shape]))
@@ -268,17 +272,19 @@ class DeepLabModel:
             images = images.astype(np.float32)
         images = tf.convert_to_tensor(images)
         if not images.dtype.is_floating and not images.dtype.is_integer:
-            raise TypeError(f"images: expected a float or integer tensor; received dtype {images.dtype.name}")
+            raise TypeError(f"Argument `images` must be a float or integer tensor; received dtype "
+                            f"{images.dtype.name}.")
         images = tf.cast(images, tf.float32)
         if images.shape.rank is not None and (images.shape.rank != 4 or images.shape[-1] not in (3, None)):
             raise ValueError(
-                f"images: expected shape (batch, height, width, 3); received {tuple(images.shape)}"
+                f"Argument `images` must have shape (batch, height, width, 3); received {tuple(images.shape)}."
             )
         height, width = (images.shape[1], images.shape[2]) if images.shape.rank == 4 else (None, None)
         if (height is not None and height > self.crop_size[0]) or (width is not None and width > self.crop_size[1]):
             raise ValueError(
-                f"images: {height}x{width} is larger than the crop size {self.crop_size[0]}x{self.crop_size[1]} "
-                "the graph was exported with; resize the image (deeplab_utils.fit_to_crop)"
+                f"Argument `images` must be at most the crop size {self.crop_size[0]}x{self.crop_size[1]} the graph "
+                f"was exported with (resize with deeplab_utils.fit_to_crop); received {height}x{width}, which "
+                f"is larger than the crop size {self.crop_size[0]}x{self.crop_size[1]}."
             )
         return images
 
@@ -323,10 +329,12 @@ class DeepLabModel:
             image = image[None]
         if image.dtype != np.uint8 or image.ndim != 4 or image.shape[0] != 1 or image.shape[-1] != 3:
             raise ValueError(
-                f"image: expected one uint8 image (height, width, 3); received {image.dtype} {image.shape}"
+                f"Argument `image` must be one uint8 image (height, width, 3); received {image.dtype} "
+                f"{image.shape}."
             )
         if not self._graph.index.has(self.semantic_output_name):
-            raise ValueError(f"the graph {self.source} has no output {self.semantic_output_name!r}")
+            raise ValueError(f"Argument `semantic_output_name` must name an output of the graph {self.source}; "
+                             f"received {self.semantic_output_name!r}.")
         if self._reference_fn is None:
             self._reference_fn = self._graph.function([self.image_input_name], [self.semantic_output_name])
         return np.asarray(self._reference_fn(tf.constant(image))[0])[0]

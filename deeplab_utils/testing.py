@@ -80,7 +80,8 @@ def write_model_tarball(
     directory = Path(directory)
     tarball = directory / f"{name}.tar.gz"
     if tarball.exists():
-        raise ValueError(f"name: {str(tarball)!r} exists already")
+        raise ValueError(f"Argument `name` must name a tarball that does not exist yet; received {name!r}: "
+                         f"{str(tarball)!r} exists already.")
     backbone = backbone or ("mobilenet_v2" if "mnv2" in name else "xception_65")
     num_classes = num_classes or (19 if "cityscapes" in name else 21)
     fixture = build_frozen_graph(backbone, crop_size=crop_size, num_classes=num_classes, width=width,

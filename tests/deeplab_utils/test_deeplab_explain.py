@@ -112,7 +112,7 @@ def test_binary_bad_input_is_one_line_and_exit_2(case, mnv2_tarball, scene, tmp_
     assert "Traceback" not in done.stderr
     line = _last_line(done.stderr)
     assert line.startswith("deeplab-explain: error: ")
-    assert ("'unicorn' is not in the cityscapes label set" in line if case == "unknown_class"
+    assert ("received 'unicorn', which is not in the cityscapes label set" in line if case == "unknown_class"
             else "corrupt or truncated" in line)
 
 
@@ -188,9 +188,9 @@ def test_bad_batch_size(mnv2_model, scene, tmp_path):
 def test_bad_image_files(mnv2_model, tmp_path):
     not_an_image = tmp_path / "notes.png"
     not_an_image.write_text("hello")
-    with pytest.raises(ValueError, match="is not an image file"):
+    with pytest.raises(ValueError, match=r"^Argument `path` must be an image file; .*is not an image file"):
         explain_image(mnv2_model, not_an_image, tmp_path, ExplainSettings(class_id=0, **FAST))
-    with pytest.raises(ValueError, match="no such file"):
+    with pytest.raises(ValueError, match=r"^Argument `path` must be an image file; .*no such file"):
         explain_image(mnv2_model, tmp_path / "missing.png", tmp_path, ExplainSettings(class_id=0, **FAST))
 
 
