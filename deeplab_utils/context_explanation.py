@@ -21,7 +21,7 @@ from deeplab_utils.requests import RequestMasks, build_request_masks, scaled_min
 from deeplab_utils.settings import IMAGE_VALUE_RANGE, ExplainSettings
 from grid_saliency_tf import GridSaliencyOptimizer, Requests, perturb
 
-__all__ = ["ImagePrediction", "RequestExplanation", "explain_requests", "predict_requests"]
+__all__ = ["ImagePrediction", "RequestExplanation", "SaliencyOutcome", "explain_requests", "predict_requests"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,18 +45,35 @@ class ImagePrediction:
 
 
 @dataclasses.dataclass(frozen=True)
+class SaliencyOutcome:
+    """The losses and state of one request's optimised mask (Eq. 3, supplement S2.1).
+
+    Attributes:
+        total_loss: ``mask_loss + preservation_loss`` of the returned mask.
+        mask_loss: ``lambda * ||M||_1``.
+        preservation_loss: The second term of Eq. 3, in [0, 1].
+        perturbation_value: The constant perturbation chosen (image units; the mean of ``a`` for blur
+            and noise).
+        converged: ``preservation_loss <= 0.1`` (supplement S2.1).
+        empty: The returned mask is all zero.
+    """
+
+    total_loss: float
+    mask_loss: float
+    preservation_loss: float
+    perturbation_value: float
+    converged: bool
+    empty: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class RequestExplanation:
     """Context saliency of one request and the images of supplement Fig. S13.
 
     Attributes:
         saliency: float32 ``(height, width)`` in [0, 1]: the upsampled mask ``M*``.
         low_res_saliency: float32 ``(grid_height, grid_width)``: the optimised mask.
-        total_loss: ``mask_loss + preservation_loss`` (Eq. 3).
-        mask_loss: ``lambda * ||M||_1``.
-        preservation_loss: The second term of Eq. 3.
-        perturbation_value: The chosen constant (for blur and noise, the mean of ``a``).
-        converged: ``preservation_loss <= 0.1`` (supplement S2.1).
-        empty: ``M*`` is all zero.
+        outcome: Its losses and state.
         perturbation_image: float32 ``(height, width, 3)``: ``a``, as returned by the optimiser.
         context_image: float32 ``(height, width, 3)``: ``p(x, R)``.
         optimised_image: float32 ``(height, width, 3)``: ``p_context(x, R, M*)``.
@@ -67,12 +84,7 @@ class RequestExplanation:
 
     saliency: np.ndarray
     low_res_saliency: np.ndarray
-    total_loss: float
-    mask_loss: float
-    preservation_loss: float
-    perturbation_value: float
-    converged: bool
-    empty: bool
+    outcome: SaliencyOutcome
     perturbation_image: np.ndarray
     context_image: np.ndarray
     optimised_image: np.ndarray
@@ -140,10 +152,11 @@ def explain_requests(model: DeepLabModel, optimizer: GridSaliencyOptimizer, imag
     return [
         RequestExplanation(
             saliency=result.masks[k], low_res_saliency=result.low_res_masks[k],
-            total_loss=float(result.total_loss[k]), mask_loss=float(result.mask_loss[k]),
-            preservation_loss=float(result.preservation_loss[k]),
-            perturbation_value=float(result.perturbation_value[k]),
-            converged=bool(result.converged[k]), empty=bool(result.empty[k]),
+            outcome=SaliencyOutcome(
+                total_loss=float(result.total_loss[k]), mask_loss=float(result.mask_loss[k]),
+                preservation_loss=float(result.preservation_loss[k]),
+                perturbation_value=float(result.perturbation_value[k]),
+                converged=bool(result.converged[k]), empty=bool(result.empty[k])),
             perturbation_image=perturbation_images[k].numpy(),
             context_image=context_images[k].numpy(), optimised_image=optimised_images[k].numpy(),
             context_score=scores[k], optimised_score=scores[count + k], seconds=seconds,

@@ -160,9 +160,7 @@ def _request_record(plan: ExplainPlan, prediction: ImagePrediction, index: int,
         request=index + 1, class_id=plan.class_id, class_name=plan.class_name,
         pixels=int(requests.sizes[index]), eroded_pixels=int(requests.eroded_sizes[index]),
         box_top_left_bottom_right=tuple(int(v) for v in requests.boxes[index]),
-        total_loss=explanation.total_loss, mask_loss=explanation.mask_loss,
-        preservation_loss=explanation.preservation_loss, perturbation_value=explanation.perturbation_value,
-        converged=explanation.converged, empty=explanation.empty,
+        outcome=explanation.outcome,
         saliency_mean=float(explanation.saliency.mean()),
         salient_fraction=float((explanation.saliency > 0).mean()),
         low_res_mask=tuple(tuple(float(v) for v in row) for row in np.round(explanation.low_res_saliency, 6)),
@@ -187,10 +185,11 @@ def _write_request(run: RunFolder, plan: ExplainPlan, prediction: ImagePredictio
 
 
 def _describe(record: RequestRecord, total: int) -> str:
-    state = "empty" if record.empty else f"salient {record.salient_fraction:.1%}"
+    outcome = record.outcome
+    state = "empty" if outcome.empty else f"salient {record.salient_fraction:.1%}"
     return (f"request {record.request}/{total} ({record.pixels} px): preservation loss "
-            f"{record.preservation_loss:.4f}, mask loss {record.mask_loss:.4f}, "
-            f"{'converged' if record.converged else 'not converged'}, {state} ({record.seconds:.1f} s)")
+            f"{outcome.preservation_loss:.4f}, mask loss {outcome.mask_loss:.4f}, "
+            f"{'converged' if outcome.converged else 'not converged'}, {state} ({record.seconds:.1f} s)")
 
 
 def _write_combined_saliency(run: RunFolder, plan: ExplainPlan, prediction: ImagePrediction,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
+from deeplab_utils.context_explanation import SaliencyOutcome
 from grid_saliency_tf.experiment import Record
 
 __all__ = ["ExplanationSummary", "RequestRecord"]
@@ -25,12 +26,7 @@ class RequestRecord(Record):
         pixels: Pixels of the request mask ``R``.
         eroded_pixels: Pixels of ``R`` after the 3x3 erosion (what the size test used).
         box_top_left_bottom_right: Bounding box of ``R``, bottom/right exclusive.
-        total_loss: ``mask_loss + preservation_loss`` of the returned mask (Eq. 3).
-        mask_loss: ``lambda * ||M||_1``.
-        preservation_loss: The second term of Eq. 3, in [0, 1].
-        perturbation_value: The constant perturbation chosen (image units; the mean for blur/noise).
-        converged: ``preservation_loss <= 0.1`` (supplement S2.1).
-        empty: The returned mask is all zero.
+        outcome: Losses, perturbation value, convergence and emptiness of the returned mask.
         saliency_mean: Mean of the upsampled mask ``M*``.
         salient_fraction: Fraction of pixels with ``M* > 0``.
         low_res_mask: The optimised mask ``(grid_height, grid_width)``, rounded to 6 digits.
@@ -47,12 +43,7 @@ class RequestRecord(Record):
     pixels: int
     eroded_pixels: int
     box_top_left_bottom_right: tuple[int, int, int, int]
-    total_loss: float
-    mask_loss: float
-    preservation_loss: float
-    perturbation_value: float
-    converged: bool
-    empty: bool
+    outcome: SaliencyOutcome
     saliency_mean: float
     salient_fraction: float
     low_res_mask: tuple[tuple[float, ...], ...]

@@ -81,9 +81,9 @@ def test_binary_writes_figures_and_json(mnv2_tarball, mnv2_model, scene, tmp_pat
     assert len(summary.requests) == count
     for number, record in enumerate(summary.requests, start=1):
         assert record.request == number
-        assert record.converged == (record.preservation_loss <= 0.1)
+        assert record.outcome.converged == (record.outcome.preservation_loss <= 0.1)
         low_res = np.array(record.low_res_mask)
-        assert low_res.shape == (16, 32) and record.empty == (not low_res.any())
+        assert low_res.shape == (16, 32) and record.outcome.empty == (not low_res.any())
         assert record.eroded_pixels >= summary.min_size_pixels
         saliency = cv2.imread(str(out / record.files["saliency"]))
         assert saliency.shape == (60, 64, 3)
