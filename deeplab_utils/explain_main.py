@@ -76,6 +76,7 @@ def _settings() -> ExplainSettings:
 
 
 def main(argv: list[str]) -> None:
+    """Reads the flags and hands them to :func:`deeplab_utils.pipeline.explain_image`."""
     del argv  # run_binary refuses positional arguments
     settings = _settings()
     say = (lambda line: print(line, flush=True)) if _VERBOSE.value >= 1 else None

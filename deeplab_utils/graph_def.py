@@ -126,6 +126,7 @@ class GraphIndex:
         return self.nodes[name]
 
     def has(self, tensor_name: str) -> bool:
+        """Whether the graph has the node producing `tensor_name`."""
         return node_name(tensor_name) in self.nodes
 
     def descendants(self, tensor_name: str) -> set[str]:

@@ -83,6 +83,7 @@ class ScalingStep:
         return tf.divide(first, second)
 
     def describe(self) -> str:
+        """The step as text, e.g. ``Mul(0.007843, x)``."""
         value = np.array2string(np.asarray(self.constant), precision=6)
         return f"{self.op}({value}, x)" if self.constant_first else f"{self.op}(x, {value})"
 

@@ -54,6 +54,7 @@ class LabelSet:
 
     @property
     def num_classes(self) -> int:
+        """Number of output channels."""
         return len(self.class_names)
 
     def class_id(self, name: str) -> int:

@@ -128,9 +128,7 @@ class DeepLabModel:
         self._logits_fn = tf.function(self._cropped_logits, reduce_retracing=True, autograph=False)
         self._reference_fn = None
 
-    # ----------------------------------------------------------------------------------------------
     # Loading
-    # ----------------------------------------------------------------------------------------------
     def _probe_preprocessing(self) -> tuple[tuple[int, int], tuple[float, float, float]]:
         """Runs ImageTensor -> (root, float input) on probe images; returns (crop_size, pad_value)."""
         try:
@@ -208,9 +206,7 @@ class DeepLabModel:
             self.num_classes = logits.shape[-1]
         self.num_classes = int(self.num_classes)
 
-    # ----------------------------------------------------------------------------------------------
     # The computation
-    # ----------------------------------------------------------------------------------------------
     @staticmethod
     def _pad(images: tf.Tensor, crop_size: Sequence[int], pad_value: Sequence[float]) -> tf.Tensor:
         """Pads bottom and right to the crop size as the export does: ``pad(x - mean, 0) + mean``."""
@@ -339,9 +335,7 @@ class DeepLabModel:
             self._reference_fn = self._graph.function([self.image_input_name], [self.semantic_output_name])
         return np.asarray(self._reference_fn(tf.constant(image))[0])[0]
 
-    # ----------------------------------------------------------------------------------------------
     # Reporting
-    # ----------------------------------------------------------------------------------------------
     def describe_scaling(self) -> str:
         """The preprocessing chain as text, e.g. ``Mul(0.007843, x) -> Sub(x, 1.0)``."""
         return " -> ".join(step.describe() for step in self.scaling) or "none"

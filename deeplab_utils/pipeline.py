@@ -73,6 +73,7 @@ class ExplainPlan:
 
     @property
     def class_name(self) -> str:
+        """The explained class's name in the label set."""
         return self.label_set.class_names[self.class_id]
 
     @property
