@@ -117,26 +117,27 @@ def predict_requests(model: DeepLabModel, image: np.ndarray, class_id: int,
     return ImagePrediction(probabilities, labels, parity, min_size, requests)
 
 
-def _perturbation_images(result, shape):  # TEMPORARY until the engine returns its perturbation images
-    if hasattr(result, "perturbation_images"):
-        return np.broadcast_to(result.perturbation_images, (len(result.masks), *shape))
-    return np.broadcast_to(result.perturbation_value[:, None, None, None], (len(result.masks), *shape))
-
-
 def explain_requests(model: DeepLabModel, optimizer: GridSaliencyOptimizer, image: np.ndarray,
                      class_id: int, request_masks: np.ndarray) -> list[RequestExplanation]:
     """Optimises context saliency (Eq. 3) for requests into one image, optimised together.
 
     Args:
         model: The model `optimizer` explains.
-        optimizer: A context-mode optimiser for images in 0..255 that returns its perturbation images.
+        optimizer: A context-mode optimiser for images in 0..255 built with ``return_perturbations=True``:
+            the figures show the perturbation images it used, whatever the perturbation.
         image: uint8 RGB ``(height, width, 3)``.
         class_id: The class of every request.
         request_masks: bool ``(n, height, width)``.
 
     Returns:
         One explanation per request, in order.
+
+    Raises:
+        ValueError: If `optimizer` does not return its perturbation images.
     """
+    if not optimizer.return_perturbations:
+        raise ValueError("Argument `optimizer` must be built with return_perturbations=True; received one "
+                         "built with return_perturbations=False.")
     started = time.perf_counter()
     images = image[None].astype(np.float32)
     count = len(request_masks)
@@ -144,14 +145,14 @@ def explain_requests(model: DeepLabModel, optimizer: GridSaliencyOptimizer, imag
     result = optimizer.explain(images, Requests(np.zeros(count, np.int32), np.full(count, class_id, np.int32),
                                                 masks))
     repeated = tf.repeat(tf.constant(images), count, axis=0)
-    perturbation_images = tf.constant(_perturbation_images(result, images.shape[1:]), tf.float32)
+    perturbation_images = tf.constant(result.perturbation_images, tf.float32)
     context_images = perturb(repeated, tf.constant(masks), perturbation_images, IMAGE_VALUE_RANGE)
-    optimised_images = perturb(repeated, tf.constant(result.masks), context_images, IMAGE_VALUE_RANGE)
+    optimised_images = perturb(repeated, tf.constant(result.saliency), context_images, IMAGE_VALUE_RANGE)
     scores = model(tf.concat([context_images, optimised_images], 0)).numpy()[..., class_id]
     seconds = (time.perf_counter() - started) / count
     return [
         RequestExplanation(
-            saliency=result.masks[k], low_res_saliency=result.low_res_masks[k],
+            saliency=result.saliency[k], low_res_saliency=result.low_res_masks[k],
             outcome=SaliencyOutcome(
                 total_loss=float(result.total_loss[k]), mask_loss=float(result.mask_loss[k]),
                 preservation_loss=float(result.preservation_loss[k]),

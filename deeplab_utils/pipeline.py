@@ -150,7 +150,7 @@ def plan_explanation(model: DeepLabModel | str | os.PathLike, image: np.ndarray 
     label_set = label_set_for(settings.labels, model.num_classes)
     class_id = _resolve_class(settings, label_set)
     image, image_name = _prepare_image(image, model.crop_size, settings.resize_to_crop, say)
-    optimizer = GridSaliencyOptimizer(model, **settings.optimizer_settings())
+    optimizer = GridSaliencyOptimizer(model, **settings.optimizer_settings(), return_perturbations=True)
     return ExplainPlan(model, image, image_name, label_set, class_id, settings, optimizer)
 
 

@@ -17,7 +17,7 @@ from deeplab_utils.figures import (
 )
 from deeplab_utils.labels import CITYSCAPES
 from deeplab_utils.testing import synthetic_scene
-from grid_saliency_tf import GridSaliencyOptimizer, perturb
+from grid_saliency_tf import GridSaliencyOptimizer, Requests, perturb
 from grid_saliency_tf.experiment import REQUEST_COLOR, SALIENCY_COLOR, decode_png, encode_png, overlay
 from grid_saliency_tf.perturbations import blurred_image
 
@@ -80,15 +80,24 @@ def blur_explanation(mnv2_model):
     class_id = int(np.bincount(labels.ravel()).argmax())
     masks = build_request_masks(labels, class_id, mode="class", min_size=1).masks
     settings = ExplainSettings(class_id=class_id, perturbation="blur", steps=2, grid_shape=(2, 2))
-    optimizer = GridSaliencyOptimizer(mnv2_model, **settings.optimizer_settings())
+    optimizer = GridSaliencyOptimizer(mnv2_model, **settings.optimizer_settings(), return_perturbations=True)
+    result = optimizer.explain(image[None].astype(np.float32),
+                               Requests([0], [class_id], masks.astype(np.float32)))
     [explanation] = explain_requests(mnv2_model, optimizer, image, class_id, masks)
-    return image, probabilities[..., class_id], masks[0], optimizer, explanation
+    return image, probabilities[..., class_id], masks[0], optimizer, explanation, result
+
+
+def test_explain_requests_needs_an_optimizer_that_returns_its_perturbations(mnv2_model):
+    optimizer = GridSaliencyOptimizer(mnv2_model, **ExplainSettings(class_id=0).optimizer_settings())
+    with pytest.raises(ValueError, match="Argument `optimizer` must be built with return_perturbations=True"):
+        explain_requests(mnv2_model, optimizer, synthetic_scene(8, 8), 0, np.ones((1, 8, 8), bool))
 
 
 def test_s13_panel_shows_the_perturbation_the_optimizer_used_for_blur(blur_explanation):
-    image, class_score, mask, optimizer, explanation = blur_explanation
+    image, class_score, mask, optimizer, explanation, result = blur_explanation
     blurred = blurred_image(image[None].astype(np.float32), optimizer.blur_sigma).numpy()
     assert blurred.std() > 1.0  # not a constant image: a value re-derived from the mean would differ
+    np.testing.assert_array_equal(explanation.perturbation_image, result.perturbation_images[0])
     np.testing.assert_allclose(explanation.perturbation_image, blurred[0], atol=1e-3)
     expected = perturb(image[None].astype(np.float32), mask[None].astype(np.float32), blurred, (0.0, 255.0))
     panels = dict(s13_panels(image, class_score, explanation, mask, "road"))
@@ -97,7 +106,7 @@ def test_s13_panel_shows_the_perturbation_the_optimizer_used_for_blur(blur_expla
 
 
 def test_panels_figure_draws_every_panel(blur_explanation, tmp_path):
-    image, class_score, mask, _, explanation = blur_explanation
+    image, class_score, mask, _, explanation, _ = blur_explanation
     panels = s13_panels(image, class_score, explanation, mask, "road")
     assert [title[:3] for title, _ in panels] == ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(h)"]
     figure = panels_figure(panels, "test")
