@@ -178,8 +178,8 @@ def locate_frozen_graph(path: str | os.PathLike) -> Path:
     if path.is_file():
         return path
     if not path.is_dir():
-        raise ValueError(f"Argument `path` must be a .pb file or a folder; received {str(path)!r}: no such file "
-                         "or folder.")
+        raise ValueError(f"Argument `path` must be a model tarball, its folder or a .pb file; received "
+                         f"{str(path)!r}: no such file or folder.")
     names = [str(file.relative_to(path)) for file in sorted(path.rglob("*.pb")) if file.is_file()]
     return path / _pick_graph(names, f"folder {str(path)!r}")
 
