@@ -27,7 +27,7 @@ from grid_saliency_tf.experiment import Progress, RunFolder, figures
 from toy_benchmark.data.sources import DataSources, resolve_sources
 from toy_benchmark.data.streaming import make_dataset
 from toy_benchmark.data.variant import NUM_CLASSES, DatasetVariant
-from toy_benchmark.evaluation.explainers import METHODS, check_methods, method_settings
+from toy_benchmark.evaluation.explainers import METHODS, build_explainers, check_methods, method_settings
 from toy_benchmark.evaluation.metrics_record import METRICS_FILE, MetricsRecord
 from toy_benchmark.evaluation.saliency_metrics import saliency_records, summarize_saliency
 from toy_benchmark.evaluation.segmentation import segmentation_metrics
@@ -176,7 +176,7 @@ def evaluate(
             return MetricsRecord.load(run.file(METRICS_FILE))
         start = time.monotonic()
         model = _resolve_model(model)
-        method_record = method_settings(model, methods, grid_saliency=grid_saliency)
+        explainers = build_explainers(model, methods, grid_saliency=grid_saliency)
         segmentation = None
         if unbiased_test is not None:
             say(f"IoU on {unbiased_test.num_samples} unbiased test images")
@@ -185,13 +185,13 @@ def evaluate(
         say(f"saliency of {', '.join(methods)} on {biased_test.num_samples} test images")
         with Progress(biased_test.num_samples, description="saliency", unit="img", verbose=min(verbose, 1)) as bar:
             records = saliency_records(
-                model, make_dataset(biased_test, batch_size=batch_size, sources=sources), methods,
-                grid_saliency=grid_saliency, num_examples=num_examples, example_digit=biased_test.bias_digit,
+                model, make_dataset(biased_test, batch_size=batch_size, sources=sources), explainers,
+                num_examples=num_examples, example_digit=biased_test.bias_digit,
                 progress=bar.update_to)
         if records.examples:
             figures.write_png(run.file(EXAMPLES_FILE), examples_figure(records.examples))
         metrics = MetricsRecord(run=dict(info or {}), datasets=datasets,
-                                settings=method_record,
+                                settings=method_settings(explainers),
                                 segmentation=segmentation, saliency=summarize_saliency(records),
                                 seconds=time.monotonic() - start)
         metrics = MetricsRecord.from_dict(metrics.to_dict())  # as the file will hold it (tuples as lists)
