@@ -19,6 +19,7 @@ from absl import flags
 
 from grid_saliency_tf.experiment import run_binary
 from toy_benchmark.benchmark.profiles import PAPER
+from toy_benchmark.data.sources import resolve_sources
 from toy_benchmark.data.variant import BIAS_STRENGTHS, DatasetVariant
 from toy_benchmark.evaluation import evaluator
 from toy_benchmark.evaluation.explainers import METHODS
@@ -50,9 +51,9 @@ def main(argv: list[str]) -> None:
                             num_samples=_NUM_TEST.value)
     unbiased = None if _SKIP_IOU.value else DatasetVariant("none", split="test", num_samples=_NUM_TEST.value)
     metrics = evaluator.evaluate(
-        _MODEL.value, _OUTPUT_DIR.value, biased_test=biased, unbiased_test=unbiased, textures=_TEXTURE_DIR.value,
-        mnist=_MNIST_PATH.value, methods=_METHODS.value, batch_size=_BATCH_SIZE.value,
-        num_examples=_NUM_EXAMPLES.value,
+        _MODEL.value, _OUTPUT_DIR.value, biased_test=biased, unbiased_test=unbiased,
+        sources=resolve_sources(_TEXTURE_DIR.value, _MNIST_PATH.value), methods=_METHODS.value,
+        batch_size=_BATCH_SIZE.value, num_examples=_NUM_EXAMPLES.value,
         grid_saliency={"steps": _GRID_STEPS.value, "initial_value": _GRID_INITIAL_VALUE.value},
         info={"model": _MODEL.value}, overwrite=_OVERWRITE.value, verbose=_VERBOSE.value)
     print(f"toy-evaluate: {evaluator.summary_line(metrics, _OUTPUT_DIR.value)}")

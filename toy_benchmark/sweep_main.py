@@ -20,6 +20,7 @@ from absl import flags
 from grid_saliency_tf.experiment import run_binary
 from toy_benchmark.benchmark import runner
 from toy_benchmark.benchmark.profiles import PROFILES
+from toy_benchmark.data.sources import resolve_sources
 
 _PROFILE = flags.DEFINE_enum("profile", "quick", list(PROFILES), "Benchmark profile.")
 _RUNS_DIR = flags.DEFINE_string("runs_dir", None, "Folder of the runs (resumable).")
@@ -81,8 +82,9 @@ def _print(line: str) -> None:
 def main(argv: list[str]) -> None:
     del argv  # no positional arguments (refused by the wrapper)
     profile = PROFILES[_PROFILE.value].replace(**_changes())
+    sources = resolve_sources(_TEXTURE_DIR.value, _MNIST_PATH.value)
     aggregated, path = runner.run_benchmark(
-        profile, _RUNS_DIR.value, report_dir=_REPORT_DIR.value, textures=_TEXTURE_DIR.value, mnist=_MNIST_PATH.value,
+        profile, _RUNS_DIR.value, report_dir=_REPORT_DIR.value, sources=sources,
         log=_print if _VERBOSE.value >= 1 else lambda line: None, verbose=_VERBOSE.value, overwrite=_OVERWRITE.value)
     print(f"toy-sweep: report written to {path}")
     for group, checks in aggregated["effect"].items():

@@ -10,7 +10,7 @@ import pytest
 
 from toy_benchmark.benchmark import PROFILES, Profile, RunSpec, aggregate, plan_runs, report
 from toy_benchmark.benchmark import runner as protocol
-from toy_benchmark.data.streaming import resolve_sources
+from toy_benchmark.data.sources import resolve_sources
 from toy_benchmark.evaluation import MethodSummary, MetricsRecord, SaliencySummary, SegmentationMetrics
 
 TINY = Profile(

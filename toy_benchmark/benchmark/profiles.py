@@ -1,9 +1,10 @@
 """Benchmark profiles: which runs make a benchmark and how large they are (paper Sec. 4.2, S1.2-S1.6).
 
-`Profile`'s defaults are the paper's toy settings, and nothing else in the package retypes them: the
-binaries take their flag defaults from `PAPER`, the grid saliency parameters not listed here keep the
-engine's toy defaults (`GridSaliencyOptimizer`), and the dataset sizes are the data wing's
-(`DEFAULT_NUM_SAMPLES`). Two profiles are defined:
+`Profile`'s defaults are the paper's toy settings, read from where they are defined once: the training
+protocol from the training wing (`PAPER_PROTOCOL`), the published width from the models
+(`PUBLISHED_WIDTH`), the dataset sizes from the data wing (`DEFAULT_NUM_SAMPLES`) and the grid saliency
+parameters from the engine's toy defaults (`GridSaliencyOptimizer`); the binaries take their flag
+defaults from `PAPER`. Two profiles are defined:
 
 * ``paper``: the full protocol, 3 backbones x 10 bias digits x 5 bias textures drawn from the 25 x 5
   dataset seeds x 2 bias strengths, plus the unbiased networks; width 1, 50 epochs, 50,000 training and
@@ -23,14 +24,18 @@ import numpy as np
 from grid_saliency_tf import GridSaliencyOptimizer
 from toy_benchmark.data.variant import BIAS_STRENGTHS, DEFAULT_NUM_SAMPLES, NUM_DIGITS
 from toy_benchmark.evaluation.explainers import METHODS, check_methods
-from toy_benchmark.models import BACKBONES
+from toy_benchmark.models import BACKBONES, PUBLISHED_WIDTH
+from toy_benchmark.training.schedule import PAPER_PROTOCOL
 
-__all__ = ["NUM_TEXTURES", "PAPER", "PARAMETER_SWEEPS", "PROFILES", "Profile", "grid_saliency_default"]
+__all__ = ["FINAL_RATE_RATIO", "NUM_TEXTURES", "PAPER", "PARAMETER_SWEEPS", "PROFILES", "Profile",
+           "grid_saliency_default"]
 
 #: Size of the texture pool the bias textures are drawn from.
 NUM_TEXTURES = 25
 #: Grid saliency parameters swept in Fig. S11, and the `GridSaliencyOptimizer` argument each one sets.
 PARAMETER_SWEEPS = {"lambda": "mask_weight", "learning_rate": "learning_rate", "initial_value": "initial_value"}
+#: The last fifth of the epochs runs at a tenth of the rate (S1.2: 1e-3, then 1e-4).
+FINAL_RATE_RATIO = PAPER_PROTOCOL.learning_rate / PAPER_PROTOCOL.final_learning_rate
 _POSITIVE_FIELDS = ("epochs", "batch_size", "num_train", "num_test", "grid_steps", "sweep_num_test")
 
 
@@ -79,11 +84,11 @@ class Profile:
     num_bias_textures: int = 5
     texture_draw_seed: int = 0
     dataset_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    width: float = 1.0
-    epochs: int = 50
-    batch_size: int = 100
+    width: float = PUBLISHED_WIDTH
+    epochs: int = PAPER_PROTOCOL.epochs
+    batch_size: int = PAPER_PROTOCOL.batch_size
     num_train: int = DEFAULT_NUM_SAMPLES["train"]
-    train_learning_rate: float = 1e-3
+    train_learning_rate: float = PAPER_PROTOCOL.learning_rate
     num_test: int = DEFAULT_NUM_SAMPLES["test"]
     grid_steps: int = grid_saliency_default("steps")
     grid_initial_value: float = grid_saliency_default("initial_value")
@@ -99,7 +104,7 @@ class Profile:
     @property
     def final_learning_rate(self) -> float:
         """The rate of the last fifth of the epochs (S1.2: a tenth of the first)."""
-        return self.train_learning_rate / 10
+        return self.train_learning_rate / FINAL_RATE_RATIO
 
     def grid_saliency(self) -> dict[str, Any]:
         """The grid saliency arguments that differ from the toy defaults of the engine."""

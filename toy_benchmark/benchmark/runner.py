@@ -39,7 +39,7 @@ from toy_benchmark.data.sources import DataSources, resolve_sources
 from toy_benchmark.data.variant import DatasetVariant
 from toy_benchmark.evaluation import evaluator
 from toy_benchmark.evaluation.metrics_record import MetricsRecord
-from toy_benchmark import training
+from toy_benchmark.training import toy_training_data, train_toy_unet
 
 __all__ = ["REPORT_KIND", "RESULT_FILE", "RUN_KIND", "BenchmarkResults", "RunRecord", "run_benchmark", "run_one",
            "run_sweeps"]
@@ -98,15 +98,15 @@ class BenchmarkResults:
                 "parameter_sweeps": sum(m.seconds for m in self.sweeps.values())}
 
 
-def _train(spec: RunSpec, profile: Profile, run: RunFolder, sources: DataSources, verbose: int) -> keras.Model:
+def _train(spec: RunSpec, profile: Profile, run: RunFolder, sources: DataSources, verbose: int,
+           overwrite: bool) -> keras.Model:
     variant = spec.train_variant(profile).to_config()
-    del variant["split"]
-    data = training.toy_training_data(variant, sources=sources)
-    result = training.train_toy_unet(data, run.file(_TRAIN_FOLDER), backbone=spec.backbone, width=profile.width,
-                                     seed=spec.model_seed, epochs=profile.epochs, batch_size=profile.batch_size,
-                                     learning_rate=profile.train_learning_rate,
-                                     final_learning_rate=profile.final_learning_rate, tensorboard=True,
-                                     verbose=verbose)
+    del variant["split"]  # the training wing takes the fields of the training split's variant
+    data = toy_training_data(variant, sources=sources)
+    result = train_toy_unet(data, run.file(_TRAIN_FOLDER), backbone=spec.backbone, width=profile.width,
+                            seed=spec.model_seed, epochs=profile.epochs, batch_size=profile.batch_size,
+                            learning_rate=profile.train_learning_rate, final_learning_rate=profile.final_learning_rate,
+                            tensorboard=True, overwrite=overwrite, verbose=verbose)
     return result.model
 
 
@@ -118,7 +118,7 @@ def run_one(spec: RunSpec, profile: Profile, runs_dir: str | os.PathLike, *, sou
         spec: The run.
         profile: Its profile.
         runs_dir: The runs folder.
-        sources: The resolved sources (`toy_benchmark.resolve_sources`).
+        sources: The resolved texture pool and MNIST digits (`toy_benchmark.resolve_sources`).
         log: Receives one line per step.
         verbose: Progress of training and evaluation (0 quiet, 1 bars, 2 a line per step).
         overwrite: Replace a folder holding another run.
@@ -129,8 +129,8 @@ def run_one(spec: RunSpec, profile: Profile, runs_dir: str | os.PathLike, *, sou
     Raises:
         RunFolderMismatch: If the run's folder holds another run and not ``overwrite``.
     """
-    with RunFolder.open(os.path.join(runs_dir, spec.key), kind=RUN_KIND, settings=spec.settings(profile),
-                        overwrite=overwrite) as run:
+    settings = {**spec.settings(profile), "sources": sources.identity()}
+    with RunFolder.open(os.path.join(runs_dir, spec.key), kind=RUN_KIND, settings=settings, overwrite=overwrite) as run:
         record = RunRecord.load(run.file(RESULT_FILE)) if run.exists(RESULT_FILE) else None
         if record is not None and record.finished:
             log(f"[skip] {spec.key}: finished")
@@ -138,7 +138,7 @@ def run_one(spec: RunSpec, profile: Profile, runs_dir: str | os.PathLike, *, sou
         if record is None:
             log(f"[train] {spec.key}")
             start = time.monotonic()
-            model: evaluator.ModelSource = _train(spec, profile, run, sources, verbose)
+            model: evaluator.ModelSource = _train(spec, profile, run, sources, verbose, overwrite)
             record = RunRecord(spec.key, time.monotonic() - start, None)
             record.save(run.file(RESULT_FILE))
         else:
@@ -146,9 +146,9 @@ def run_one(spec: RunSpec, profile: Profile, runs_dir: str | os.PathLike, *, sou
         log(f"[evaluate] {spec.key}")
         metrics = evaluator.evaluate(
             model, run.file(_EVAL_FOLDER), biased_test=spec.test_variant(profile.num_test),
-            unbiased_test=DatasetVariant("none", split="test", num_samples=profile.num_test), textures=sources.textures,
-            mnist=sources.mnist, methods=profile.methods, grid_saliency=profile.grid_saliency(),
-            info=spec.settings(profile), overwrite=overwrite, verbose=verbose)
+            unbiased_test=DatasetVariant("none", split="test", num_samples=profile.num_test), sources=sources,
+            methods=profile.methods, grid_saliency=profile.grid_saliency(), info=spec.settings(profile),
+            overwrite=overwrite, verbose=verbose)
         record = dataclasses.replace(record, evaluation_seconds=metrics.seconds)
         record.save(run.file(RESULT_FILE))
     keras.backend.clear_session()
@@ -173,8 +173,8 @@ def run_sweeps(sweeps: list[SweepSpec], profile: Profile, runs_dir: str | os.Pat
             log(f"[sweep] {sweep.run.key}: {sweep.parameter} = {sweep.value:g}")
         results[sweep] = evaluator.evaluate(
             functools.partial(load, os.path.join(folder, _TRAIN_FOLDER)), output_dir,
-            biased_test=sweep.run.test_variant(profile.sweep_num_test), unbiased_test=None, textures=sources.textures,
-            mnist=sources.mnist, methods=("grid_saliency",), num_examples=0, grid_saliency=sweep.grid_saliency(profile),
+            biased_test=sweep.run.test_variant(profile.sweep_num_test), unbiased_test=None, sources=sources,
+            methods=("grid_saliency",), num_examples=0, grid_saliency=sweep.grid_saliency(profile),
             info=sweep.settings(profile), overwrite=overwrite, verbose=verbose)
     return results
 
@@ -193,7 +193,7 @@ def _run_all(profile: Profile, runs_dir: str | os.PathLike, sources: DataSources
 
 
 def run_benchmark(profile: Profile, runs_dir: str | os.PathLike, *, report_dir: str | os.PathLike | None = None,
-                  textures: Any = None, mnist: Any = None, log: Log = print, verbose: int = 0,
+                  sources: DataSources | None = None, log: Log = print, verbose: int = 0,
                   overwrite: bool = False) -> tuple[dict[str, Any], str | None]:
     """Runs (or resumes) every run and sweep of a profile, aggregates them and writes the report.
 
@@ -202,7 +202,8 @@ def run_benchmark(profile: Profile, runs_dir: str | os.PathLike, *, report_dir: 
         runs_dir: Folder of the runs.
         report_dir: The report's run folder (report.md, figures, CSV, JSON, every run's examples); None
             for no report.
-        textures, mnist: Dataset sources (None: procedural textures, bundled MNIST), resolved once here.
+        sources: The resolved texture pool and MNIST digits (`toy_benchmark.resolve_sources`), used by every
+            run; None for the defaults (procedural textures, bundled digits).
         log: Receives one line per step.
         verbose: Progress of training and evaluation (0 quiet, 1 bars, 2 a line per step).
         overwrite: Replace run, evaluation and report folders holding other settings.
@@ -216,12 +217,12 @@ def run_benchmark(profile: Profile, runs_dir: str | os.PathLike, *, report_dir: 
         ValueError: If the profile does not validate.
     """
     profile.validate()
-    sources = resolve_sources(textures, mnist)
+    sources = resolve_sources(sources=sources)
     if report_dir is None:
         results = _run_all(profile, runs_dir, sources, log, verbose, overwrite)
         return aggregate(profile, results.metrics, results.sweeps, results.timing()), None
-    with RunFolder.open(report_dir, kind=REPORT_KIND, settings={"profile": profile_summary(profile)},
-                        overwrite=overwrite) as folder:
+    settings = {"profile": profile_summary(profile), "sources": sources.identity()}
+    with RunFolder.open(report_dir, kind=REPORT_KIND, settings=settings, overwrite=overwrite) as folder:
         results = _run_all(profile, runs_dir, sources, log, verbose, overwrite)
         examples = {}
         for spec in results.metrics:

@@ -24,8 +24,10 @@ import keras
 import numpy as np
 
 from grid_saliency_tf.experiment import Progress, RunFolder, figures
+from toy_benchmark.data.sources import DataSources, resolve_sources
+from toy_benchmark.data.streaming import make_dataset
 from toy_benchmark.data.variant import NUM_CLASSES, DatasetVariant
-from toy_benchmark.evaluation.explainers import METHODS, check_methods, method_settings
+from toy_benchmark.evaluation.explainers import METHODS, build_explainers, check_methods, method_settings
 from toy_benchmark.evaluation.metrics_record import METRICS_FILE, MetricsRecord
 from toy_benchmark.evaluation.saliency_metrics import saliency_records, summarize_saliency
 from toy_benchmark.evaluation.segmentation import segmentation_metrics
@@ -124,8 +126,7 @@ def evaluate(
     *,
     biased_test: DatasetVariant,
     unbiased_test: DatasetVariant | None,
-    textures: Any = None,
-    mnist: Any = None,
+    sources: DataSources | None = None,
     methods: Sequence[str] = METHODS,
     batch_size: int = BATCH_SIZE,
     num_examples: int = NUM_EXAMPLES,
@@ -143,7 +144,8 @@ def evaluate(
         output_dir: The evaluation's run folder (created if needed).
         biased_test: The test variant where saliency is measured (the network's training bias).
         unbiased_test: The unbiased test variant for the IoU (Fig. 4a); None to skip.
-        textures, mnist: Dataset sources, as for :func:`toy_benchmark.make_dataset`.
+        sources: The resolved texture pool and MNIST digits (`toy_benchmark.resolve_sources`); None for
+            the defaults (procedural textures, bundled digits). Their identity is part of the settings.
         methods: Saliency methods (names from :data:`METHODS`).
         batch_size: Images per explanation batch.
         num_examples: Rows of the example figure (0: no figure).
@@ -159,14 +161,14 @@ def evaluate(
         RunFolderMismatch: If ``output_dir`` holds an evaluation with other settings and not ``overwrite``.
         ValueError: For an unknown method or bad settings.
     """
-    from toy_benchmark.data.streaming import make_dataset
-
     methods = check_methods(methods)
+    sources = resolve_sources(sources=sources)
     if isinstance(model, (str, os.PathLike)):
         _model_file(model)  # a missing model is refused before the folder is claimed
     datasets = {"biased_test": _variant_info(biased_test), "unbiased_test": _variant_info(unbiased_test)}
-    settings = {"run": dict(info or {}), "datasets": datasets, "methods": list(methods),
-                "grid_saliency": dict(grid_saliency or {}), "batch_size": batch_size, "num_examples": num_examples}
+    settings = {"run": dict(info or {}), "datasets": datasets, "sources": sources.identity(),
+                "methods": list(methods), "grid_saliency": dict(grid_saliency or {}), "batch_size": batch_size,
+                "num_examples": num_examples}
     say = (lambda line: print(line, file=sys.stderr, flush=True)) if verbose >= 2 else (lambda line: None)
     with RunFolder.open(output_dir, kind=EVALUATION_KIND, settings=settings, overwrite=overwrite) as run:
         if run.exists(METRICS_FILE):
@@ -174,22 +176,22 @@ def evaluate(
             return MetricsRecord.load(run.file(METRICS_FILE))
         start = time.monotonic()
         model = _resolve_model(model)
-        method_record = method_settings(model, methods, grid_saliency=grid_saliency)
+        explainers = build_explainers(model, methods, grid_saliency=grid_saliency)
         segmentation = None
         if unbiased_test is not None:
             say(f"IoU on {unbiased_test.num_samples} unbiased test images")
             segmentation = segmentation_metrics(
-                model, make_dataset(unbiased_test, batch_size=batch_size, textures=textures, mnist=mnist))
+                model, make_dataset(unbiased_test, batch_size=batch_size, sources=sources))
         say(f"saliency of {', '.join(methods)} on {biased_test.num_samples} test images")
         with Progress(biased_test.num_samples, description="saliency", unit="img", verbose=min(verbose, 1)) as bar:
             records = saliency_records(
-                model, make_dataset(biased_test, batch_size=batch_size, textures=textures, mnist=mnist), methods,
-                grid_saliency=grid_saliency, num_examples=num_examples, example_digit=biased_test.bias_digit,
+                model, make_dataset(biased_test, batch_size=batch_size, sources=sources), explainers,
+                num_examples=num_examples, example_digit=biased_test.bias_digit,
                 progress=bar.update_to)
         if records.examples:
             figures.write_png(run.file(EXAMPLES_FILE), examples_figure(records.examples))
         metrics = MetricsRecord(run=dict(info or {}), datasets=datasets,
-                                settings=method_record,
+                                settings=method_settings(explainers),
                                 segmentation=segmentation, saliency=summarize_saliency(records),
                                 seconds=time.monotonic() - start)
         metrics = MetricsRecord.from_dict(metrics.to_dict())  # as the file will hold it (tuples as lists)

@@ -15,16 +15,16 @@ an empty mean is None.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from grid_saliency_tf import Requests, context_bias_detection, context_bias_localization
+from grid_saliency_tf import Explainer, Requests, context_bias_detection, context_bias_localization
 from toy_benchmark.data.variant import NUM_DIGITS
-from toy_benchmark.evaluation.explainers import METHODS, build_explainers
+from toy_benchmark.evaluation.explainers import explain
 from toy_benchmark.evaluation.metrics_record import MethodSummary, SaliencySummary
 from toy_benchmark.evaluation.segmentation import predict_labels
 
@@ -64,9 +64,8 @@ def _concatenated(values: list[np.ndarray], dtype: type) -> np.ndarray:
 def saliency_records(
     model: keras.Model,
     dataset: tf.data.Dataset,
-    methods: Sequence[str] = METHODS,
+    explainers: Mapping[str, Explainer],
     *,
-    grid_saliency: Mapping[str, Any] | None = None,
     num_examples: int = 4,
     example_digit: int | None = None,
     progress: Callable[[int], None] | None = None,
@@ -77,8 +76,7 @@ def saliency_records(
         model: The network.
         dataset: Batched toy-dataset elements (dicts with ``image`` ``(batch, 64, 64, 1)``, ``digit``
             ``(batch,)``, ``context`` and ``c_bias`` ``(batch, 64, 64)``).
-        methods: Names from :data:`~toy_benchmark.evaluation.explainers.METHODS`.
-        grid_saliency: Overrides of the grid saliency toy defaults.
+        explainers: Method name to its explainer (:func:`~toy_benchmark.evaluation.explainers.build_explainers`).
         num_examples: How many images to keep with their maps for figures.
         example_digit: Prefer examples of this digit (the bias digit); others fill up.
         progress: Called with the number of images done after every batch.
@@ -86,7 +84,6 @@ def saliency_records(
     Returns:
         The :class:`SaliencyRecords`.
     """
-    explainers = build_explainers(model, methods, grid_saliency=grid_saliency)
     digits, empties, has_bias, converged, grid_empty = [], [], [], [], []
     cbd: dict[str, list[np.ndarray]] = {name: [] for name in explainers}
     cbl: dict[str, list[np.ndarray]] = {name: [] for name in explainers}
@@ -103,8 +100,8 @@ def saliency_records(
         empties.append(requests.empty)
         has_bias.append(bias.reshape(len(digit), -1).any(axis=1))
         maps = {}
-        for name, explain in explainers.items():
-            output = explain(images, requests)
+        for name, explainer in explainers.items():
+            output = explain(explainer, images, requests)
             maps[name] = output.maps
             cbd[name].append(context_bias_detection(output.maps, context))
             values, defined = context_bias_localization(output.maps, bias, context, return_defined=True)
