@@ -3,10 +3,11 @@ its variables describe.
 
 A checkpoint holds weights only. The frozen graph of the same tarball also fixes the crop size it pads
 to (run its own preprocessing on a 1x1 image, as :class:`~deeplab_utils.DeepLabModel` does), the output
-stride (the image pooling averages over ``scale_dimension(crop, 1 / output_stride)``, model.py) and the
+stride (the image pooling averages over ``scale_dimension(crop, 1 / output_stride)``, model.py), the
 ASPP rates (the dilation of each ``aspp<i>_depthwise``, an attribute of the convolution or the block
-shape of the ``SpaceToBatchND`` in front of it). The backbone, MobileNetV2's depth multiplier, the class
-count, the decoder and the number of ASPP branches follow from the variables' names and shapes.
+shape of the ``SpaceToBatchND`` in front of it) and the epsilon the head's batch norms ran with. The
+backbone, MobileNetV2's depth multiplier, the class count, the decoder and the number of ASPP branches
+follow from the variables' names and shapes.
 """
 
 from __future__ import annotations
@@ -35,11 +36,14 @@ class ExportSettings:
         crop_size: ``(height, width)`` the graph pads its input to.
         output_stride: The backbone's output stride.
         atrous_rates: Rates of ``aspp1``, ``aspp2``, ... (empty without atrous branches).
+        head_batch_norm_epsilon: The epsilon of ``concat_projection``'s batch norm (1.001e-5 in TF 1.x
+            exports), or None when the graph has no fused batch norm there.
     """
 
     crop_size: tuple[int, int]
     output_stride: int
     atrous_rates: tuple[int, ...]
+    head_batch_norm_epsilon: float | None = None
 
 
 def _scale_dimension(size: int, scale: float) -> int:
@@ -53,8 +57,8 @@ def _producer(index: GraphIndex, tensor: str):
     return node
 
 
-def _conv_reading(index: GraphIndex, prefix: str, ops: tuple[str, ...]):
-    """The convolution op under scope `prefix` (e.g. ``image_pooling/``), or None."""
+def _op_in_scope(index: GraphIndex, prefix: str, ops: tuple[str, ...]):
+    """The one op of a type in `ops` under scope `prefix` (e.g. ``image_pooling/``), or None."""
     matches = [node for node in index.nodes.values() if node.name.startswith(prefix) and node.op in ops]
     return matches[0] if len(matches) == 1 else None
 
@@ -91,7 +95,7 @@ def read_export_settings(graph_def: tf.compat.v1.GraphDef, image_input: str = DE
                          f"failed: {str(error).splitlines()[0]}") from error
     crop = (int(shape[1]), int(shape[2]))
     index = GraphIndex(graph_def)
-    conv = _conv_reading(index, "image_pooling/", ("Conv2D",))
+    conv = _op_in_scope(index, "image_pooling/", ("Conv2D",))
     pool = _producer(index, conv.input[0]) if conv is not None else None
     if pool is None or pool.op != "AvgPool":
         raise ValueError("Argument `graph_def` must pool the image-level feature with AvgPool over the crop "
@@ -105,10 +109,13 @@ def read_export_settings(graph_def: tf.compat.v1.GraphDef, image_input: str = DE
     for node in index.nodes.values():
         match = _ASPP.match(node.name)
         if match:
-            conv = _conv_reading(index, f"aspp{match.group(1)}_depthwise/", ("DepthwiseConv2dNative",))
+            conv = _op_in_scope(index, f"aspp{match.group(1)}_depthwise/", ("DepthwiseConv2dNative",))
             if conv is not None:
                 rates[int(match.group(1))] = _dilation(index, conv)
-    return ExportSettings(crop, strides[0], tuple(rates[k] for k in sorted(rates)))
+    norm = _op_in_scope(index, "concat_projection/BatchNorm/",
+                        ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"))
+    epsilon = float(norm.attr["epsilon"].f) if norm is not None else None
+    return ExportSettings(crop, strides[0], tuple(rates[k] for k in sorted(rates)), epsilon)
 
 
 def infer_architecture(variables: OfficialVariables) -> dict:

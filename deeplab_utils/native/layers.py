@@ -45,6 +45,41 @@ def _check_pair(name: str, value: Any) -> tuple[int, int]:
     return int(value[0]), int(value[1])
 
 
+def _frozen_batch_norm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor,
+                       epsilon: float) -> tf.Tensor:
+    """Inference batch norm with the export's fused op, differentiated by hand.
+
+    Forward: ``FusedBatchNormV3`` in inference mode, ``(x - mean) * gamma / sqrt(variance + epsilon) +
+    beta``, the op and rounding of the frozen graph. Backward: the op's own gradient computes the
+    gradients of gamma and beta (two reductions over the batch) together with that of ``x`` in one
+    kernel, even when only the input gradient is wanted (saliency); here they are separate ops, so
+    that the unused ones are pruned. The moving statistics get no gradient.
+
+    Args:
+        x: ``(batch, height, width, channels)``, float16/bfloat16/float32.
+        gamma, beta, mean, variance: float32 ``(channels,)``.
+        epsilon: Added to the variance.
+
+    Returns:
+        ``(batch, height, width, channels)`` in the dtype of `x`.
+    """
+    @tf.custom_gradient
+    def normalise(x, gamma, beta, mean, variance):
+        outputs = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, mean, variance, epsilon=epsilon,
+                                                   is_training=False)[0]
+
+        def gradient(upstream):
+            inverse = tf.math.rsqrt(variance + epsilon)
+            upstream32 = tf.cast(upstream, tf.float32)
+            gamma_gradient = tf.reduce_sum(upstream32 * (tf.cast(x, tf.float32) - mean), axis=[0, 1, 2]) * inverse
+            beta_gradient = tf.reduce_sum(upstream32, axis=[0, 1, 2])
+            return upstream * tf.cast(gamma * inverse, upstream.dtype), gamma_gradient, beta_gradient, None, None
+
+        return outputs, gradient
+
+    return normalise(x, gamma, beta, mean, variance)
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class ConvUnit(keras.layers.Layer):
     """A slim convolution scope: convolution, batch norm (or biases), activation.
@@ -138,17 +173,15 @@ class ConvUnit(keras.layers.Layer):
         return x
 
     def _batch_norm(self, x: tf.Tensor, training: bool | None) -> tf.Tensor:
-        """Training: Keras batch norm (batch statistics, moving averages updated). Inference: the fused
-        op of the export (``(x - mean) * gamma / sqrt(variance + epsilon) + beta``), which keeps the
-        rounding of the frozen graph; like slim, it raises epsilon to at least 1.001e-5. float64, which
-        the fused op does not take, goes through Keras batch norm."""
+        """Training: Keras batch norm (batch statistics, moving averages updated). Inference:
+        :func:`_frozen_batch_norm`, the fused op of the export. float64, which the fused op does not
+        take, goes through Keras batch norm."""
         norm = self.batch_norm
         if (training and norm.trainable) or x.dtype == tf.float64:
             return norm(x, training=training)
-        return tf.compat.v1.nn.fused_batch_norm(
-            x, tf.cast(norm.gamma, tf.float32), tf.cast(norm.beta, tf.float32),
-            tf.cast(norm.moving_mean, tf.float32), tf.cast(norm.moving_variance, tf.float32),
-            epsilon=norm.epsilon, is_training=False)[0]
+        return _frozen_batch_norm(x, tf.convert_to_tensor(norm.gamma), tf.convert_to_tensor(norm.beta),
+                                  tf.convert_to_tensor(norm.moving_mean), tf.convert_to_tensor(norm.moving_variance),
+                                  norm.epsilon)
 
     def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple:
         return self.conv.compute_output_shape(self._padded_shape(tuple(input_shape)))

@@ -115,9 +115,9 @@ def load_deeplab(
     """Builds the native model of an official DeepLab download and loads its weights.
 
     The architecture is read from the variables (backbone, depth multiplier, classes, decoder, number
-    of ASPP branches); crop size, output stride and ASPP rates from the frozen graph when the download
-    has one, else from the arguments or the zoo's defaults (output stride 8 for MobileNetV2 and 16 for
-    Xception-65, rates 6/12/18 at 16).
+    of ASPP branches); crop size, output stride, ASPP rates and the head's batch-norm epsilon from the
+    frozen graph when the download has one, else from the arguments or the zoo's defaults (output
+    stride 8 for MobileNetV2 and 16 for Xception-65, rates 6/12/18 at 16, epsilon 1.001e-5).
 
     Args:
         path: A zoo tarball, its folder, a checkpoint prefix (``.../model.ckpt-30000``) or a ``.pb``.
@@ -157,11 +157,14 @@ def load_deeplab(
             raise ValueError(f"Argument `crop_size` must be given for parity mode: {variables.source} has no "
                              "frozen graph to read it from; received None.")
         crop_size = settings.crop_size
+    head = {}
+    if settings is not None and settings.head_batch_norm_epsilon is not None:
+        head["head_batch_norm_epsilon"] = settings.head_batch_norm_epsilon
     model = DeepLabV3Plus(
         backbone, architecture["num_classes"],
         depth_multiplier=depth_multiplier or architecture["depth_multiplier"], output_stride=stride,
         atrous_rates=tuple(atrous_rates), decoder=architecture["decoder"], mode=mode,
-        crop_size=crop_size, output=output, name=name, dtype=dtype)
+        crop_size=crop_size, output=output, name=name, dtype=dtype, **head)
     model.load_report = assign_official_weights(model, variables)
     model.export_settings = settings
     return model

@@ -11,7 +11,8 @@ run on it. The computation follows tensorflow/models ``research/deeplab/model.py
 2. backbone (:mod:`deeplab_utils.native.backbones`) at the output stride;
 3. ``_extract_features``: the image-level feature (average pooling, ``image_pooling`` 1x1 convolution,
    upsampled), ``aspp0`` (1x1) and, when atrous rates are given, the split separable ``aspp1..``
-   branches, concatenated and projected by ``concat_projection``; batch norm epsilon 1e-5, ReLU;
+   branches, concatenated and projected by ``concat_projection``; batch norm epsilon 1e-5 as written,
+   1.001e-5 as TF 1.x ran it (see ``head_batch_norm_epsilon``), ReLU;
 4. ``refine_by_decoder`` (Xception-65): ``decoder/feature_projection0`` (1x1, 48 channels) of the
    stride-4 end point, the ASPP output resized to it (align corners), two split separable 256-channel
    convolutions ``decoder/decoder_conv{0,1}``;
@@ -46,7 +47,9 @@ BACKBONES = ("mobilenet_v2", "xception_65")
 MODES = ("parity", "any_size")
 OUTPUTS = ("probabilities", "logits")
 OUTPUT_STRIDES = (8, 16, 32)
-HEAD_EPSILON = 1e-5  # model.py's batch_norm_params for ASPP and decoder
+# model.py asks for 1e-5 in ASPP and decoder; TF 1.x's fused batch norm, which trained and exported the
+# zoo's models, raised any epsilon below 1.001e-5 to it.
+HEAD_EPSILON = 1.001e-5
 HEAD_MOMENTUM = 0.9997
 ASPP_DEPTH = 256
 DECODER_DEPTH = 256
@@ -62,15 +65,16 @@ def zoo_atrous_rates(backbone: str, output_stride: int) -> tuple[int, ...]:
     return tuple(rate * 16 // output_stride for rate in (6, 12, 18))
 
 
-def _head_unit(scope: str, dtype: Any, **kwargs: Any) -> ConvUnit:
-    return ConvUnit(scope, batch_norm_epsilon=HEAD_EPSILON, batch_norm_momentum=HEAD_MOMENTUM,
-                    activation="relu", dtype=dtype, **kwargs)
+def _head_unit(scope: str, head: dict[str, Any], **kwargs: Any) -> ConvUnit:
+    """A unit of ASPP or decoder; `head` holds the dtype policy and the batch-norm epsilon."""
+    return ConvUnit(scope, batch_norm_momentum=HEAD_MOMENTUM, activation="relu", **head, **kwargs)
 
 
-def _split_separable(x: keras.KerasTensor, scope: str, filters: int, dtype: Any, rate: int = 1) -> keras.KerasTensor:
+def _split_separable(x: keras.KerasTensor, scope: str, filters: int, head: dict[str, Any],
+                     rate: int = 1) -> keras.KerasTensor:
     """model.py's ``_split_separable_conv2d``: 3x3 depthwise (batch norm, ReLU) and 1x1 pointwise."""
-    x = _head_unit(f"{scope}_depthwise", dtype, kernel_size=3, dilation_rate=rate)(x)
-    return _head_unit(f"{scope}_pointwise", dtype, filters=filters)(x)
+    x = _head_unit(f"{scope}_depthwise", head, kernel_size=3, dilation_rate=rate)(x)
+    return _head_unit(f"{scope}_pointwise", head, filters=filters)(x)
 
 
 def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
@@ -99,6 +103,9 @@ class DeepLabV3Plus(keras.Model):
             ``"any_size"`` (global pooling, no padding).
         crop_size: ``(height, width)`` of the export, required in parity mode, refused otherwise.
         output: ``"probabilities"`` or ``"logits"``.
+        head_batch_norm_epsilon: Epsilon of the ASPP and decoder batch norms: 1e-5 in model.py, which
+            TF 1.x's fused batch norm raised to 1.001e-5 (the default); the loader reads it from a
+            frozen graph.
         name: Model name.
         dtype: Dtype policy (e.g. ``"mixed_float16"``); the logits and probabilities are float32.
 
@@ -116,10 +123,14 @@ class DeepLabV3Plus(keras.Model):
     def __init__(self, backbone: str = "mobilenet_v2", num_classes: int = 21, *, depth_multiplier: float = 1.0,
                  output_stride: int | None = None, atrous_rates: Sequence[int] | None = None,
                  decoder: bool | None = None, mode: str = "any_size", crop_size: Sequence[int] | None = None,
-                 output: str = "probabilities", name: str | None = None, dtype: Any = None, **kwargs: Any) -> None:
+                 output: str = "probabilities", head_batch_norm_epsilon: float = HEAD_EPSILON,
+                 name: str | None = None, dtype: Any = None, **kwargs: Any) -> None:
         _check_choice("backbone", backbone, BACKBONES)
         _check_choice("mode", mode, MODES)
         _check_choice("output", output, OUTPUTS)
+        if not isinstance(head_batch_norm_epsilon, (int, float)) or head_batch_norm_epsilon <= 0:
+            raise ValueError(f"Argument `head_batch_norm_epsilon` must be a positive number; received "
+                             f"{head_batch_norm_epsilon!r}.")
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
             raise ValueError(f"Argument `num_classes` must be a positive int; received {num_classes!r}.")
         output_stride = output_stride or (8 if backbone == "mobilenet_v2" else 16)
@@ -151,6 +162,7 @@ class DeepLabV3Plus(keras.Model):
             "backbone": backbone, "num_classes": num_classes, "depth_multiplier": float(depth_multiplier),
             "output_stride": output_stride, "atrous_rates": atrous_rates, "decoder": bool(decoder),
             "mode": mode, "crop_size": crop_size, "output": output,
+            "head_batch_norm_epsilon": float(head_batch_norm_epsilon),
         }
         images, outputs = _build_graph(self_config, policy)
         super().__init__(inputs=images, outputs=outputs, name=name or f"deeplab_{backbone}", dtype=dtype, **kwargs)
@@ -200,21 +212,22 @@ def _build_graph(config: dict[str, Any], policy: Any) -> tuple[keras.KerasTensor
     pool_size = None
     if config["mode"] == "parity":  # model.py: scale_dimension(crop_size, 1 / output_stride)
         pool_size = tuple(int((side - 1) / stride + 1) for side in config["crop_size"])
+    head = {"dtype": policy, "batch_norm_epsilon": config["head_batch_norm_epsilon"]}
     pooled = ImagePoolingAverage(pool_size, name="image_pooling.pool", dtype=policy)(features)
-    pooled = _head_unit("image_pooling", policy, filters=ASPP_DEPTH)(pooled)
+    pooled = _head_unit("image_pooling", head, filters=ASPP_DEPTH)(pooled)
     branches = [BroadcastLike(name="image_pooling.upsample", dtype=policy)([pooled, features]),
-                _head_unit("aspp0", policy, filters=ASPP_DEPTH)(features)]
+                _head_unit("aspp0", head, filters=ASPP_DEPTH)(features)]
     for number, rate in enumerate(config["atrous_rates"], start=1):
-        branches.append(_split_separable(features, f"aspp{number}", ASPP_DEPTH, policy, rate))
+        branches.append(_split_separable(features, f"aspp{number}", ASPP_DEPTH, head, rate))
     x = keras.layers.Concatenate(name="aspp.concat", dtype=policy)(branches)
-    x = _head_unit("concat_projection", policy, filters=ASPP_DEPTH)(x)
+    x = _head_unit("concat_projection", head, filters=ASPP_DEPTH)(x)
     if config["decoder"]:
         low_level = end_points[backbones.XCEPTION_DECODER_END_POINT]
-        projection = _head_unit("decoder/feature_projection0", policy, filters=DECODER_PROJECTION_DEPTH)(low_level)
+        projection = _head_unit("decoder/feature_projection0", head, filters=DECODER_PROJECTION_DEPTH)(low_level)
         x = AlignedResize(name="decoder.upsample", dtype=policy)([x, projection])
         x = keras.layers.Concatenate(name="decoder.concat", dtype=policy)([x, projection])
-        x = _split_separable(x, "decoder/decoder_conv0", DECODER_DEPTH, policy)
-        x = _split_separable(x, "decoder/decoder_conv1", DECODER_DEPTH, policy)
+        x = _split_separable(x, "decoder/decoder_conv0", DECODER_DEPTH, head)
+        x = _split_separable(x, "decoder/decoder_conv1", DECODER_DEPTH, head)
     x = ConvUnit("logits/semantic", filters=config["num_classes"], batch_norm_epsilon=None, dtype=policy)(x)
     logits = AlignedResize(name="logits.upsample", dtype="float32")([x, padded])
     if config["mode"] == "parity":

@@ -26,9 +26,10 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["GraphBuilder", "network", "scale_dimension"]
+__all__ = ["GraphBuilder", "network", "scale_dimension", "TF1_MIN_EPSILON"]
 
 tf1 = tf.compat.v1
+TF1_MIN_EPSILON = 1.001e-5
 
 _BACKBONE_EPSILON = 1e-3  # slim batch_norm default (MobileNetV2) and xception_arg_scope
 _HEAD_EPSILON = 1e-5  # model.py: ASPP, image pooling, concat projection, decoder
@@ -87,6 +88,9 @@ class GraphBuilder:
         return tf.identity(constant, name=f"{leaf}/read")
 
     def batch_norm(self, x: tf.Tensor, epsilon: float) -> tf.Tensor:
+        # TF 1.x's fused batch norm (slim's default) raised epsilon to 1.001e-5 (a cuDNN minimum), so the
+        # zoo's models trained and were exported with 1.001e-5 where model.py asks for 1e-5.
+        epsilon = max(epsilon, TF1_MIN_EPSILON)
         channels = int(x.shape[-1])
         rng = self.rng
         with tf1.variable_scope("BatchNorm") as scope:

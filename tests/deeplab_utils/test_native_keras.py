@@ -34,7 +34,8 @@ def test_config_round_trip(variables):
     config = model.get_config()
     assert config == {"backbone": "mobilenet_v2", "num_classes": 19, "depth_multiplier": 1.0, "output_stride": 8,
                       "atrous_rates": [], "decoder": False, "mode": "parity", "crop_size": [33, 33],
-                      "output": "logits", "name": "deeplab_mobilenet_v2", "dtype": config["dtype"]}
+                      "output": "logits", "head_batch_norm_epsilon": 1.001e-5, "name": "deeplab_mobilenet_v2",
+                      "dtype": config["dtype"]}
     rebuilt = DeepLabV3Plus.from_config(config)
     assert rebuilt.get_config() == config
     rebuilt.set_weights(model.get_weights())

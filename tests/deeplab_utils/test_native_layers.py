@@ -70,6 +70,28 @@ def test_official_variable_names_and_config_round_trip():
     assert logits.name == "logits.semantic" and depthwise(x).shape == (1, 9, 9, 8)
 
 
+def test_inference_batch_norm_gradients_equal_those_of_the_fused_op():
+    unit = ConvUnit("unit", filters=3, batch_norm_epsilon=1e-3)
+    x = tf.constant(RNG.normal(size=(2, 4, 5, 2)).astype(np.float32))
+    unit.build(x.shape)
+    norm = unit.batch_norm
+    for variable, value in ((norm.gamma, [1.2, 0.4, -0.7]), (norm.beta, [0.1, 0.0, -0.3]),
+                            (norm.moving_mean, [0.2, -0.5, 0.1]), (norm.moving_variance, [0.5, 2.0, 1.0])):
+        variable.assign(np.asarray(value, np.float32))
+    weights = tf.constant(RNG.normal(size=(2, 4, 5, 3)).astype(np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = tf.reduce_sum(unit(x) * weights)
+        conv = unit.conv(x)
+        fused = tf.compat.v1.nn.fused_batch_norm(conv, norm.gamma, norm.beta, norm.moving_mean,
+                                                 norm.moving_variance, epsilon=1e-3, is_training=False)[0]
+        theirs = tf.reduce_sum(fused * weights)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    for target in (x, norm.gamma, norm.beta, unit.conv.kernel):
+        np.testing.assert_allclose(tape.gradient(ours, target).numpy(), tape.gradient(theirs, target).numpy(),
+                                   rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("options,message", [
     ({"scope": ""}, "`scope`"), ({"filters": 0}, "`filters`"), ({"padding": "valid"}, "`padding`"),
     ({"activation": "gelu"}, "`activation`"),

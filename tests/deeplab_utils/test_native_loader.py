@@ -17,7 +17,8 @@ from deeplab_utils.native import (
     read_export_settings,
 )
 from deeplab_utils.native.fixtures import build_official_graph, write_checkpoint, write_official_tarball
-from deeplab_utils.testing import build_frozen_graph
+from deeplab_utils.native.reference import ExportRunner
+from deeplab_utils.testing import build_frozen_graph, synthetic_scene
 
 
 @pytest.fixture(scope="module")
@@ -96,11 +97,29 @@ def test_training_bookkeeping_is_set_aside_and_reported(official, tmp_path):
 
 def test_export_settings_are_read_from_the_graph(official):
     assert read_export_settings(official.graph_def).__dict__ == {
-        "crop_size": (33, 33), "output_stride": 8, "atrous_rates": ()}
+        "crop_size": (33, 33), "output_stride": 8, "atrous_rates": (),
+        "head_batch_norm_epsilon": pytest.approx(1.001e-5, rel=1e-6)}
     # The miniature Xception export: separable ASPP at rates 1, 2, 3 (SpaceToBatchND), output stride 16.
     miniature = build_frozen_graph("xception_65", crop_size=(49, 49), num_classes=3)
     assert read_export_settings(miniature.graph_def).__dict__ == {
-        "crop_size": (49, 49), "output_stride": 16, "atrous_rates": (1, 2, 3)}
+        "crop_size": (49, 49), "output_stride": 16, "atrous_rates": (1, 2, 3),
+        "head_batch_norm_epsilon": pytest.approx(1e-3, rel=1e-6)}
+
+
+def test_the_head_epsilon_of_the_graph_is_used(official, tmp_path):
+    # An export whose head batch norms ran with epsilon 1e-2: the loaded model must reproduce it exactly.
+    graph_def = type(official.graph_def)()
+    graph_def.CopyFrom(official.graph_def)
+    for node in graph_def.node:
+        if node.op.startswith("FusedBatchNorm") and not node.name.startswith("MobilenetV2/"):
+            node.attr["epsilon"].f = 1e-2
+    (tmp_path / "frozen_inference_graph.pb").write_bytes(graph_def.SerializeToString())
+    model = load_deeplab(tmp_path / "frozen_inference_graph.pb", output="logits")
+    assert model.get_config()["head_batch_norm_epsilon"] == pytest.approx(1e-2, rel=1e-6)
+    image = synthetic_scene(33, 30, seed=5)
+    with ExportRunner(graph_def) as runner:
+        reference = runner(image)[0][:33, :30]
+    np.testing.assert_array_equal(np.asarray(model(image[None].astype(np.float32)))[0], reference)
 
 
 def test_architecture_is_inferred_from_names_and_shapes(official):
