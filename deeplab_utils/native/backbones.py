@@ -120,10 +120,11 @@ def _xception_module(x: keras.KerasTensor, scope: str, depths: tuple[int, int, i
             relu_name = "Relu" if index == 0 else f"Relu_{index}"
             residual = keras.layers.ReLU(name=layer_name(f"{scope}/{relu_name}"), dtype=dtype)(residual)
         strided = stride if index == 2 else 1
-        residual = unit(f"separable_conv{index + 1}_depthwise", kernel_size=3, strides=strided, dilation_rate=rate,
+        name = f"separable_conv{index + 1}"
+        residual = unit(f"{name}_depthwise", kernel_size=3, strides=strided, dilation_rate=rate,
                         padding="fixed" if strided > 1 else "same", activation=activation)(residual)
-        residual = unit(f"separable_conv{index + 1}_pointwise", filters=depth, activation=activation)(residual)
-        end_points[f"{scope}/separable_conv{index + 1}_pointwise"] = residual
+        residual = unit(f"{name}_pointwise", filters=depth, activation=activation)(residual)
+        end_points[f"{scope}/{name}_pointwise"] = residual
     if skip == "conv":
         shortcut = unit("shortcut", filters=depths[-1], strides=stride)(x)
         return keras.layers.Add(name=layer_name(scope), dtype=dtype)([residual, shortcut])
@@ -153,10 +154,12 @@ def xception_65(images: keras.KerasTensor, *, output_stride: int = 16,
                  **common)(images)
     x = ConvUnit("xception_65/entry_flow/conv1_2", filters=64, kernel_size=3, **common)(x)
     stride = _Stride(output_stride // 2)
-    blocks = [("entry_flow/block1", (128, 128, 128), "conv", 2), ("entry_flow/block2", (256, 256, 256), "conv", 2),
+    blocks = [("entry_flow/block1", (128, 128, 128), "conv", 2),
+              ("entry_flow/block2", (256, 256, 256), "conv", 2),
               ("entry_flow/block3", (728, 728, 728), "conv", 2)]
     blocks += [("middle_flow/block1", (728, 728, 728), "sum", 1)] * 16
-    blocks += [("exit_flow/block1", (728, 1024, 1024), "conv", 2), ("exit_flow/block2", (1536, 1536, 2048), "none", 1)]
+    blocks += [("exit_flow/block1", (728, 1024, 1024), "conv", 2),
+               ("exit_flow/block2", (1536, 1536, 2048), "none", 1)]
     units: dict[str, int] = {}
     end_points: dict[str, keras.KerasTensor] = {}
     for block, depths, skip, nominal_stride in blocks:

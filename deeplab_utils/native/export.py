@@ -72,7 +72,8 @@ def _dilation(index: GraphIndex, conv) -> int:
     return int(rate)
 
 
-def read_export_settings(graph_def: tf.compat.v1.GraphDef, image_input: str = DEFAULT_IMAGE_INPUT) -> ExportSettings:
+def read_export_settings(graph_def: tf.compat.v1.GraphDef,
+                         image_input: str = DEFAULT_IMAGE_INPUT) -> ExportSettings:
     """Reads crop size, output stride and ASPP rates from a frozen DeepLab export.
 
     Args:
@@ -91,8 +92,8 @@ def read_export_settings(graph_def: tf.compat.v1.GraphDef, image_input: str = DE
         probe = FrozenGraph(graph_def).function([image_input], [float_input])
         shape = probe(tf.zeros([1, 1, 1, 3], tf.uint8))[0].shape
     except (tf.errors.OpError, ValueError, TypeError) as error:
-        raise ValueError(f"Argument `graph_def` must be a DeepLab export whose preprocessing runs; running it "
-                         f"failed: {str(error).splitlines()[0]}") from error
+        raise ValueError(f"Argument `graph_def` must be a DeepLab export whose preprocessing runs; "
+                         f"running it failed: {str(error).splitlines()[0]}") from error
     crop = (int(shape[1]), int(shape[2]))
     index = GraphIndex(graph_def)
     conv = _op_in_scope(index, "image_pooling/", ("Conv2D",))
@@ -103,8 +104,8 @@ def read_export_settings(graph_def: tf.compat.v1.GraphDef, image_input: str = DE
     window = tuple(int(k) for k in pool.attr["ksize"].list.i[1:3])
     strides = [s for s in _STRIDES if tuple(_scale_dimension(c, 1.0 / s) for c in crop) == window]
     if len(strides) != 1:
-        raise ValueError(f"Argument `graph_def`: the pooling window {window} of the crop {crop} does not tell "
-                         f"the output stride (candidates {strides}); pass output_stride.")
+        raise ValueError(f"Argument `graph_def`: the pooling window {window} of the crop {crop} does not "
+                         f"tell the output stride (candidates {strides}); pass output_stride.")
     rates = {}
     for node in index.nodes.values():
         match = _ASPP.match(node.name)
@@ -139,8 +140,8 @@ def infer_architecture(variables: OfficialVariables) -> dict:
         raise ValueError(f"Argument `variables` must hold MobilenetV2/ or xception_65/ variables; received "
                          f"{variables.source} with neither.")
     if "logits/semantic/weights" not in shapes:
-        raise ValueError(f"Argument `variables` must hold logits/semantic/weights; received {variables.source} "
-                         "without it.")
+        raise ValueError(f"Argument `variables` must hold logits/semantic/weights; received "
+                         f"{variables.source} without it.")
     branches = sum(1 for name in shapes if _ASPP.match(name))
     return {"backbone": backbone, "depth_multiplier": depth_multiplier,
             "num_classes": int(shapes["logits/semantic/weights"][-1]),

@@ -22,7 +22,7 @@ import re
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -79,26 +79,30 @@ def _checked(backbone: str, depth_multiplier: float, output_stride: int | None, 
     if num_classes < 2:
         raise ValueError(f"Argument `num_classes` must be at least 2; received {num_classes!r}.")
     if backbone == "xception_65" and depth_multiplier != 1.0:
-        raise ValueError(f"Argument `depth_multiplier` must be 1.0 for xception_65; received {depth_multiplier!r}.")
+        raise ValueError(f"Argument `depth_multiplier` must be 1.0 for xception_65; received "
+                         f"{depth_multiplier!r}.")
     return settings, crop
 
 
-def official_variable_shapes(
-    backbone: str = "mobilenet_v2",
-    *,
-    depth_multiplier: float = 1.0,
-    output_stride: int | None = None,
-    crop_size: Sequence[int] = (33, 33),
-    num_classes: int = 21,
-) -> dict[str, tuple[int, ...]]:
+def official_variable_shapes(backbone: str = "mobilenet_v2", **options: Any) -> dict[str, tuple[int, ...]]:
     """Names and shapes of every variable of the official model (what its checkpoint holds), read from
-    the TF1 graph built without weights. Arguments as :func:`build_official_graph`.
+    the TF1 graph built without weights.
+
+    Args:
+        backbone: ``"mobilenet_v2"`` or ``"xception_65"``.
+        **options: ``depth_multiplier``, ``output_stride``, ``crop_size``, ``num_classes`` as for
+            :func:`build_official_graph`.
+
+    Returns:
+        Official variable name -> shape.
     """
-    settings, crop = _checked(backbone, depth_multiplier, output_stride, crop_size, num_classes)
+    arguments = {"depth_multiplier": 1.0, "output_stride": None, "crop_size": (33, 33), "num_classes": 21,
+                 **options}
+    settings, crop = _checked(backbone, **arguments)
     with tf.Graph().as_default():
         builder = GraphBuilder(None, None, False, "FusedBatchNormV3")
-        network(builder, tf1.placeholder(tf.float32, [1, *crop, 3]), backbone, crop, num_classes,
-                depth_multiplier, settings)
+        network(builder, tf1.placeholder(tf.float32, [1, *crop, 3]), backbone, crop, arguments["num_classes"],
+                arguments["depth_multiplier"], settings)
     return builder.shapes
 
 

@@ -71,9 +71,11 @@ def _frozen_batch_norm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, mean: tf
         def gradient(upstream):
             inverse = tf.math.rsqrt(variance + epsilon)
             upstream32 = tf.cast(upstream, tf.float32)
-            gamma_gradient = tf.reduce_sum(upstream32 * (tf.cast(x, tf.float32) - mean), axis=[0, 1, 2]) * inverse
+            centred = tf.cast(x, tf.float32) - mean
+            gamma_gradient = tf.reduce_sum(upstream32 * centred, axis=[0, 1, 2]) * inverse
             beta_gradient = tf.reduce_sum(upstream32, axis=[0, 1, 2])
-            return upstream * tf.cast(gamma * inverse, upstream.dtype), gamma_gradient, beta_gradient, None, None
+            input_gradient = upstream * tf.cast(gamma * inverse, upstream.dtype)
+            return input_gradient, gamma_gradient, beta_gradient, None, None
 
         return outputs, gradient
 
@@ -179,9 +181,9 @@ class ConvUnit(keras.layers.Layer):
         norm = self.batch_norm
         if (training and norm.trainable) or x.dtype == tf.float64:
             return norm(x, training=training)
-        return _frozen_batch_norm(x, tf.convert_to_tensor(norm.gamma), tf.convert_to_tensor(norm.beta),
-                                  tf.convert_to_tensor(norm.moving_mean), tf.convert_to_tensor(norm.moving_variance),
-                                  norm.epsilon)
+        statistics = [tf.convert_to_tensor(variable) for variable in
+                      (norm.gamma, norm.beta, norm.moving_mean, norm.moving_variance)]
+        return _frozen_batch_norm(x, *statistics, norm.epsilon)
 
     def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple:
         return self.conv.compute_output_shape(self._padded_shape(tuple(input_shape)))
@@ -236,8 +238,8 @@ class PadToCrop(keras.layers.Layer):
     def call(self, images: tf.Tensor) -> tf.Tensor:
         static = images.shape[1:3]
         if any(side is not None and side > crop for side, crop in zip(static, self.crop_size)):
-            raise ValueError(f"Argument `images` must be at most the crop size {self.crop_size} in parity mode; "
-                             f"received images of size {tuple(static)}.")
+            raise ValueError(f"Argument `images` must be at most the crop size {self.crop_size} in parity "
+                             f"mode; received images of size {tuple(static)}.")
         shape = tf.shape(images)
         check = tf.debugging.assert_less_equal(
             shape[1:3], tf.constant(self.crop_size, tf.int32),
@@ -279,8 +281,8 @@ class ImagePoolingAverage(keras.layers.Layer):
             return tf.reduce_mean(features, axis=[1, 2], keepdims=True)
         static = tuple(features.shape[1:3])
         if None not in static and static != self.pool_size:
-            raise ValueError(f"Argument `features` must be {self.pool_size} (the pooling window of the crop size); "
-                             f"received features of size {static}.")
+            raise ValueError(f"Argument `features` must be {self.pool_size} (the pooling window of the crop "
+                             f"size); received features of size {static}.")
         return tf.nn.avg_pool2d(features, self.pool_size, self.pool_size, "VALID")
 
     def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple:

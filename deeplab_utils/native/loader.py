@@ -87,10 +87,10 @@ def assign_official_weights(model: keras.Model, variables: OfficialVariables) ->
                         for name in set(targets) & set(variables.shapes)
                         if variables.shapes[name] != tuple(targets[name].shape))
     if missing or unexpected or mismatched:
-        problems = [_listing(kind, items) for kind, items in
-                    (("missing", missing), ("unexpected", unexpected), ("with another shape", mismatched)) if items]
-        raise ValueError(f"Argument `variables` must match the model's {len(targets)} official variables one to "
-                         f"one; received {variables.source} with " + "; ".join(problems) + ".")
+        kinds = (("missing", missing), ("unexpected", unexpected), ("with another shape", mismatched))
+        problems = [_listing(kind, items) for kind, items in kinds if items]
+        raise ValueError(f"Argument `variables` must match the model's {len(targets)} official variables one "
+                         f"to one; received {variables.source} with " + "; ".join(problems) + ".")
     parameters = 0
     for name, target in targets.items():
         value = variables.read(name)

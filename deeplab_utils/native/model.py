@@ -32,14 +32,7 @@ from typing import Any, Sequence
 import keras
 
 from deeplab_utils.native import backbones
-from deeplab_utils.native.layers import (
-    AlignedResize,
-    BroadcastLike,
-    ConvUnit,
-    CropLike,
-    ImagePoolingAverage,
-    PadToCrop,
-)
+from deeplab_utils.native import layers
 
 __all__ = ["DeepLabV3Plus", "BACKBONES", "MODES", "zoo_atrous_rates"]
 
@@ -65,9 +58,9 @@ def zoo_atrous_rates(backbone: str, output_stride: int) -> tuple[int, ...]:
     return tuple(rate * 16 // output_stride for rate in (6, 12, 18))
 
 
-def _head_unit(scope: str, head: dict[str, Any], **kwargs: Any) -> ConvUnit:
+def _head_unit(scope: str, head: dict[str, Any], **kwargs: Any) -> layers.ConvUnit:
     """A unit of ASPP or decoder; `head` holds the dtype policy and the batch-norm epsilon."""
-    return ConvUnit(scope, batch_norm_momentum=HEAD_MOMENTUM, activation="relu", **head, **kwargs)
+    return layers.ConvUnit(scope, batch_norm_momentum=HEAD_MOMENTUM, activation="relu", **head, **kwargs)
 
 
 def _split_separable(x: keras.KerasTensor, scope: str, filters: int, head: dict[str, Any],
@@ -87,7 +80,8 @@ class DeepLabV3Plus(keras.Model):
     """DeepLabv3+ with a MobileNetV2 or Xception-65 backbone, layers named after the official scopes.
 
     Every official scope is a layer named with ``.`` for ``/``: ``MobilenetV2.expanded_conv_16.project``,
-    ``xception_65.entry_flow.block2.unit_1.xception_module``, ``image_pooling``, ``aspp0``, ``aspp1_depthwise``,
+    ``xception_65.entry_flow.block2.unit_1.xception_module``, ``image_pooling``, ``aspp0``,
+    ``aspp1_depthwise``,
     ``concat_projection``, ``decoder.feature_projection0``, ``logits.semantic``. The model ends in
     ``logits`` (the logits at the input resolution) and, for ``output="probabilities"``, a Softmax layer
     ``probabilities``. Weights are random until loaded (:func:`deeplab_utils.native.load_deeplab`).
@@ -120,9 +114,10 @@ class DeepLabV3Plus(keras.Model):
             crop size, a decoder or depth multiplier the backbone does not have.
     """
 
-    def __init__(self, backbone: str = "mobilenet_v2", num_classes: int = 21, *, depth_multiplier: float = 1.0,
-                 output_stride: int | None = None, atrous_rates: Sequence[int] | None = None,
-                 decoder: bool | None = None, mode: str = "any_size", crop_size: Sequence[int] | None = None,
+    def __init__(self, backbone: str = "mobilenet_v2", num_classes: int = 21, *,
+                 depth_multiplier: float = 1.0, output_stride: int | None = None,
+                 atrous_rates: Sequence[int] | None = None, decoder: bool | None = None,
+                 mode: str = "any_size", crop_size: Sequence[int] | None = None,
                  output: str = "probabilities", head_batch_norm_epsilon: float = HEAD_EPSILON,
                  name: str | None = None, dtype: Any = None, **kwargs: Any) -> None:
         _check_choice("backbone", backbone, BACKBONES)
@@ -136,9 +131,11 @@ class DeepLabV3Plus(keras.Model):
         output_stride = output_stride or (8 if backbone == "mobilenet_v2" else 16)
         _check_choice("output_stride", output_stride, OUTPUT_STRIDES)
         if backbone == "xception_65" and depth_multiplier != 1.0:
-            raise ValueError(f"Argument `depth_multiplier` must be 1.0 for xception_65; received {depth_multiplier!r}.")
+            raise ValueError(f"Argument `depth_multiplier` must be 1.0 for xception_65; received "
+                             f"{depth_multiplier!r}.")
         if not isinstance(depth_multiplier, (int, float)) or depth_multiplier <= 0:
-            raise ValueError(f"Argument `depth_multiplier` must be a positive number; received {depth_multiplier!r}.")
+            raise ValueError(f"Argument `depth_multiplier` must be a positive number; received "
+                             f"{depth_multiplier!r}.")
         if atrous_rates is None:
             atrous_rates = zoo_atrous_rates(backbone, output_stride)
         atrous_rates = tuple(atrous_rates)
@@ -153,7 +150,7 @@ class DeepLabV3Plus(keras.Model):
             if crop_size is None:
                 raise ValueError("Argument `crop_size` must be the export's (height, width) in parity mode; "
                                  "received None.")
-            crop_size = PadToCrop(crop_size).crop_size
+            crop_size = layers.PadToCrop(crop_size).crop_size
         elif crop_size is not None:
             raise ValueError(f"Argument `crop_size` must be None in any_size mode (nothing is padded); "
                              f"received {crop_size!r}.")
@@ -165,7 +162,8 @@ class DeepLabV3Plus(keras.Model):
             "head_batch_norm_epsilon": float(head_batch_norm_epsilon),
         }
         images, outputs = _build_graph(self_config, policy)
-        super().__init__(inputs=images, outputs=outputs, name=name or f"deeplab_{backbone}", dtype=dtype, **kwargs)
+        super().__init__(inputs=images, outputs=outputs, name=name or f"deeplab_{backbone}", dtype=dtype,
+                         **kwargs)
         self.deeplab_config = self_config
         self.backbone = backbone
         self.num_classes = num_classes
@@ -199,13 +197,13 @@ def _build_graph(config: dict[str, Any], policy: Any) -> tuple[keras.KerasTensor
     images = keras.Input((None, None, 3), name="images")
     x = images
     if config["mode"] == "parity":
-        x = PadToCrop(config["crop_size"], name="preprocess.pad", dtype=policy)(x)
+        x = layers.PadToCrop(config["crop_size"], name="preprocess.pad", dtype=policy)(x)
     padded = x
     x = keras.layers.Rescaling(2.0 / 255.0, -1.0, name="preprocess.scale", dtype=policy)(x)
     stride = config["output_stride"]
     if config["backbone"] == "mobilenet_v2":
-        features = backbones.mobilenet_v2(x, depth_multiplier=config["depth_multiplier"], output_stride=stride,
-                                          dtype=policy)
+        features = backbones.mobilenet_v2(x, depth_multiplier=config["depth_multiplier"],
+                                          output_stride=stride, dtype=policy)
         end_points = {}
     else:
         features, end_points = backbones.xception_65(x, output_stride=stride, dtype=policy)
@@ -213,9 +211,9 @@ def _build_graph(config: dict[str, Any], policy: Any) -> tuple[keras.KerasTensor
     if config["mode"] == "parity":  # model.py: scale_dimension(crop_size, 1 / output_stride)
         pool_size = tuple(int((side - 1) / stride + 1) for side in config["crop_size"])
     head = {"dtype": policy, "batch_norm_epsilon": config["head_batch_norm_epsilon"]}
-    pooled = ImagePoolingAverage(pool_size, name="image_pooling.pool", dtype=policy)(features)
+    pooled = layers.ImagePoolingAverage(pool_size, name="image_pooling.pool", dtype=policy)(features)
     pooled = _head_unit("image_pooling", head, filters=ASPP_DEPTH)(pooled)
-    branches = [BroadcastLike(name="image_pooling.upsample", dtype=policy)([pooled, features]),
+    branches = [layers.BroadcastLike(name="image_pooling.upsample", dtype=policy)([pooled, features]),
                 _head_unit("aspp0", head, filters=ASPP_DEPTH)(features)]
     for number, rate in enumerate(config["atrous_rates"], start=1):
         branches.append(_split_separable(features, f"aspp{number}", ASPP_DEPTH, head, rate))
@@ -223,15 +221,17 @@ def _build_graph(config: dict[str, Any], policy: Any) -> tuple[keras.KerasTensor
     x = _head_unit("concat_projection", head, filters=ASPP_DEPTH)(x)
     if config["decoder"]:
         low_level = end_points[backbones.XCEPTION_DECODER_END_POINT]
-        projection = _head_unit("decoder/feature_projection0", head, filters=DECODER_PROJECTION_DEPTH)(low_level)
-        x = AlignedResize(name="decoder.upsample", dtype=policy)([x, projection])
+        projection = _head_unit("decoder/feature_projection0", head,
+                                filters=DECODER_PROJECTION_DEPTH)(low_level)
+        x = layers.AlignedResize(name="decoder.upsample", dtype=policy)([x, projection])
         x = keras.layers.Concatenate(name="decoder.concat", dtype=policy)([x, projection])
         x = _split_separable(x, "decoder/decoder_conv0", DECODER_DEPTH, head)
         x = _split_separable(x, "decoder/decoder_conv1", DECODER_DEPTH, head)
-    x = ConvUnit("logits/semantic", filters=config["num_classes"], batch_norm_epsilon=None, dtype=policy)(x)
-    logits = AlignedResize(name="logits.upsample", dtype="float32")([x, padded])
+    x = layers.ConvUnit("logits/semantic", filters=config["num_classes"], batch_norm_epsilon=None,
+                        dtype=policy)(x)
+    logits = layers.AlignedResize(name="logits.upsample", dtype="float32")([x, padded])
     if config["mode"] == "parity":
-        logits = CropLike(name="logits.crop", dtype="float32")([logits, images])
+        logits = layers.CropLike(name="logits.crop", dtype="float32")([logits, images])
     logits = keras.layers.Identity(name="logits", dtype="float32")(logits)
     if config["output"] == "probabilities":
         return images, keras.layers.Softmax(name="probabilities", dtype="float32")(logits)

@@ -64,8 +64,8 @@ class GraphBuilder:
     """Creates the official layers. In the calibration pass batch norm normalises with the batch
     moments (recorded per scope); in the final pass it uses the moving statistics, set to them."""
 
-    def __init__(self, rng: np.random.Generator | None, values: dict[str, np.ndarray] | None, calibrating: bool,
-                 batch_norm_op: str) -> None:
+    def __init__(self, rng: np.random.Generator | None, values: dict[str, np.ndarray] | None,
+                 calibrating: bool, batch_norm_op: str) -> None:
         self.rng = rng
         self.values = values
         self.calibrating = calibrating
@@ -148,7 +148,8 @@ class GraphBuilder:
         return self.conv(y, f"{scope}_pointwise", filters, epsilon=epsilon)
 
 
-def _mobilenet_v2(builder: GraphBuilder, x: tf.Tensor, depth_multiplier: float, output_stride: int) -> tf.Tensor:
+def _mobilenet_v2(builder: GraphBuilder, x: tf.Tensor, depth_multiplier: float,
+                  output_stride: int) -> tf.Tensor:
     """slim ``mobilenet_base`` with V2_DEF up to ``layer_18``; atrous once `output_stride` is reached."""
     with tf1.variable_scope("MobilenetV2"):
         x = builder.conv(x, "Conv", _round_channels(32 * depth_multiplier), kernel=3, stride=2,
@@ -202,8 +203,8 @@ def _xception_65(builder: GraphBuilder, x: tf.Tensor, output_stride: int) -> tf.
                         padding = "SAME"
                         if step > 1:
                             residual, padding = _fixed_pad(residual, unit_rate), "VALID"
-                        residual = builder.depthwise(residual, f"{name}_depthwise", stride=step, rate=unit_rate,
-                                                     padding=padding, activation=activation)
+                        residual = builder.depthwise(residual, f"{name}_depthwise", stride=step,
+                                                     rate=unit_rate, padding=padding, activation=activation)
                         residual = builder.conv(residual, f"{name}_pointwise", depth, activation=activation)
                         builder.end_points[f"{scope.name}/{name}_pointwise"] = residual
                     if skip == "conv":
@@ -226,13 +227,15 @@ def _head(builder: GraphBuilder, features: tf.Tensor, crop: tuple[int, int], out
     return builder.conv(tf.concat(branches, 3), "concat_projection", 256, epsilon=_HEAD_EPSILON)
 
 
-def _decoder(builder: GraphBuilder, features: tf.Tensor, crop: tuple[int, int], decoder_output_stride: int) -> tf.Tensor:
+def _decoder(builder: GraphBuilder, features: tf.Tensor, crop: tuple[int, int],
+             decoder_output_stride: int) -> tf.Tensor:
     """model.py's ``refine_by_decoder`` with separable convolutions (one end point)."""
     size = [scale_dimension(side, 1.0 / decoder_output_stride) for side in crop]
     with tf1.variable_scope("decoder"):
-        projection = builder.conv(builder.end_points[f"xception_65/{_DECODER_END_POINT}"], "feature_projection0",
-                                  48, epsilon=_HEAD_EPSILON)
-        resized = [tf1.image.resize_bilinear(tensor, size, align_corners=True) for tensor in (features, projection)]
+        end_point = builder.end_points[f"xception_65/{_DECODER_END_POINT}"]
+        projection = builder.conv(end_point, "feature_projection0", 48, epsilon=_HEAD_EPSILON)
+        resized = [tf1.image.resize_bilinear(tensor, size, align_corners=True)
+                   for tensor in (features, projection)]
         features = builder.split_separable(tf.concat(resized, 3), "decoder_conv0", 256)
         return builder.split_separable(features, "decoder_conv1", 256)
 

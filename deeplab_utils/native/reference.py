@@ -40,7 +40,8 @@ class ExportRunner:
     """
 
     def __init__(self, graph_def: tf1.GraphDef, *, optimize: bool = False, logits_name: str | None = None,
-                 image_input: str = DEFAULT_IMAGE_INPUT, semantic_output: str = DEFAULT_SEMANTIC_OUTPUT) -> None:
+                 image_input: str = DEFAULT_IMAGE_INPUT,
+                 semantic_output: str = DEFAULT_SEMANTIC_OUTPUT) -> None:
         self.optimize = optimize
         self.logits_name = graph_loader.canonical_tensor_name(
             logits_name or graph_loader.find_logits(graph_def, semantic_output))

@@ -98,8 +98,9 @@ def from_checkpoint(prefix: str | os.PathLike) -> OfficialVariables:
 
 def from_frozen_graph(graph_def: tf.compat.v1.GraphDef, source: str = "frozen graph") -> OfficialVariables:
     """Variables of a frozen graph: its ``Const`` nodes named like slim variables."""
+    float32 = tf.float32.as_datatype_enum
     nodes = {node.name: node for node in graph_def.node
-             if node.op == "Const" and _LEAF.search(node.name) and node.attr["dtype"].type == tf.float32.as_datatype_enum}
+             if node.op == "Const" and _LEAF.search(node.name) and node.attr["dtype"].type == float32}
     shapes = {name: tuple(dim.size for dim in node.attr["value"].tensor.tensor_shape.dim)
               for name, node in nodes.items()}
     return OfficialVariables(source, shapes, lambda name: tf.make_ndarray(nodes[name].attr["value"].tensor))
@@ -115,7 +116,8 @@ def _checkpoint_prefixes(folder: Path) -> list[Path]:
 
 
 def _open_folder(folder: Path, prefer: str) -> tuple[OfficialVariables, tf.compat.v1.GraphDef | None]:
-    graphs = [path for path in folder.rglob("*.pb") if path.name == FROZEN_GRAPH_NAME] or list(folder.rglob("*.pb"))
+    graphs = ([path for path in folder.rglob("*.pb") if path.name == FROZEN_GRAPH_NAME]
+              or list(folder.rglob("*.pb")))
     graph_def = None
     if len(graphs) == 1:
         graph_def = graph_loader.parse_graph_def(graphs[0].read_bytes(), str(graphs[0]))
@@ -129,8 +131,8 @@ def _open_folder(folder: Path, prefer: str) -> tuple[OfficialVariables, tf.compa
     if prefixes and (prefer == "checkpoint" or graph_def is None):
         return from_checkpoint(prefixes[0]), graph_def
     if graph_def is None:
-        raise ValueError(f"Argument `path` must hold a checkpoint (model.ckpt*.index/.data-*) or a frozen graph; "
-                         f"received {str(folder)!r} with neither.")
+        raise ValueError(f"Argument `path` must hold a checkpoint (model.ckpt*.index/.data-*) or a frozen "
+                         f"graph; received {str(folder)!r} with neither.")
     return from_frozen_graph(graph_def, f"frozen graph {graphs[0]}"), graph_def
 
 

@@ -37,8 +37,8 @@ def test_full_architectures_have_every_block_and_unit():
     xception = official_variable_shapes("xception_65")
     units = {name.split("/xception_module")[0] for name in xception if "xception_module" in name}
     assert len(units) == 3 + 16 + 2
-    assert xception["xception_65/exit_flow/block2/unit_1/xception_module/separable_conv3_pointwise/weights"] == (
-        1, 1, 1536, 2048)
+    last = "xception_65/exit_flow/block2/unit_1/xception_module/separable_conv3_pointwise/weights"
+    assert xception[last] == (1, 1, 1536, 2048)
     assert xception["decoder/feature_projection0/weights"] == (1, 1, 256, 48)
     assert xception["aspp3_depthwise/depthwise_weights"] == (3, 3, 2048, 1)
 
@@ -62,14 +62,15 @@ def test_mobilenet_stride_bookkeeping_matches_slim():
     depthwise = {n: model.get_layer(f"MobilenetV2.expanded_conv_{n}.depthwise") for n in (3, 6, 7, 13, 14)}
     assert [(depthwise[n].strides, depthwise[n].dilation_rate) for n in (3, 6, 7, 13, 14)] == [
         (2, 1), (1, 1), (1, 2), (1, 2), (1, 4)]
-    assert make_divisible(24 * 0.5) == 16 and make_divisible(320 * 0.5) == 160 and make_divisible(96 * 6) == 576
+    assert (make_divisible(24 * 0.5), make_divisible(320 * 0.5), make_divisible(96 * 6)) == (16, 160, 576)
 
 
 def test_xception_fixed_padding_and_atrous_units():
     model = DeepLabV3Plus("xception_65", 3, output_stride=16)
     entry = model.get_layer("xception_65.entry_flow.block3.unit_1.xception_module.separable_conv3_depthwise")
     assert (entry.strides, entry.padding, entry.dilation_rate) == (2, "fixed", 1)
-    exit_unit = model.get_layer("xception_65.exit_flow.block1.unit_1.xception_module.separable_conv3_depthwise")
+    exit_unit = model.get_layer(
+        "xception_65.exit_flow.block1.unit_1.xception_module.separable_conv3_depthwise")
     assert (exit_unit.strides, exit_unit.padding) == (1, "same")  # output stride reached: stride becomes 1
     last = model.get_layer("xception_65.exit_flow.block2.unit_1.xception_module.separable_conv1_depthwise")
     assert (last.dilation_rate, last.activation) == (2, "relu")

@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deeplab_utils.native import AlignedResize, BroadcastLike, ConvUnit, CropLike, ImagePoolingAverage, PadToCrop
+from deeplab_utils.native import (
+    AlignedResize,
+    BroadcastLike,
+    ConvUnit,
+    CropLike,
+    ImagePoolingAverage,
+    PadToCrop,
+)
 
 RNG = np.random.default_rng(0)
 
@@ -37,7 +44,8 @@ def test_fixed_padding_centres_strided_windows_on_even_inputs():
 
 
 def test_batch_norm_inference_and_training_updates():
-    unit = ConvUnit("scope/unit", filters=2, batch_norm_epsilon=1e-3, batch_norm_momentum=0.9, activation="relu")
+    unit = ConvUnit("scope/unit", filters=2, batch_norm_epsilon=1e-3, batch_norm_momentum=0.9,
+                    activation="relu")
     x = RNG.normal(size=(3, 5, 5, 4)).astype(np.float32)
     unit.build(x.shape)
     kernel, gamma, beta = RNG.normal(size=(1, 1, 4, 2)), np.array([1.5, 0.5]), np.array([0.2, -0.1])
@@ -48,8 +56,8 @@ def test_batch_norm_inference_and_training_updates():
     expected = np.maximum((conv - mean) * gamma / np.sqrt(variance + 1e-3) + beta, 0)
     np.testing.assert_allclose(np.asarray(unit(x)), expected, rtol=1e-5, atol=1e-5)
     unit(x, training=True)
-    np.testing.assert_allclose(unit.batch_norm.moving_mean.numpy(), 0.9 * mean + 0.1 * conv.mean(axis=(0, 1, 2)),
-                               rtol=1e-5, atol=1e-6)
+    expected_mean = 0.9 * mean + 0.1 * conv.mean(axis=(0, 1, 2))
+    np.testing.assert_allclose(unit.batch_norm.moving_mean.numpy(), expected_mean, rtol=1e-5, atol=1e-6)
     unit.trainable = False  # frozen batch norm: inference even in training (Keras convention)
     frozen_mean = unit.batch_norm.moving_mean.numpy()
     unit(x, training=True)

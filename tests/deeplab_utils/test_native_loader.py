@@ -29,8 +29,8 @@ def official():
 
 @pytest.fixture(scope="module")
 def tarball(official, tmp_path_factory):
-    return write_official_tarball(tmp_path_factory.mktemp("zoo"), "deeplabv3_mnv2_cityscapes_train_2018_02_05",
-                                  official)
+    zoo = tmp_path_factory.mktemp("zoo")
+    return write_official_tarball(zoo, "deeplabv3_mnv2_cityscapes_train_2018_02_05", official)
 
 
 def _weights(model):
@@ -59,8 +59,8 @@ def test_folder_prefix_and_frozen_graph_file(official, tarball, tmp_path):
     prefix = folder / "model.ckpt-30000"
     with pytest.raises(ValueError, match="`crop_size` must be given"):
         load_deeplab(prefix)
-    for model in (load_deeplab(prefix, crop_size=(33, 33)), load_deeplab(folder / "frozen_inference_graph.pb"),
-                  load_deeplab(prefix, mode="any_size")):
+    for model in (load_deeplab(prefix, crop_size=(33, 33)), load_deeplab(prefix, mode="any_size"),
+                  load_deeplab(folder / "frozen_inference_graph.pb")):
         for a, b in zip(_weights(model), reference):
             np.testing.assert_array_equal(a, b)
     any_size = load_deeplab(folder, mode="any_size", output_stride=16)
