@@ -5,14 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deeplab_utils.native import (
-    AlignedResize,
-    BroadcastLike,
-    ConvUnit,
-    CropLike,
-    ImagePoolingAverage,
-    PadToCrop,
-)
+from deeplab_utils.native import AlignedResize, BroadcastLike, ConvUnit
+from deeplab_utils.native import CropLike, ImagePoolingAverage, PadToCrop
 
 RNG = np.random.default_rng(0)
 
