@@ -18,8 +18,9 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from deeplab_utils import graph_loader
-from deeplab_utils.graph_loader import DEFAULT_IMAGE_INPUT, FrozenGraph, GraphIndex
+from deeplab_utils.frozen_graph import FrozenGraph
+from deeplab_utils.graph_def import DEFAULT_IMAGE_INPUT, GraphIndex
+from deeplab_utils.graph_tensors import find_float_input
 from deeplab_utils.native.sources import OfficialVariables
 
 __all__ = ["ExportSettings", "read_export_settings", "infer_architecture"]
@@ -87,7 +88,7 @@ def read_export_settings(graph_def: tf.compat.v1.GraphDef,
         ValueError: If the preprocessing cannot be run, the image pooling is not an average over a fixed
             window (``image_pooling`` fed by ``AvgPool``), or the window fits several output strides.
     """
-    float_input = graph_loader.find_float_input(graph_def, image_input)
+    float_input = find_float_input(graph_def, image_input)
     try:
         probe = FrozenGraph(graph_def).function([image_input], [float_input])
         shape = probe(tf.zeros([1, 1, 1, 3], tf.uint8))[0].shape

@@ -17,8 +17,13 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
-from deeplab_utils import graph_loader
-from deeplab_utils.graph_loader import DEFAULT_IMAGE_INPUT, DEFAULT_SEMANTIC_OUTPUT
+from deeplab_utils.graph_def import (
+    DEFAULT_IMAGE_INPUT,
+    DEFAULT_SEMANTIC_OUTPUT,
+    canonical_tensor_name,
+    strip_output_shapes,
+)
+from deeplab_utils.graph_tensors import find_logits
 
 __all__ = ["ExportRunner", "parity_report"]
 
@@ -43,17 +48,17 @@ class ExportRunner:
                  image_input: str = DEFAULT_IMAGE_INPUT,
                  semantic_output: str = DEFAULT_SEMANTIC_OUTPUT) -> None:
         self.optimize = optimize
-        self.logits_name = graph_loader.canonical_tensor_name(
-            logits_name or graph_loader.find_logits(graph_def, semantic_output))
+        self.logits_name = canonical_tensor_name(
+            logits_name or find_logits(graph_def, semantic_output))
         self._graph = tf.Graph()
         with self._graph.as_default():
-            tf1.import_graph_def(graph_loader.strip_output_shapes(graph_def), name="")
+            tf1.import_graph_def(strip_output_shapes(graph_def), name="")
         config = tf1.ConfigProto()
         config.graph_options.rewrite_options.disable_meta_optimizer = not optimize
         self._session = tf1.Session(graph=self._graph, config=config)
         self._fetches = [self._graph.get_tensor_by_name(self.logits_name),
-                         self._graph.get_tensor_by_name(graph_loader.canonical_tensor_name(semantic_output))]
-        self._input = self._graph.get_tensor_by_name(graph_loader.canonical_tensor_name(image_input))
+                         self._graph.get_tensor_by_name(canonical_tensor_name(semantic_output))]
+        self._input = self._graph.get_tensor_by_name(canonical_tensor_name(image_input))
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Runs one image.

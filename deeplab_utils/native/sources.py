@@ -20,8 +20,8 @@ from typing import Callable, Mapping
 import numpy as np
 import tensorflow as tf
 
-from deeplab_utils import graph_loader
 from deeplab_utils.archive import FROZEN_GRAPH_NAME, extract_archive, is_archive
+from deeplab_utils.graph_def import parse_graph_def
 
 __all__ = ["OfficialVariables", "from_checkpoint", "from_frozen_graph", "from_mapping", "open_official"]
 
@@ -120,7 +120,7 @@ def _open_folder(folder: Path, prefer: str) -> tuple[OfficialVariables, tf.compa
               or list(folder.rglob("*.pb")))
     graph_def = None
     if len(graphs) == 1:
-        graph_def = graph_loader.parse_graph_def(graphs[0].read_bytes(), str(graphs[0]))
+        graph_def = parse_graph_def(graphs[0].read_bytes(), str(graphs[0]))
     elif len(graphs) > 1:
         raise ValueError(f"Argument `path` must hold one frozen graph; received {str(folder)!r} with "
                          f"{sorted(str(g.relative_to(folder)) for g in graphs)}.")
@@ -158,7 +158,7 @@ def open_official(path: str | os.PathLike,
         raise ValueError(f"Argument `prefer` must be 'checkpoint' or 'frozen_graph'; received {prefer!r}.")
     path = Path(path)
     if path.is_file() and path.suffix == ".pb":
-        graph_def = graph_loader.parse_graph_def(path.read_bytes(), str(path))
+        graph_def = parse_graph_def(path.read_bytes(), str(path))
         return from_frozen_graph(graph_def, f"frozen graph {path}"), graph_def
     if path.is_file() and is_archive(path):
         with tempfile.TemporaryDirectory() as staging:
