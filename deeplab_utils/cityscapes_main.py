@@ -63,7 +63,8 @@ _STRATEGY = flags.DEFINE_enum("strategy", "none", list(STRATEGIES),
                               "none, mirrored (all local GPUs) or multi_worker (TF_CONFIG).")
 _NUM_SHARDS = flags.DEFINE_integer("num_shards", 1, "Split the images into this many shards.")
 _SHARD_INDEX = flags.DEFINE_integer("shard_index", 0, "The shard this process explains.")
-_PANEL_CLASS = flags.DEFINE_string("panel_class", "rider", "Group of the Fig. S13 panels.")
+_PANEL_CLASS = flags.DEFINE_string("panel_class", "rider", "Group of the Fig. S13 panels (default: rider if "
+                                   "requested, else the first group).")
 _PANEL_IMAGES = flags.DEFINE_integer("panel_images", 10, "Fig. S13 panels for the first N images.")
 _COMBINE = flags.DEFINE_enum("combine", "sum", ["sum", "max"], "Instances of an image: sum histograms, or max saliency.")
 _IGNORED = flags.DEFINE_enum("ignored", "exclude", ["exclude", "include"], "Ignored ground truth in the normaliser.")
@@ -99,9 +100,12 @@ def main(argv: list[str]) -> None:
                         min_size=_MIN_SIZE.value, error_min_size=_ERROR_MIN_SIZE.value,
                         baseline_pixels=_BASELINE_PIXELS.value, context=_CONTEXT.value,
                         baseline_sharing=_SHARING.value)
-    if _PANEL_CLASS.value not in protocol.groups:
+    panel_group = _PANEL_CLASS.value
+    if panel_group not in protocol.groups and not flags.FLAGS["panel_class"].present:
+        panel_group = protocol.groups[0]  # the default, rider, is not requested: panels of the first group
+    if panel_group not in protocol.groups:
         raise ValueError(f"Argument `panel_class` must be a requested class or GT/prediction pair "
-                         f"({', '.join(protocol.groups)}); received {_PANEL_CLASS.value!r}.")
+                         f"({', '.join(protocol.groups)}); received {panel_group!r}.")
     say = print if _VERBOSE.value else (lambda *args: None)
     if _STAGE.value in ("all", "explain"):
         if not _DATASET.value or not _MODEL.value:
@@ -113,7 +117,7 @@ def main(argv: list[str]) -> None:
             _DATASET.value, _MODEL.value, _OUTPUT_DIR.value, protocol=protocol, split=_SPLIT.value,
             cities=_CITIES.value, max_images=_MAX_IMAGES.value, optimizer_overrides=overrides,
             model_output=_MODEL_OUTPUT.value, batch_size=_BATCH_SIZE.value, strategy=strategy,
-            num_shards=_NUM_SHARDS.value, shard_index=_SHARD_INDEX.value, panel_group=_PANEL_CLASS.value,
+            num_shards=_NUM_SHARDS.value, shard_index=_SHARD_INDEX.value, panel_group=panel_group,
             panel_images=_PANEL_IMAGES.value, overwrite=_OVERWRITE.value, verbose=_VERBOSE.value)
         say(f"shard {summary['shard']}: {summary['images']} images explained, {summary['skipped']} done before, "
             f"{summary['requests']} requests (batch {summary['batch_size']})")

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from deeplab_utils.cityscapes import panels as panel_figures
 from deeplab_utils.cityscapes.baseline import baseline_ring
-from deeplab_utils.cityscapes.dataset import CityscapesExample, make_image_dataset, train_ids_of
+from deeplab_utils.cityscapes.dataset import CityscapesExample, make_image_dataset, read_example, train_ids_of
 from deeplab_utils.cityscapes.explainer import BatchExplainer
 from deeplab_utils.cityscapes.models import predict
 from deeplab_utils.cityscapes.protocol import Protocol
@@ -182,6 +182,27 @@ class _Runner:
         figures.write_png(self.output_dir / name, panel)
 
 
+def _read(examples: Sequence[CityscapesExample]):
+    """Yields ``(example, image, label_ids)`` from the tf.data pipeline; a file it cannot decode is a
+    ValueError naming the file (found by decoding the remaining files one by one)."""
+    if not examples:
+        return
+    position = 0
+    iterator = make_image_dataset(examples).as_numpy_iterator()
+    while True:
+        try:
+            index, image, label_ids = next(iterator)
+        except StopIteration:
+            return
+        except tf.errors.OpError as error:
+            for example in examples[position:]:
+                read_example(example)  # raises the ValueError naming the file
+            raise ValueError(f"Argument `dataset` must hold readable PNG files; reading "
+                             f"{examples[position].name!r} failed: {error.message.splitlines()[0]}") from None
+        position = int(index) + 1
+        yield examples[int(index)], image, label_ids
+
+
 def explain_examples(model: Callable[..., Any], examples: Sequence[CityscapesExample], output_dir: str | os.PathLike,
                      *, protocol: Protocol, optimizer: GridSaliencyOptimizer, batch_size: int = 8,
                      strategy: tf.distribute.Strategy | None = None, panel_names: Sequence[str] = (),
@@ -217,13 +238,15 @@ def explain_examples(model: Callable[..., Any], examples: Sequence[CityscapesExa
     pending = [example for example in examples if not (output_dir / record_name(example.name)).exists()]
     if progress is not None:
         progress.update(len(examples) - len(pending))
-    if pending:
-        for index, image, label_ids in make_image_dataset(pending).as_numpy_iterator():
-            example = pending[int(index)]
+    try:
+        for example, image, label_ids in _read(pending):
             started = time.perf_counter()
             ground_truth = train_ids_of(label_ids, example, image.shape[:2])
             prediction = predict(model, image, optimizer.model_output).argmax(axis=-1).astype(np.uint8)
             runner.add(_ImageWork(example, image, ground_truth, prediction,
                                   build_requests(prediction, ground_truth, protocol), started))
-        runner.drain()
+    except ValueError:
+        runner.drain()  # finish the images read before the bad one, then report it
+        raise
+    runner.drain()
     return {"images": runner.finished, "skipped": len(examples) - len(pending), "requests": runner.requests_done}

@@ -167,3 +167,19 @@ def test_the_optimizer_settings_are_the_papers_in_context_mode():
         assert settings[key] == value
     assert settings["mode"] == "context" and settings["value_range"] == (0.0, 255.0)
     assert settings["convergence_threshold"] == 0.1 and np.isclose(settings["clip_below"], 0.2)
+
+
+def test_an_unreadable_image_stops_the_run_naming_it_and_keeps_the_records_before_it(model, optimizer, examples,
+                                                                                      tmp_path):
+    import shutil
+
+    from deeplab_utils.cityscapes.dataset import list_examples as listing
+
+    root = tmp_path / "data"
+    shutil.copytree(examples[0].image_path.parents[3], root)
+    broken = root / "leftImg8bit/val/bochum/bochum_000000_000000_leftImg8bit.png"
+    broken.write_bytes(broken.read_bytes()[:200])   # the header (and size) survive, the pixels do not
+    copied = listing(root)
+    with pytest.raises(ValueError, match="must hold readable PNG files; received .*bochum_000000_000000_leftImg8bit"):
+        _run(model, optimizer, copied, tmp_path / "run", batch_size=16)   # still queued when reading fails
+    assert [record.image for record in load_records(tmp_path / "run")] == [e.name for e in copied[:2]]

@@ -1,13 +1,22 @@
-"""Saliency-weighted context histograms and their aggregation, computed by hand on tiny label maps (Sec. 5)."""
+"""Saliency-weighted context histograms, their aggregation, and the aggregate outputs rebuilt from records alone,
+on hand-computed examples (Sec. 5, Table 1, Tables S1/S2)."""
 
+import csv
 import dataclasses
+import io
 
 import numpy as np
 import pytest
 
-from deeplab_utils.cityscapes.aggregate import aggregate_records
-from deeplab_utils.cityscapes.records import GroupOutcome, ImageRecord, RequestOutcome
+from deeplab_utils.cityscapes.aggregate import Aggregate, aggregate_records
+from deeplab_utils.cityscapes.folders import claim_run
+from deeplab_utils.cityscapes.job import optimizer_settings, run_settings
+from deeplab_utils.cityscapes.protocol import Protocol
+from deeplab_utils.cityscapes.records import GroupOutcome, ImageRecord, RequestOutcome, load_records, record_name
+from deeplab_utils.cityscapes.report import finding_holds
 from deeplab_utils.cityscapes.statistics import NUM_BINS, group_histograms, label_histogram, normalise
+from deeplab_utils.cityscapes.summary import write_aggregate
+from grid_saliency_tf.experiment import RecordError, decode_png
 
 ROAD, SIDEWALK, BUILDING, BICYCLE, IGNORED = 0, 1, 2, 18, 19
 GT = np.array([[0, 1, 18, 255], [2, 2, 0, 1]], np.uint8)
@@ -145,3 +154,78 @@ def test_aggregate_refuses_a_duplicate_image_and_a_missing_group():
         aggregate_records(_records() + _records()[:1], ["rider"])
     with pytest.raises(ValueError, match="has no group 'car'"):
         aggregate_records(_records(), ["car"])
+
+
+# ---------------------------------------------------------------- outputs from the records alone
+
+PROTOCOL = Protocol(prediction_classes=("rider",), error_pairs=(("person", "rider"),))
+
+
+@pytest.fixture()
+def run(tmp_path):
+    claim_run(tmp_path, run_settings(PROTOCOL, optimizer_settings(), model_name="hand-made", split="val"))
+    for record in _records():
+        record.save(tmp_path / record_name(record.image))
+    return tmp_path
+
+
+def _csv(path):
+    return list(csv.reader(io.StringIO(path.read_text())))
+
+
+def test_outputs_from_the_records_alone(run):
+    aggregate = write_aggregate(run, draw_figures=True)
+    out = run / "aggregate"
+    assert Aggregate.load(out / "statistics.json") == aggregate == aggregate_records(load_records(run), PROTOCOL.groups)
+    rows = _csv(out / "fig6_grid_saliency.csv")
+    assert rows[0][:3] == ["group", "images_counted", "road"] and len(rows[0]) == 21 and rows[1][:2] == ["rider", "2"]
+    assert float(rows[1][2]) == pytest.approx(0.75 / 3.5, abs=1e-6) and rows[1][-1] == f"{2.25 / 3.5:.6f}"
+    table_1 = _csv(out / "table_1.csv")
+    assert table_1[0][:4] == ["ground_truth", "prediction", "images_counted", "road"]
+    assert table_1[1][:3] == ["person", "rider", "1"] and table_1[1][3] == "0.000000"
+    assert _csv(out / "table_s1.csv")[1] == ["rider", "2", "39", "2", "5", "3", "1", "1"]
+    assert _csv(out / "table_s2.csv")[1][:4] == ["person", "rider", "1", "45"]
+    report = (out / "report.md").read_text()
+    assert "Model `hand-made`, split `val`: 2 images aggregated (the paper: 500)" in report
+    assert "| rider | 2 | 39 | 5 | 3 | 1 | 1 |" in report
+    assert "| rider: bicycle more than the baseline | yes | saliency bicycle 64% vs baseline bicycle 38% |" in report
+    assert "| person | rider | 1 | 0% / 9% |" in report
+    assert "nan" not in report.lower()
+    for name in ("fig6_context_statistics.png", "fig6_context_statistics.pdf", "table_1.png", "table_1.pdf"):
+        assert (out / name).stat().st_size > 1000
+    assert decode_png((out / "table_1.png").read_bytes()).shape[2] == 3
+
+
+def test_other_choices_and_another_folder(run):
+    aggregate = write_aggregate(run, combine="max", ignored="include", draw_figures=False, folder="max")
+    assert aggregate.combine == "max" and (run / "max" / "report.md").is_file()
+    assert not (run / "max" / "table_1.png").exists()
+    rider = aggregate.group("rider")
+    np.testing.assert_allclose(rider.saliency_distribution[18], 1.75 / 3.75)
+
+
+def test_a_corrupt_record_is_named(run):
+    (run / "records/a/a_1.json").write_text('{"schema": "deeplab_utils.cityscapes.image", "schema_version": 1}')
+    with pytest.raises(RecordError, match="a_1.json: missing field"):
+        write_aggregate(run, draw_figures=False)
+
+
+def test_temporaries_of_killed_writers_are_skipped(run):
+    (run / "records/a/.tmp-a_2-x1y2.json").write_text("{")
+    assert [record.image for record in load_records(run)] == ["a/a_1", "b/b_1"]
+
+
+def test_no_run_or_no_record(tmp_path):
+    with pytest.raises(ValueError, match="must be the folder of a Cityscapes run"):
+        write_aggregate(tmp_path)
+    claim_run(tmp_path, run_settings(PROTOCOL, optimizer_settings(), model_name="m", split="val"))
+    with pytest.raises(ValueError, match="holds none yet"):
+        write_aggregate(tmp_path)
+
+
+def test_finding_holds():
+    aggregate = aggregate_records(_records(), PROTOCOL.groups)
+    assert finding_holds(aggregate, ("rider", "road", "baseline", "less")) == (
+        "yes", "saliency road 21% vs baseline road 50%")
+    assert finding_holds(aggregate, ("rider", "sidewalk", "road", "more"))[0] == "no"
+    assert finding_holds(aggregate, ("car", "road", "baseline", "less")) == ("no data", "group not in this run")
