@@ -18,8 +18,9 @@ from deeplab_utils.cityscapes.job import explain_examples, optimizer_settings, r
 from deeplab_utils.cityscapes.protocol import Protocol
 from deeplab_utils.cityscapes.records import load_records
 from deeplab_utils.cityscapes.testing import context_model, write_cityscapes_fixture
+from deeplab_utils.cityscapes.summary import write_aggregate
 from grid_saliency_tf import GridSaliencyOptimizer
-from grid_saliency_tf.experiment import RunFolderBusy, RunFolderMismatch
+from grid_saliency_tf.experiment import RunFolderBusy, RunFolderMismatch, decode_png
 
 SMALL = Protocol(prediction_classes=("rider", "car"), error_pairs=(("person", "rider"),))
 STEPS = {"steps": 40}
@@ -78,6 +79,10 @@ def test_rider_context_is_the_bicycle_and_cars_are_self_contained(model, optimiz
     assert (tmp_path / "panels" / "aachen" / "aachen_000000_000000_rider.png").is_file()
     record = json.loads((tmp_path / "records/aachen/aachen_000000_000000.json").read_text())
     assert record["schema"] == "deeplab_utils.cityscapes.image" and len(record["groups"]) == 6
+    # Fig. S15 examples are rebuilt from the records, the prediction PNGs and the data set.
+    write_aggregate(tmp_path, examples=examples, examples_per_group=3, draw_figures=False)
+    tile = decode_png((tmp_path / "aggregate/examples/rider.png").read_bytes())
+    assert tile.shape[1] == 2 * 128 + 4 and not (tmp_path / "aggregate/examples/car.png").exists()
 
 
 def test_a_rerun_skips_finished_images(model, optimizer, examples, reference):

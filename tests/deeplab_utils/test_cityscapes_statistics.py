@@ -229,3 +229,21 @@ def test_finding_holds():
         "yes", "saliency road 21% vs baseline road 50%")
     assert finding_holds(aggregate, ("rider", "sidewalk", "road", "more"))[0] == "no"
     assert finding_holds(aggregate, ("car", "road", "baseline", "less")) == ("no data", "group not in this run")
+
+
+def test_records_round_trip_and_refuse_inconsistent_outcomes(tmp_path):
+    record = _records()[0]
+    record.save(tmp_path / "r.json")
+    assert ImageRecord.load(tmp_path / "r.json") == record
+    with pytest.raises(ValueError, match="Argument `counted` must be converged and not empty"):
+        dataclasses.replace(record.groups[0].requests[0], converged=False)
+    with pytest.raises(ValueError, match="Argument `histogram` must hold 20 finite non-negative sums"):
+        dataclasses.replace(record.groups[0].requests[0], histogram=(1.0,) * 19)
+    with pytest.raises(ValueError, match="Argument `baseline` must hold 20"):
+        dataclasses.replace(record.groups[0], baseline=(-1.0,) * 20)
+
+
+def test_a_record_in_the_wrong_place_is_refused(run):
+    (run / "records/b/b_1.json").rename(run / "records/b/b_2.json")
+    with pytest.raises(RecordError, match="holds the record of another image"):
+        load_records(run)
