@@ -3,7 +3,9 @@
 Load a zoo tarball (e.g. ``deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz``), its folder or the
 ``frozen_inference_graph.pb`` with :class:`DeepLabModel`; explain a predicted class of one image with
 ``python -m deeplab_utils.explain_main`` (Hoyer et al., NeurIPS 2019, Sec. 5, supplement S2-S3). Fixture
-graphs in the export format come from :mod:`deeplab_utils.testing`.
+graphs in the export format come from :mod:`deeplab_utils.testing`. The statistics of Sec. 5 over a whole
+Cityscapes split (Fig. 6/S14, Table 1, Tables S1/S2) live in the subpackage :mod:`deeplab_utils.cityscapes`
+and its binary ``python -m deeplab_utils.cityscapes_main`` (docs/cityscapes.md).
 """
 
 from deeplab_utils.archive import extract_archive, locate_frozen_graph, read_frozen_graph_bytes

@@ -57,3 +57,44 @@ def test_mirrored_strategy_on_two_logical_cpus_equals_one_process(tmp_path):
                             text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "EQUAL" in result.stdout
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow  # two TensorFlow workers and a reference run of the binary: a minute or two
+def test_two_multi_worker_processes_write_the_records_of_one_process(tmp_path):
+    import json
+
+    from deeplab_utils.cityscapes.records import load_records
+    from deeplab_utils.cityscapes.testing import context_model, write_cityscapes_fixture
+
+    write_cityscapes_fixture(tmp_path / "data")
+    context_model().save(tmp_path / "fixture.keras")
+    common = [sys.executable, "-m", "deeplab_utils.cityscapes_main", "--dataset", str(tmp_path / "data"), "--model",
+              str(tmp_path / "fixture.keras"), "--prediction_classes=rider,car", "--error_pairs=person:rider",
+              "--steps=40", "--batch_size=2", "--verbose=0"]
+    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    workers = [f"localhost:{_free_port()}", f"localhost:{_free_port()}"]
+    processes = [subprocess.Popen([*common, "--strategy=multi_worker", "--stage=explain", "--output_dir",
+                                   str(tmp_path / "workers")], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env={**env, "TF_CONFIG": json.dumps(
+                                      {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})})
+                 for index in range(2)]
+    outputs = [process.communicate(timeout=600) for process in processes]
+    for process, (stdout, stderr) in zip(processes, outputs):
+        assert process.returncode == 0, stderr[-3000:]
+    # Each worker took the images of its position: worker i of 2 is shard i of 2.
+    assert sorted(path.name for path in (tmp_path / "workers/shards").iterdir()) == ["0000-of-0002", "0001-of-0002"]
+    single = subprocess.run([*common, "--stage=explain", "--output_dir", str(tmp_path / "single")], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr[-3000:]
+    distributed = {record.image: record.groups for record in load_records(tmp_path / "workers")}
+    assert distributed == {record.image: record.groups for record in load_records(tmp_path / "single")}
+    assert len(distributed) == 4
