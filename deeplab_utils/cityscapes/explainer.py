@@ -19,6 +19,7 @@ of batches of 1 and 2 requests (on a GPU; CPUs report no peak memory).
 from __future__ import annotations
 
 import math
+import subprocess
 from typing import Callable
 
 import numpy as np
@@ -26,7 +27,7 @@ import tensorflow as tf
 
 from grid_saliency_tf import GridSaliencyOptimizer
 
-__all__ = ["BatchExplainer", "automatic_batch_size", "batch_size_for_budget"]
+__all__ = ["BatchExplainer", "automatic_batch_size", "batch_size_for_budget", "gpu_memory_bytes"]
 
 #: The engine outputs kept per request (the full-resolution masks are recomputed from the grid masks).
 _KEPT = ("low_res_masks", "total_loss", "mask_loss", "preservation_loss", "perturbation_value", "empty",
@@ -144,31 +145,52 @@ def batch_size_for_budget(peak_bytes: Callable[[int], int], budget_bytes: int, *
     return int(min(maximum, max(1, (budget_bytes - fixed) // per_request)))
 
 
+def gpu_memory_bytes(index: int = 0) -> int | None:
+    """Total memory of GPU `index` as ``nvidia-smi`` reports it; None where it cannot tell."""
+    try:
+        output = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+                                capture_output=True, text=True, timeout=30, check=True).stdout.split()
+        return int(float(output[index]) * 2 ** 20)
+    except (OSError, subprocess.SubprocessError, IndexError, ValueError):
+        return None
+
+
 def automatic_batch_size(optimizer: GridSaliencyOptimizer, image_shape: tuple[int, int], *,
-                         device: str = "GPU:0", memory_fraction: float = 0.8, maximum: int = 64) -> int:
+                         device: str = "GPU:0", memory_bytes: int | None = None, memory_fraction: float = 0.8,
+                         maximum: int = 64) -> int:
     """The batch size that fills `memory_fraction` of a GPU's memory (:func:`batch_size_for_budget`).
 
     Runs the optimisation twice on a grey image with a square request (batch 1 and 2), reading the peak
-    with ``tf.config.experimental.get_memory_info``.
+    with ``tf.config.experimental.get_memory_info``. Untested on a GPU in this project (none was available).
+
+    Args:
+        optimizer: The optimizer of the run.
+        image_shape: ``(height, width)`` of the images.
+        device: The GPU measured.
+        memory_bytes: The GPU's memory; None asks ``nvidia-smi``.
+        memory_fraction: Share of the memory the optimisation may use.
+        maximum: Upper bound of the result.
 
     Raises:
-        ValueError: Without a GPU (CPUs report no peak memory): pass a batch size instead.
+        ValueError: Without a GPU (CPUs report no peak memory), or when the GPU's memory is unknown: pass
+            a batch size instead.
     """
     if not tf.config.list_physical_devices("GPU"):
         raise ValueError("Argument `batch_size` must be given on a machine without a GPU (the automatic choice "
                          "measures GPU memory); received 0 (automatic).")
-    height, width = image_shape
-    total = tf.config.experimental.get_memory_info(device).get("limit") or 0
+    total = memory_bytes if memory_bytes is not None else gpu_memory_bytes(int(device.rsplit(":", 1)[-1]))
     if not total:
-        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
-        total = int(details.get("memory_limit", 0) or 16 * 2 ** 30)
+        raise ValueError("Argument `batch_size` must be given where the GPU's memory is unknown (nvidia-smi did "
+                         "not answer); received 0 (automatic).")
+    height, width = image_shape
     mask = np.zeros((height, width), np.float32)
     mask[height // 3: 2 * height // 3, width // 3: 2 * width // 3] = 1.0
 
     def peak(batch: int) -> int:
         tf.config.experimental.reset_memory_stats(device)
         images = tf.fill([batch, height, width, 3], 127.0)
-        optimizer.explain_tensors(images, tf.range(batch), tf.zeros([batch], tf.int32), tf.constant(np.stack([mask] * batch)))
+        optimizer.explain_tensors(images, tf.range(batch), tf.zeros([batch], tf.int32),
+                                  tf.constant(np.stack([mask] * batch)))
         return int(tf.config.experimental.get_memory_info(device)["peak"])
 
     return batch_size_for_budget(peak, int(memory_fraction * total), maximum=maximum)
