@@ -3,10 +3,13 @@
 Usage:
   .venv/bin/python benchmarks/bench_toy_dataset.py              # streamed 50,000 + 1,000, writer, reader
   .venv/bin/python benchmarks/bench_toy_dataset.py --quick      # 5,000 + 1,000, no writer
+  .venv/bin/python benchmarks/bench_toy_dataset.py --num_train=10000   # a smaller training set
 
 Prints images per second for: the raw NumPy generator (one thread), the tf.data stream of the paper's
 train (50,000) and test (1,000) sets with batch 100 and unbatched, the writer (in-process and with 2
-worker processes, spawn start-up included) and the reader; and the memory peak (VmHWM) of the process.
+worker processes, spawn start-up included), the check of every shard's sha256 that `toy-train
+--dataset_dir` does once before training (`verify_dataset`) and the reader; and the memory peak (VmHWM)
+of the process.
 The process is pinned to at most 2 cores. Figures depend on the machine's load: compare rows of one run.
 """
 
@@ -27,9 +30,9 @@ from toy_benchmark import (  # noqa: E402
     DatasetVariant,
     SampleGenerator,
     load_dataset,
-    load_mnist,
     make_dataset,
-    procedural_textures,
+    resolve_sources,
+    verify_dataset,
     write_dataset,
 )
 
@@ -66,15 +69,16 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="5,000 training images and no writer")
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--num_train", type=int, default=None, help="training images (default 50,000)")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         available = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, set(available[: args.cores]))
     tf.config.threading.set_intra_op_parallelism_threads(args.cores)
     tf.config.threading.set_inter_op_parallelism_threads(args.cores)
-    num_train = 5_000 if args.quick else 50_000
+    num_train = args.num_train or (5_000 if args.quick else 50_000)
 
-    textures, mnist = procedural_textures(), load_mnist()
+    sources = resolve_sources()  # procedural textures, bundled digits: loaded once
     train = DatasetVariant("strong", bias_digit=2, bias_texture=7, seed=0, num_samples=num_train)
     test = DatasetVariant("strong", bias_digit=2, bias_texture=7, split="test")
     rss, _ = _memory_mb()
@@ -86,15 +90,15 @@ def main() -> None:
     print(f"|{'-' * 60}|{'-' * 8}:|{'-' * 8}:|{'-' * 10}:|{'-' * 9}:|")
 
     start = time.perf_counter()
-    generator = SampleGenerator(train, textures=textures, mnist=mnist)
+    generator = SampleGenerator(train, textures=sources.textures, mnist=sources.mnist)
     for begin in range(0, num_train, 1000):
         generator.generate(np.arange(begin, min(begin + 1000, num_train)))
     _row("NumPy generator, 1 thread, batches of 1000 (incl. setup)", num_train, time.perf_counter() - start)
 
     for batch_size, label in ((100, "batch 100"), (None, "unbatched")):
         start = time.perf_counter()
-        count = _consume(make_dataset(train, batch_size=batch_size, textures=textures, mnist=mnist))
-        count += _consume(make_dataset(test, batch_size=batch_size, textures=textures, mnist=mnist))
+        count = _consume(make_dataset(train, batch_size=batch_size, sources=sources))
+        count += _consume(make_dataset(test, batch_size=batch_size, sources=sources))
         _row(f"make_dataset train {num_train} + test 1000, {label}", count, time.perf_counter() - start)
 
     if args.quick:
@@ -104,12 +108,16 @@ def main() -> None:
         for workers in (1, 2):
             target = os.path.join(folder, f"workers{workers}")
             start = time.perf_counter()
-            write_dataset(target, train, textures=textures, mnist=mnist, num_workers=workers)
+            shards = len(write_dataset(target, train, sources=sources, num_workers=workers).manifest.shards)
             _row(
-                f"write_dataset train {num_train}, {workers} worker(s), 5 shards",
+                f"write_dataset train {num_train}, {workers} worker(s), {shards} shard(s)",
                 num_train,
                 time.perf_counter() - start,
             )
+        start = time.perf_counter()
+        verify_dataset(os.path.join(folder, "workers1"))
+        seconds = time.perf_counter() - start
+        _row(f"verify_dataset train {num_train} (sha256 of every shard)", num_train, seconds)
         start = time.perf_counter()
         count = _consume(load_dataset(os.path.join(folder, "workers1"), batch_size=100))
         _row(

@@ -5,7 +5,7 @@ Usage:
   python benchmarks/bench_toy_training.py --images=10000 --widths=0.0625,0.125 \
       --backbones=vgg16,mobilenetv2,resnet18 [--data=synthetic|toy]
 
-Trains each (backbone, width) for two epochs with `toy_benchmark.training.trainer.train` (batch 100, RMSprop,
+Trains each (backbone, width) for two epochs with `toy_benchmark.training.train` (batch 100, RMSprop,
 checkpoints and TensorBoard logs on, as in real use) and prints the parameter count and the wall time of
 the second epoch (the first one includes tracing). `--data=synthetic` feeds random tensors (network cost
 only); `--data=toy` streams the unbiased toy variant (network and data generation). Figures depend on
@@ -23,10 +23,10 @@ import tensorflow as tf
 from absl import app, flags
 
 from toy_benchmark.models import ToyUNet
-from toy_benchmark.training.trainer import train
+from toy_benchmark.training import PAPER_PROTOCOL, train
 
 _IMAGES = flags.DEFINE_integer("images", 10_000, "Images per epoch.")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 100, "Batch size.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", PAPER_PROTOCOL.batch_size, "Batch size.")
 _WIDTHS = flags.DEFINE_list("widths", ["0.0625", "0.125"], "Width multipliers.")
 _BACKBONES = flags.DEFINE_list("backbones", ["vgg16", "mobilenetv2", "resnet18"], "Backbones.")
 _DATA = flags.DEFINE_enum("data", "synthetic", ["synthetic", "toy"], "Training data.")

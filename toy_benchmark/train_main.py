@@ -2,99 +2,105 @@ r"""Trains a toy-benchmark U-Net (paper Sec. 4.2, supplement S1.2) on a toy-data
 
 Usage (a strongly biased variant streamed on the fly, a small VGG16 U-Net on the CPU):
 
-  python -m toy_benchmark.train_main --output_dir=runs/strong-d3 --bias=strong --bias_digit=3 \
+  python -m toy_benchmark.train_main --output_dir=runs/strong-d3 --bias_strength=strong --bias_digit=3 \
       --bias_texture=7 --num_train=10000 --backbone=vgg16 --width=0.125 --epochs=5
 
-or from a dataset folder written by the dataset writer (`--dataset_dir=...`; variant flags given with
-it must match its manifest). Defaults are the paper's: width 1, 50 epochs, batch 100, RMSprop, learning
-rate 1e-3 then 1e-4 for the last fifth. Running the same command again after an interruption resumes
-from the last epoch's checkpoint; `--strategy=mirrored` trains on all GPUs (or, with
-`--logical_cpus=2`, on two logical CPU devices).
+or from a dataset folder written by `toy-generate` (`--dataset_dir=...`; variant flags given with it
+must match its manifest; its shards are verified once before training). Defaults are the paper's:
+width 1, 50 epochs, batch 100, RMSprop, learning rate 1e-3 then 1e-4 for the last fifth. The output
+folder is a run folder: the same command again resumes from the last finished epoch (also after Ctrl-C,
+which exits with status 130 and one line); other settings are refused unless --overwrite.
+`--strategy=mirrored` trains on all GPUs (or, with `--logical_cpus=2`, on two logical CPU devices).
+Installed as the console script `toy-train`.
 """
 
 from __future__ import annotations
 
-import sys
-
 import keras
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
-from toy_benchmark.training import trainer as training
+from grid_saliency_tf.experiment import run_binary
+from toy_benchmark.data.variant import BIAS_STRENGTHS, DatasetVariant
+from toy_benchmark.models import BACKBONES, DEFAULT_BACKBONE, PUBLISHED_WIDTH
+from toy_benchmark.training import (
+    PAPER_PROTOCOL,
+    STRATEGIES,
+    configure_cpu_devices,
+    toy_training_data,
+    train_toy_unet,
+)
 
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Folder for checkpoints, logs and model.keras.")
 _DATASET_DIR = flags.DEFINE_string("dataset_dir", None, "A materialised training-set folder; if unset the "
                                    "variant given by the dataset flags is generated on the fly.")
-_BIAS = flags.DEFINE_enum("bias", "none", ["none", "weak", "strong"], "Bias strength of the variant.")
-_BIAS_DIGIT = flags.DEFINE_integer("bias_digit", None, "Biased digit 0-9 (weak and strong bias).")
-_BIAS_TEXTURE = flags.DEFINE_integer("bias_texture", None, "Bias texture id (weak and strong bias).")
-_DATASET_SEED = flags.DEFINE_integer("dataset_seed", 0, "Seed of the training-set generation.")
+_BIAS_STRENGTH = flags.DEFINE_enum("bias_strength", BIAS_STRENGTHS[0], list(BIAS_STRENGTHS),
+                                   "Induced context bias of the variant.")
+_BIAS_DIGIT = flags.DEFINE_integer("bias_digit", None, "Biased digit 0..9 (weak/strong only).")
+_BIAS_TEXTURE = flags.DEFINE_integer("bias_texture", None, "Bias texture id in the pool (weak/strong only).")
+_DATASET_SEED = flags.DEFINE_integer("dataset_seed", DatasetVariant.seed, "Seed of the training-set draw.")
 _NUM_TRAIN = flags.DEFINE_integer("num_train", None, "Training samples (default: the paper's 50,000).")
 _NUM_VALIDATION = flags.DEFINE_integer("num_validation", 0, "Samples of the variant's test split "
                                        "evaluated after every epoch (0: none).")
-_TEXTURES = flags.DEFINE_string("textures", None, "Folder of texture images (default: procedural).")
-_MNIST = flags.DEFINE_string("mnist", None, "MNIST .npz or IDX folder (default: the bundled digits).")
-_BACKBONE = flags.DEFINE_string("backbone", "vgg16", "Encoder: vgg16, mobilenetv2 or resnet18.")
-_WIDTH = flags.DEFINE_float("width", 1.0, "Channel multiplier (1 = the published network).")
+_TEXTURE_DIR = flags.DEFINE_string("texture_dir", None, "Folder of texture images (default: 25 procedural).")
+_MNIST_PATH = flags.DEFINE_string("mnist_path", None, "Keras mnist.npz or IDX folder (default: bundled 10k).")
+_BACKBONE = flags.DEFINE_string("backbone", DEFAULT_BACKBONE, f"Encoder: {', '.join(BACKBONES)}.")
+_WIDTH = flags.DEFINE_float("width", PUBLISHED_WIDTH, "Channel multiplier (1 = the published network).")
 _BATCH_NORM = flags.DEFINE_boolean("batch_norm", True, "Batch norm in the decoder and VGG16.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the initial weights and the data order.")
-_EPOCHS = flags.DEFINE_integer("epochs", 50, "Epochs.")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 100, "Global batch size.")
-_LEARNING_RATE = flags.DEFINE_float("learning_rate", 1e-3, "Learning rate of the first epochs.")
-_FINAL_LEARNING_RATE = flags.DEFINE_float("final_learning_rate", 1e-4, "Rate of the last epochs.")
-_FINAL_FRACTION = flags.DEFINE_float("final_fraction", 0.2, "Fraction of epochs at the final rate.")
-_STRATEGY = flags.DEFINE_enum("strategy", "default", list(training.STRATEGIES), "tf.distribute strategy.")
+_MODEL_SEED = flags.DEFINE_integer("model_seed", 0, "Seed of the network's initial weights and data order.")
+_EPOCHS = flags.DEFINE_integer("epochs", PAPER_PROTOCOL.epochs, "Epochs.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", PAPER_PROTOCOL.batch_size, "Global batch size.")
+_LEARNING_RATE = flags.DEFINE_float("learning_rate", PAPER_PROTOCOL.learning_rate, "Rate of the first epochs.")
+_FINAL_LEARNING_RATE = flags.DEFINE_float("final_learning_rate", PAPER_PROTOCOL.final_learning_rate,
+                                          "Rate of the last epochs.")
+_FINAL_FRACTION = flags.DEFINE_float("final_fraction", PAPER_PROTOCOL.final_fraction,
+                                     "Fraction of epochs at the final rate.")
+_STRATEGY = flags.DEFINE_enum("strategy", STRATEGIES[0], list(STRATEGIES), "tf.distribute strategy.")
 _LOGICAL_CPUS = flags.DEFINE_integer("logical_cpus", 0, "Split the CPU into this many logical devices "
                                      "(to try --strategy=mirrored without GPUs); 0 leaves it.")
-_RESUME = flags.DEFINE_boolean("resume", True, "Resume from a checkpoint in output_dir; with "
-                               "--noresume an existing checkpoint is an error.")
+_OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace an --output_dir holding a training with other "
+                                  "settings (or other files); without it such a folder is refused.")
 _TENSORBOARD = flags.DEFINE_boolean("tensorboard", True, "Write TensorBoard logs.")
 _JIT_COMPILE = flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.")
 _DETERMINISTIC = flags.DEFINE_boolean("deterministic", False, "Enable TensorFlow op determinism.")
-_VERBOSE = flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch.")
+_VERBOSE = flags.DEFINE_integer("verbose", 1, "0 quiet, 1 progress bars, 2 a line per epoch.",
+                                lower_bound=0, upper_bound=2)
 flags.mark_flag_as_required("output_dir")
 
-# Dataset-variant flags and the DatasetVariant fields they set.
-_VARIANT_FLAGS = {"bias": "strength", "bias_digit": "bias_digit", "bias_texture": "bias_texture",
-                  "dataset_seed": "seed", "num_train": "num_samples"}
+# The DatasetVariant fields and the flags that set them.
+_VARIANT_FLAGS = {"strength": _BIAS_STRENGTH, "bias_digit": _BIAS_DIGIT, "bias_texture": _BIAS_TEXTURE,
+                  "seed": _DATASET_SEED, "num_samples": _NUM_TRAIN}
 
 
 def _prepare_runtime() -> None:
     """Global TensorFlow set-up, done here and never by the library: devices, seeds, determinism."""
     if _LOGICAL_CPUS.value:
-        training.configure_cpu_devices(_LOGICAL_CPUS.value)
-    keras.utils.set_random_seed(_SEED.value)
+        configure_cpu_devices(_LOGICAL_CPUS.value)
+    keras.utils.set_random_seed(_MODEL_SEED.value)
     if _DETERMINISTIC.value:
         tf.config.experimental.enable_op_determinism()
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    del argv  # run_binary refuses positional arguments
     # With --dataset_dir only the variant flags given explicitly are checked against its manifest.
-    variant = {field: flags.FLAGS[name].value for name, field in _VARIANT_FLAGS.items()
-               if _DATASET_DIR.value is None or flags.FLAGS[name].present}
-    try:
-        _prepare_runtime()
-        data = training.toy_training_data(
-            variant, dataset_dir=_DATASET_DIR.value, num_validation=_NUM_VALIDATION.value,
-            textures=_TEXTURES.value, mnist=_MNIST.value)
-        result = training.train_toy_unet(
-            data, _OUTPUT_DIR.value, backbone=_BACKBONE.value, width=_WIDTH.value,
-            batch_norm=_BATCH_NORM.value, seed=_SEED.value, epochs=_EPOCHS.value,
-            batch_size=_BATCH_SIZE.value, learning_rate=_LEARNING_RATE.value,
-            final_learning_rate=_FINAL_LEARNING_RATE.value, final_fraction=_FINAL_FRACTION.value,
-            strategy=_STRATEGY.value, resume=_RESUME.value, tensorboard=_TENSORBOARD.value,
-            jit_compile=_JIT_COMPILE.value, verbose=_VERBOSE.value)
-    except (ValueError, TypeError, OSError, RuntimeError) as error:
-        print(f"toy_benchmark.train_main: error: {' '.join(str(error).split())}", file=sys.stderr)
-        sys.exit(2)
-    print(f"toy_benchmark.train_main: model saved to {result.model_path}")
+    variant = {field: holder.value for field, holder in _VARIANT_FLAGS.items()
+               if _DATASET_DIR.value is None or holder.present}
+    _prepare_runtime()
+    data = toy_training_data(variant, dataset_dir=_DATASET_DIR.value, num_validation=_NUM_VALIDATION.value,
+                             textures=_TEXTURE_DIR.value, mnist=_MNIST_PATH.value)
+    result = train_toy_unet(
+        data, _OUTPUT_DIR.value, backbone=_BACKBONE.value, width=_WIDTH.value, batch_norm=_BATCH_NORM.value,
+        seed=_MODEL_SEED.value, epochs=_EPOCHS.value, batch_size=_BATCH_SIZE.value,
+        learning_rate=_LEARNING_RATE.value, final_learning_rate=_FINAL_LEARNING_RATE.value,
+        final_fraction=_FINAL_FRACTION.value, strategy=_STRATEGY.value, overwrite=_OVERWRITE.value,
+        tensorboard=_TENSORBOARD.value, jit_compile=_JIT_COMPILE.value, verbose=_VERBOSE.value)
+    print(f"toy-train: model saved to {result.model_path}")
 
 
 def run() -> None:
     """Console-script entry point (`toy-train`)."""
-    app.run(main)
+    run_binary(main, name="toy-train")
 
 
 if __name__ == "__main__":

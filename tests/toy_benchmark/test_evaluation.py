@@ -8,8 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from toy_benchmark.evaluation.evaluator import (METHODS, evaluate, load_model, summarize_saliency, SaliencyRecords,
-                                      validate_metrics)
+from grid_saliency_tf.experiment import RecordError
+from toy_benchmark.evaluation import (METHODS, MetricsRecord, SaliencyRecords, evaluate, load_model,
+                                     summarize_saliency)
 from toy_benchmark.models import ToyUNet
 from toy_benchmark.data.variant import DatasetVariant
 
@@ -30,8 +31,9 @@ def test_evaluate_writes_schema_valid_metrics_and_examples(tiny_model_path, tmp_
     metrics = evaluate(model, tmp_path, biased_test=BIASED, unbiased_test=UNBIASED, batch_size=10,
                        grid_saliency={"steps": 3}, info={"model": tiny_model_path})
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
-    assert on_disk == json.loads(json.dumps(metrics))
-    validate_metrics(on_disk)
+    assert (on_disk["schema"], on_disk["schema_version"]) == ("toy_benchmark.metrics", 2)
+    assert MetricsRecord.from_dict(on_disk) == metrics == MetricsRecord.load(tmp_path / "metrics.json")
+    assert metrics.seconds > 0
     assert set(on_disk["saliency"]["methods"]) == set(METHODS)
     assert on_disk["segmentation"]["num_images"] == 20
     assert sum(map(sum, on_disk["segmentation"]["confusion"])) == 20 * 64 * 64
@@ -41,19 +43,52 @@ def test_evaluate_writes_schema_valid_metrics_and_examples(tiny_model_path, tmp_
     assert (tmp_path / "examples.png").stat().st_size > 0 or on_disk["saliency"]["num_empty_requests"] == 20
 
 
-def test_validate_metrics_rejects_bad_fields():
-    good = {"schema_version": 1, "run": {}, "datasets": {}, "settings": {},
-            "saliency": {"methods": {"grid_saliency": {key: [None] * 10 for key in (
-                "mcbd_per_digit", "mcbl_per_digit", "num_images_per_digit", "num_cbl_images_per_digit")}}}}
-    validate_metrics(good)
+def test_evaluation_folder_of_other_settings_is_refused_unless_overwrite(tiny_model_path, tmp_path):
+    """Bug: an evaluation into the folder of an earlier one with other settings overwrote its metrics.json
+    and examples.png. Now it is refused (naming what differs) unless `overwrite`; the same settings resume."""
+    model = load_model(tiny_model_path)
+    small = DatasetVariant("strong", 3, 7, split="test", num_samples=10)
+    larger = DatasetVariant("strong", 3, 7, split="test", num_samples=12)
+    arguments = dict(unbiased_test=None, methods=("vanilla_gradient",), batch_size=10, info={"model": "tiny"})
+    first = evaluate(model, tmp_path, biased_test=small, **arguments)
+    written = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
+    assert "metrics.json" in written
+    with pytest.raises(ValueError, match="holds another run.*num_samples: recorded 10, requested 12"):
+        evaluate(model, tmp_path, biased_test=larger, **arguments)
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()} == written
+    stamp = (tmp_path / "metrics.json").stat().st_mtime_ns
+    assert evaluate(model, tmp_path, biased_test=small, **arguments) == first  # resumed: finished, not redone
+    assert (tmp_path / "metrics.json").stat().st_mtime_ns == stamp
+    replaced = evaluate(model, tmp_path, biased_test=larger, overwrite=True, **arguments)
+    assert replaced.saliency.num_images == 12
+    assert json.loads((tmp_path / "metrics.json").read_text())["saliency"]["num_images"] == 12
+
+
+def _method_entry():
+    return {key: [None] * 10 for key in ("mcbd_per_digit", "mcbl_per_digit")} | {
+        key: [0] * 10 for key in ("num_images_per_digit", "num_cbl_images_per_digit")} | {
+        "empty_fraction": None, "converged_fraction": None}
+
+
+def test_metrics_record_rejects_bad_fields():
+    good = {"schema": "toy_benchmark.metrics", "schema_version": 2, "run": {}, "seconds": 1.0,
+            "datasets": {"biased_test": {}, "unbiased_test": None}, "settings": {}, "segmentation": None,
+            "saliency": {"num_images": 0, "num_empty_requests": 0, "methods": {"grid_saliency": _method_entry()}}}
+    MetricsRecord.from_dict(good)
     bad = json.loads(json.dumps(good))
     bad["saliency"]["methods"]["grid_saliency"]["mcbd_per_digit"][0] = 1.5
-    with pytest.raises(ValueError, match="mcbd_per_digit"):
-        validate_metrics(bad)
+    with pytest.raises(RecordError, match="saliency.methods.grid_saliency: Argument `mcbd_per_digit` must lie in"):
+        MetricsRecord.from_dict(bad)
     bad = json.loads(json.dumps(good))
     bad["saliency"]["methods"]["grid_saliency"]["mcbl_per_digit"] = [0.1] * 9
-    with pytest.raises(ValueError, match="mcbl_per_digit"):
-        validate_metrics(bad)
+    with pytest.raises(RecordError, match="`mcbl_per_digit` must have 10 entries"):
+        MetricsRecord.from_dict(bad)
+    bad = json.loads(json.dumps(good))
+    bad["saliency"]["methods"]["lime"] = _method_entry()
+    with pytest.raises(RecordError, match="`methods` must name some of"):
+        MetricsRecord.from_dict(bad)
+    with pytest.raises(RecordError, match="schema version 1"):
+        MetricsRecord.from_dict({**good, "schema_version": 1})
 
 
 def test_summary_means_skip_empty_requests_and_unbiased_cbl():
@@ -66,12 +101,12 @@ def test_summary_means_skip_empty_requests_and_unbiased_cbl():
         cbl_defined={"grid_saliency": np.array([True, False, True, False])},
         grid_converged=np.array([True, True, False, True]), grid_empty=np.array([False, True, False, False]),
         examples=[])
-    summary = summarize_saliency(records)["methods"]["grid_saliency"]
-    assert summary["mcbd_per_digit"][3] == pytest.approx(0.3)  # the empty request (0.9) is left out
-    assert summary["mcbl_per_digit"][3] == 1.0  # only the defined, biased image counts
-    assert summary["num_cbl_images_per_digit"][3] == 1
-    assert summary["mcbl_per_digit"][4] is None  # no bias texture on digit 4
-    assert summary["empty_fraction"] == pytest.approx(1 / 3)
+    summary = summarize_saliency(records).methods["grid_saliency"]
+    assert summary.mcbd_per_digit[3] == pytest.approx(0.3)  # the empty request (0.9) is left out
+    assert summary.mcbl_per_digit[3] == 1.0  # only the defined, biased image counts
+    assert summary.num_cbl_images_per_digit[3] == 1
+    assert summary.mcbl_per_digit[4] is None  # no bias texture on digit 4
+    assert summary.empty_fraction == pytest.approx(1 / 3)
 
 
 def _run(*args):
@@ -80,26 +115,35 @@ def _run(*args):
 
 
 def test_binary_end_to_end(tiny_model_path, tmp_path):
-    result = _run(f"--model={tiny_model_path}", f"--output_dir={tmp_path}", "--bias=strong", "--bias_digit=3",
-                  "--bias_texture=7", "--num_test=10", "--grid_steps=2", "--methods=grid_saliency,vanilla_gradient",
+    result = _run(f"--model={tiny_model_path}", f"--output_dir={tmp_path}", "--bias_strength=strong",
+                  "--bias_digit=3", "--bias_texture=7", "--num_test=10", "--grid_steps=2", "--methods=grid_saliency,vanilla_gradient",
                   "--batch_size=10")
     assert result.returncode == 0, result.stderr[-2000:]
-    validate_metrics(json.loads((tmp_path / "metrics.json").read_text()))
+    written = (tmp_path / "metrics.json").read_bytes()
+    assert MetricsRecord.load(tmp_path / "metrics.json").saliency.num_images == 10
+    # Other settings into the same folder: refused in one line, nothing overwritten (the bug of issue 9).
+    other = _run(f"--model={tiny_model_path}", f"--output_dir={tmp_path}", "--bias_strength=strong",
+                 "--bias_digit=3", "--bias_texture=7", "--num_test=12", "--grid_steps=2",
+                 "--methods=grid_saliency,vanilla_gradient", "--batch_size=10")
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    errors = [line for line in other.stderr.splitlines() if line.startswith("toy-evaluate: error:")]
+    assert len(errors) == 1 and "holds another run" in errors[0] and "num_samples" in errors[0], other.stderr[-2000:]
+    assert (tmp_path / "metrics.json").read_bytes() == written
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model=/nonexistent/model.keras"], "no trained model"),
-    (["--bias=strong", "--bias_digit=12", "--bias_texture=1"], "bias_digit"),
+    (["--model=/nonexistent/model.keras"], "Argument `model` must be a trained model"),
+    (["--bias_strength=strong", "--bias_digit=12", "--bias_texture=1"], "bias_digit"),
     (["--methods=grid_saliency,lime"], "methods"),
 ])
 def test_binary_bad_input_one_line_error(tiny_model_path, tmp_path, args, message):
     model = [] if any(a.startswith("--model") for a in args) else [f"--model={tiny_model_path}"]
     result = _run(*model, f"--output_dir={tmp_path}", "--num_test=10", *args)
     assert result.returncode != 0
-    lines = [line for line in result.stderr.strip().splitlines() if "toy_benchmark.evaluate_main" in line]
+    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("toy-evaluate: error:")]
     assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "metrics.json").exists()
+    assert not (tmp_path / "metrics.json").exists() and not (tmp_path / "run.json").exists()
 
 
 def test_incompatible_checkpoint_is_refused(tmp_path):
@@ -108,8 +152,8 @@ def test_incompatible_checkpoint_is_refused(tmp_path):
     inputs = keras.Input((32, 32, 1))
     other = keras.Model(inputs, keras.layers.Conv2D(3, 1, activation="softmax")(inputs))
     other.save(tmp_path / "other.keras")
-    with pytest.raises(ValueError, match="not a toy segmentation network"):
+    with pytest.raises(ValueError, match="must be a toy segmentation network.*received .*other.keras"):
         load_model(tmp_path / "other.keras")
     (tmp_path / "broken.keras").write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match="cannot load"):
+    with pytest.raises(ValueError, match="must be a Keras model file.*cannot be loaded"):
         load_model(tmp_path / "broken.keras")

@@ -96,11 +96,12 @@ def test_width_multiplier_scales_channels_and_parameters():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(backbone="resnet50"), "backbone must be one of vgg16, mobilenetv2, resnet18, got 'resnet50'"),
-    (dict(width=0), "width must be a positive number, got 0"),
-    (dict(num_classes=1), "num_classes must be an integer >= 2, got 1"),
+    (dict(backbone="resnet50"), "Argument `backbone` must be one of vgg16, mobilenetv2, resnet18; received 'resnet50'."),
+    (dict(width=0), "Argument `width` must be a positive number; received 0."),
+    (dict(num_classes=1), "Argument `num_classes` must be an integer >= 2; received 1."),
     (dict(image_shape=(48, 64, 1)), "multiples of 32"),
-    (dict(image_shape=(64, 64)), "got (64, 64)"),
+    (dict(image_shape=(64, 64)), "Argument `image_shape` must be (height, width, channels)"),
+    (dict(image_shape=(64, 64)), "received (64, 64)."),
 ])
 def test_bad_arguments_raise_value_error_naming_them(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):

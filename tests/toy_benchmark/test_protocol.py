@@ -8,12 +8,13 @@ import sys
 
 import pytest
 
-from toy_benchmark.benchmark import report
+from toy_benchmark.benchmark import PROFILES, Profile, RunSpec, aggregate, plan_runs, report
 from toy_benchmark.benchmark import runner as protocol
-from toy_benchmark.benchmark.runner import PROFILES, Profile, RunSpec, aggregate, plan_runs
+from toy_benchmark.data.streaming import resolve_sources
+from toy_benchmark.evaluation import MethodSummary, MetricsRecord, SaliencySummary, SegmentationMetrics
 
 TINY = Profile(
-    "tiny", backbones=("vgg16",), strengths=("strong",), bias_digits=(3,), bias_textures=(7,), seeds=(0,),
+    "tiny", backbones=("vgg16",), bias_strengths=("strong",), bias_digits=(3,), bias_textures=(7,), dataset_seeds=(0,),
     width=0.0625, epochs=1, batch_size=20, num_train=40, num_test=10, grid_steps=2,
     methods=("grid_saliency", "vanilla_gradient"), sweep_values={"lambda": (0.05,)}, sweep_num_test=10,
     sweep_max_runs=1)
@@ -31,25 +32,29 @@ def test_paper_profile_plans_the_whole_protocol():
                                                                                                     1_000, 100)
 
 
-@pytest.mark.parametrize("change, message", [({"backbones": ("vgg19",)}, "backbone"),
-                                             ({"strengths": ("none",)}, "strengths"),
-                                             ({"bias_digits": (10,)}, "bias digits"),
-                                             ({"bias_textures": (25,)}, "bias textures"),
-                                             ({"methods": ("lime",)}, "methods"),
-                                             ({"grid_initial_value": 0.0}, "grid_initial_value"),
-                                             ({"grid_initial_value": 1.5}, "grid_initial_value")])
+@pytest.mark.parametrize("change, message", [({"backbones": ("vgg19",)}, "`backbones`"),
+                                             ({"bias_strengths": ("none",)}, "`bias_strengths`"),
+                                             ({"bias_digits": (10,)}, "`bias_digits`"),
+                                             ({"bias_textures": (25,)}, "`bias_textures`"),
+                                             ({"methods": ("lime",)}, "`methods`"),
+                                             ({"dataset_seeds": ()}, "`dataset_seeds`"),
+                                             ({"grid_initial_value": 0.0}, "`grid_initial_value`"),
+                                             ({"grid_initial_value": 1.5}, "`grid_initial_value`")])
 def test_bad_profiles_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(TINY, **change).validate()
 
 
 def _metrics(iou_digit3, cbd3, cbl3, other_cbd=0.1):
-    per_digit = lambda value, other: [value if d == 3 else other for d in range(10)]  # noqa: E731
-    method = {"mcbd_per_digit": per_digit(cbd3, other_cbd), "mcbl_per_digit": per_digit(cbl3, None),
-              "num_images_per_digit": [1] * 10, "num_cbl_images_per_digit": [1] * 10}
-    return {"segmentation": {"iou_per_digit": per_digit(iou_digit3, 0.8)},
-            "saliency": {"methods": {"grid_saliency": method, "vanilla_gradient": {
-                **method, "mcbl_per_digit": per_digit(0.5, None)}}}}
+    per_digit = lambda value, other: tuple(value if d == 3 else other for d in range(10))  # noqa: E731
+    method = dict(mcbd_per_digit=per_digit(cbd3, other_cbd), mcbl_per_digit=per_digit(cbl3, None),
+                  num_images_per_digit=(1,) * 10, num_cbl_images_per_digit=(1,) * 10)
+    iou = per_digit(iou_digit3, 0.8)
+    return MetricsRecord(
+        run={}, datasets={"biased_test": {}, "unbiased_test": {}}, settings={}, seconds=1.0,
+        segmentation=SegmentationMetrics(iou + (0.9,), iou, 0.8, 10, ((0,) * 11,) * 11),
+        saliency=SaliencySummary(10, 0, {"grid_saliency": MethodSummary(**method), "vanilla_gradient": MethodSummary(
+            **{**method, "mcbl_per_digit": per_digit(0.5, None)})}))
 
 
 def test_aggregate_builds_fig4_matrices_and_effect_checks():
@@ -79,35 +84,63 @@ def test_aggregate_builds_fig4_matrices_and_effect_checks():
 
 def test_runs_resume_and_finished_runs_are_skipped(tmp_path):
     lines = []
-    first, examples = protocol.run_benchmark(TINY, str(tmp_path), log=lines.append,
-                                             report_dir=str(tmp_path / "report"))
-    path = report.write_report(first, str(tmp_path / "report"), runs_dir=str(tmp_path), example_figures=examples)
+    runs, report_dir = tmp_path / "runs", tmp_path / "report"
+    first, path = protocol.run_benchmark(TINY, runs, report_dir=report_dir, log=lines.append)
     text = open(path).read()
     for figure in ("fig4_vgg16_strong.png", "figS10_cbl_per_backbone.png", "figS11_parameter_sweeps.png"):
-        assert figure in text and (tmp_path / "report" / figure).stat().st_size > 0
-    assert "| vgg16/strong |" in text and (tmp_path / "report" / "matrices" / "vgg16_strong_miou.csv").exists()
+        assert figure in text and (report_dir / figure).stat().st_size > 0
+    assert "| vgg16/strong |" in text and (report_dir / "matrices" / "vgg16_strong_miou.csv").exists()
     assert sum(line.startswith("[train]") for line in lines) == 2
     assert any(line.startswith("[sweep]") for line in lines)
-    metrics_file = tmp_path / "vgg16" / "strong-d3-t7-s0" / "eval" / "metrics.json"
+    assert all(seconds > 0 for seconds in first["timing"].values()), first["timing"]
+    assert "Compute time recorded by the runs" in text
+    assert "examples_vgg16_strong-d3-t7-s0.png" in text and (report_dir / "examples_vgg16_strong-d3-t7-s0.png").exists()
+    # The report is drawn from the aggregated data alone: summary.json gives the same report.md again.
+    again = report.write_report(json.loads((report_dir / "summary.json").read_text()), tmp_path / "again",
+                                runs_dir=str(runs))
+    assert open(again).read() == text
+    metrics_file = runs / "vgg16" / "strong-d3-t7-s0" / "eval" / "metrics.json"
     stamp = os.stat(metrics_file).st_mtime_ns
     lines.clear()
-    second, _ = protocol.run_benchmark(TINY, str(tmp_path), log=lines.append)
+    second, _ = protocol.run_benchmark(TINY, runs, log=lines.append)
     assert not any(line.startswith(("[train]", "[evaluate]", "[sweep]")) for line in lines)
     assert sum(line.startswith("[skip]") for line in lines) == 2
     assert os.stat(metrics_file).st_mtime_ns == stamp
     assert first["matrices"] == second["matrices"]
-    # A killed evaluation leaves no metrics.json: that run alone is evaluated again.
+    # The rerun's timing is what the runs recorded, not the rerun's few seconds ("benchmark 0 s", issue 9).
+    assert second["timing"] == first["timing"]
+    # A killed evaluation leaves no metrics.json and an unfinished record: that run alone is evaluated again.
+    result_file = metrics_file.parent.parent / protocol.RESULT_FILE
+    record = protocol.RunRecord.load(result_file)
+    dataclasses.replace(record, evaluation_seconds=None).save(result_file)
     metrics_file.unlink()
     lines.clear()
-    protocol.run_benchmark(TINY, str(tmp_path), log=lines.append)
-    assert [line for line in lines if line.startswith("[evaluate]")] == ["[evaluate] vgg16/strong-d3-t7-s0"]
+    protocol.run_benchmark(TINY, runs, log=lines.append)
+    assert [line for line in lines if line.startswith(("[train]", "[evaluate]"))] == ["[evaluate] vgg16/strong-d3-t7-s0"]
 
 
 def test_folder_of_another_run_is_refused(tmp_path):
-    protocol.run_one(RunSpec("vgg16", "none", None, None, 0), TINY, str(tmp_path), log=lambda _: None)
+    sources = resolve_sources(None, None)
+    protocol.run_one(RunSpec("vgg16", "none", None, None, 0), TINY, tmp_path, sources=sources, log=lambda _: None)
     other = dataclasses.replace(TINY, num_test=12)
-    with pytest.raises(ValueError, match="holds a different run"):
-        protocol.run_one(RunSpec("vgg16", "none", None, None, 0), other, str(tmp_path), log=lambda _: None)
+    with pytest.raises(ValueError, match="holds another run.*num_test: recorded 10, requested 12"):
+        protocol.run_one(RunSpec("vgg16", "none", None, None, 0), other, tmp_path, sources=sources,
+                         log=lambda _: None)
+
+
+def test_report_reads_aggregated_data_only():
+    """The report modules import nothing of the runner, the evaluation, the training or the data."""
+    import ast
+    import pathlib
+
+    import toy_benchmark.benchmark as benchmark
+
+    for name in ("report.py", "report_figures.py"):
+        tree = ast.parse((pathlib.Path(benchmark.__file__).parent / name).read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        project = {module for module in imported if module.split(".")[0] == "toy_benchmark"}
+        assert project <= {"toy_benchmark.benchmark"}, (name, project)
 
 
 def _sweep_command(tmp_path):
@@ -121,21 +154,30 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 def test_sweep_binary_bad_input(tmp_path):
     bad = subprocess.run(_sweep_command(tmp_path) + ["--backbones=vgg19"], capture_output=True, text=True, env=ENV)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
-    assert "toy_benchmark.sweep_main: error: backbone must be one of" in bad.stderr
+    assert "toy-sweep: error: Argument `backbones` must name encoders among" in bad.stderr
     assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.slow
-def test_sweep_binary_writes_the_report(tmp_path):
-    ok = subprocess.run(_sweep_command(tmp_path) + [
-        "--profile=quick", "--width=0.0625", "--epochs=1", "--batch_size=20", "--num_train=40", "--num_test=10",
-        "--grid_steps=2", "--methods=grid_saliency,vanilla_gradient", "--noparameter_sweeps", "--verbose=0"],
-        capture_output=True, text=True, env=ENV)
+def test_sweep_binary_writes_the_report_and_a_rerun_keeps_its_timing(tmp_path):
+    tiny = ["--profile=quick", "--width=0.0625", "--epochs=1", "--batch_size=20", "--num_train=40", "--num_test=10",
+            "--grid_steps=2", "--methods=grid_saliency,vanilla_gradient", "--noparameter_sweeps", "--verbose=0"]
+    ok = subprocess.run(_sweep_command(tmp_path) + tiny, capture_output=True, text=True, env=ENV)
     assert ok.returncode == 0, ok.stderr[-3000:]
     report = (tmp_path / "report" / "report.md").read_text()
     assert "fig4_vgg16_strong.png" in report and (tmp_path / "report" / "fig4_vgg16_strong.png").exists()
-    assert (tmp_path / "report" / "summary.json").exists()
     assert (tmp_path / "report" / "matrices" / "vgg16_strong_miou.csv").exists()
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["timing"]["training"] > 0 and summary["timing"]["evaluation"] > 0
+    # Bug (issue 9): a rerun of a finished sweep rewrote the report's timing as "benchmark 0 s".
+    again = subprocess.run(_sweep_command(tmp_path) + tiny, capture_output=True, text=True, env=ENV)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads((tmp_path / "report" / "summary.json").read_text())["timing"] == summary["timing"]
+    assert (tmp_path / "report" / "report.md").read_text() == report
+    # Another profile into the same report folder is refused before any training.
+    other = subprocess.run(_sweep_command(tmp_path) + tiny + ["--num_test=12"], capture_output=True, text=True,
+                           env=ENV)
+    assert other.returncode == 2 and "holds another run" in other.stderr and "Traceback" not in other.stderr
 
 
 @pytest.fixture(scope="module")

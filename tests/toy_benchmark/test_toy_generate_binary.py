@@ -3,11 +3,14 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
+import pytest
 
 from toy_benchmark import DatasetVariant, load_dataset, make_dataset, write_dataset
 
@@ -21,7 +24,7 @@ _NATIVE_LOG = re.compile(
 
 def _start(*flags):
     return subprocess.Popen(
-        [sys.executable, "-m", "toy_benchmark.generate_main", *flags, "--noprogress"],
+        [sys.executable, "-m", "toy_benchmark.generate_main", *flags, "--verbose=0"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -37,7 +40,12 @@ def _finish(process):
 
 
 def _files(folder):
-    return {name: os.path.getmtime(os.path.join(folder, name)) for name in sorted(os.listdir(folder))}
+    """Name -> mtime of every file but the lock (a refused writer still takes the lock, writing its pid)."""
+    return {
+        name: os.path.getmtime(os.path.join(folder, name))
+        for name in sorted(os.listdir(folder))
+        if name != ".lock"
+    }
 
 
 def test_binary_end_to_end_and_bad_input(tmp_path):
@@ -66,19 +74,21 @@ def test_binary_end_to_end_and_bad_input(tmp_path):
         "digit": _start(
             f"--output_dir={fresh}", "--bias_strength=strong", "--bias_digit=12", "--bias_texture=1"
         ),
-        "texture": _start(  # --bias: the alias train/evaluate/sweep use for --bias_strength
-            f"--output_dir={fresh}", "--bias=weak", "--bias_digit=1", "--bias_texture=25"
+        "texture": _start(
+            f"--output_dir={fresh}", "--bias_strength=weak", "--bias_digit=1", "--bias_texture=25"
         ),
+        "alias": _start(f"--output_dir={fresh}", "--bias=weak", "--bias_digit=1", "--bias_texture=2"),
         "none_with_texture": _start(f"--output_dir={fresh}", "--bias_strength=none", "--bias_texture=3"),
         "count": _start(f"--output_dir={fresh}", "--num_samples=0"),
-        "taken": _start(f"--output_dir={taken}", "--num_samples=20", "--seed=4"),
-        "unreadable": _start(f"--output_dir={fresh}", f"--textures={broken_textures}", "--num_samples=10"),
+        "taken": _start(f"--output_dir={taken}", "--num_samples=20", "--dataset_seed=4"),
+        "unreadable": _start(f"--output_dir={fresh}", f"--texture_dir={broken_textures}", "--num_samples=10"),
     }
     results = {name: _finish(process) for name, process in runs.items()}
 
     code, stdout, own_stderr = results.pop("good")
     assert code == 0, own_stderr
     assert "written" in stdout and "60 samples in 2 shard(s)" in stdout
+    assert f"wrote {previews / 'samples.png'}" in stdout
     manifest = json.loads((good / "manifest.json").read_text())
     assert manifest["variant"] == DatasetVariant("strong", 2, 7, num_samples=60).to_config()
     assert sorted(os.listdir(previews)) == ["samples.png", "textures.png"]
@@ -91,11 +101,12 @@ def test_binary_end_to_end_and_bad_input(tmp_path):
         np.testing.assert_array_equal(stored[name], streamed[name])
 
     expected = {
-        "digit": "bias_digit must be in 0..9, got 12",
-        "texture": "bias_texture must be a texture id in 0..24",
-        "none_with_texture": "bias_texture must be None for strength 'none', got 3",
-        "count": "num_samples must be >= 1, got 0",
-        "taken": "holds a different dataset",
+        "digit": "Argument `bias_digit` must be in 0..9; received 12.",
+        "texture": "Argument `bias_texture` must be a texture id in 0..24",
+        "alias": "Unknown command line flag 'bias'",  # one flag vocabulary: no aliases
+        "none_with_texture": "Argument `bias_texture` must be None for strength 'none'; received 3.",
+        "count": "Argument `num_samples` must be >= 1; received 0.",
+        "taken": "holds another run (settings.variant.seed: recorded 0, requested 4)",
         "unreadable": "cannot decode texture file",
     }
     for name, (code, _, own_stderr) in results.items():
@@ -114,3 +125,38 @@ def test_binary_end_to_end_and_bad_input(tmp_path):
     )
     assert code == 0 and stdout.startswith("verified"), own_stderr
     assert _files(good) == before
+
+
+def _wait_for(path, process, timeout=600):
+    deadline = time.monotonic() + timeout
+    while not path.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert path.exists(), _finish(process)
+
+
+@pytest.mark.slow  # two processes importing TensorFlow one after the other: 60 s on the loaded 2-core machine
+def test_a_second_writer_is_refused_at_once_and_the_first_is_not_damaged(tmp_path):
+    """Reported: two toy-generate into one folder, one says 'written' while its shard holds zeroed records.
+
+    The first writer is frozen (SIGSTOP) while it writes; the second must be refused at once, naming it,
+    and the first must finish a dataset that reads back equal to the streamed one.
+    """
+    folder = tmp_path / "ds"
+    args = [f"--output_dir={folder}", "--num_samples=10000", "--num_shards=1"]
+    first = _start(*args)
+    _wait_for(folder / "manifest.incomplete.json", first)
+    first.send_signal(signal.SIGSTOP)
+    try:
+        assert not (folder / "manifest.json").exists()  # frozen in the middle of writing
+        code, stdout, own_stderr = _finish(_start(*args))
+    finally:
+        first.send_signal(signal.SIGCONT)
+    assert code == 2 and stdout == "", own_stderr
+    assert len(own_stderr) == 1 and own_stderr[0].startswith("toy-generate: error: ")
+    assert f"is in use by process {first.pid}" in own_stderr[0]
+    first_code, first_stdout, first_stderr = _finish(first)
+    assert first_code == 0 and first_stdout.startswith("written"), first_stderr
+    stored = load_dataset(folder, batch_size=10000).get_single_element()  # verifies the sha256 too
+    streamed = make_dataset(DatasetVariant(num_samples=10000), batch_size=10000).get_single_element()
+    for name in streamed:
+        np.testing.assert_array_equal(stored[name], streamed[name], err_msg=name)

@@ -185,14 +185,14 @@ def test_small_user_pool_with_strong_bias():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="bias_texture must be a texture id in 0..24 .* got 25"):
+    with pytest.raises(ValueError, match="Argument `bias_texture` must be a texture id in 0..24 .*; received 25."):
         SampleGenerator(DatasetVariant("weak", 1, 25, num_samples=10))
     generator = SampleGenerator(DatasetVariant(num_samples=10))
-    with pytest.raises(ValueError, match=r"indices must be in 0..9, got 0..10"):
+    with pytest.raises(ValueError, match=r"Argument `indices` must be in 0..9; received 0..10."):
         generator.generate(np.array([0, 10]))
-    with pytest.raises(ValueError, match="1-d integer array"):
+    with pytest.raises(ValueError, match="Argument `indices` must be a 1-d integer array"):
         generator.generate(np.array([0.5]))
-    with pytest.raises(TypeError, match="variant must be a DatasetVariant"):
+    with pytest.raises(TypeError, match="Argument `variant` must be a DatasetVariant"):
         SampleGenerator({"strength": "none"})
 
 

@@ -86,7 +86,7 @@ def test_same_digits_from_any_source_have_the_same_fingerprint(tmp_path):
 
 
 def test_corrupt_or_wrong_files_give_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="Argument `mnist_path` must be an existing .*does not exist"):
         load_mnist(tmp_path / "missing.npz")
     (tmp_path / "junk.npz").write_bytes(b"this is not a zip file")
     with pytest.raises(ValueError, match="not a readable .npz"):

@@ -35,7 +35,7 @@ def test_philox_rows_are_independent_of_the_batch():
 def test_derive_key_separates_words_and_rejects_negatives():
     assert not np.array_equal(derive_key([1, 2]), derive_key([2, 1]))
     np.testing.assert_array_equal(derive_key([5, 7]), derive_key([5, 7]))
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match="Argument `words` must be non-negative integers"):
         derive_key([1, -1])
 
 

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from toy_benchmark import DatasetVariant, SampleGenerator, element_spec, make_dataset
+from toy_benchmark import (
+    DatasetVariant,
+    DataSources,
+    SampleGenerator,
+    element_spec,
+    make_dataset,
+    resolve_sources,
+)
 
 VARIANT = DatasetVariant("strong", bias_digit=4, bias_texture=13, seed=7, num_samples=120)
 
@@ -88,11 +95,25 @@ def test_shuffling_reorders_but_never_changes_a_sample():
 
 
 def test_bad_arguments_name_the_argument():
-    with pytest.raises(ValueError, match="batch_size must be None or a positive integer, got 0"):
+    with pytest.raises(ValueError, match="Argument `batch_size` must be None or a positive integer; received 0."):
         make_dataset(VARIANT, batch_size=0)
-    with pytest.raises(ValueError, match="shard_index must be in 0..2, got 3"):
+    with pytest.raises(ValueError, match="Argument `shard_index` must be in 0..2; received 3."):
         make_dataset(VARIANT, num_shards=3, shard_index=3)
     with pytest.raises(ValueError, match="bias_texture"):
         make_dataset(DatasetVariant("weak", 1, 99, num_samples=10))
     with pytest.raises(FileNotFoundError, match="texture_dir"):
         make_dataset(VARIANT, textures="/nonexistent/folder")
+
+
+def test_sources_resolved_once_give_the_same_samples():
+    sources = resolve_sources()  # procedural textures, bundled digits
+    assert isinstance(sources, DataSources)
+    assert resolve_sources(sources=sources) is sources
+    assert sources.identity() == {"textures": {"count": 25, "fingerprint": sources.textures.fingerprint},
+                                  "mnist": {"fingerprint": sources.mnist.fingerprint}}
+    _assert_same(_collect(make_dataset(VARIANT, sources=sources, batch_size=40)),
+                 _collect(make_dataset(VARIANT, batch_size=40)))
+    with pytest.raises(ValueError, match="Argument `sources` must be given alone"):
+        make_dataset(VARIANT, sources=sources, textures="/some/folder")
+    with pytest.raises(TypeError, match=r"Argument `sources` must be a DataSources \(.*\); received tuple"):
+        make_dataset(VARIANT, sources=(sources.textures, sources.mnist))

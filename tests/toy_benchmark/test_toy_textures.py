@@ -91,7 +91,7 @@ def test_folder_textures_are_grey_sorted_and_tiled(tmp_path):
 
 
 def test_bad_texture_folders_give_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="is not a folder"):
+    with pytest.raises(FileNotFoundError, match="Argument `texture_dir` must be a folder; received .*, which is not one."):
         load_texture_folder(tmp_path / "missing")
     cv2.imwrite(str(tmp_path / "one.png"), np.zeros((10, 10), np.uint8))
     with pytest.raises(ValueError, match="holds 1 image"):

@@ -18,23 +18,23 @@ def test_defaults_follow_the_paper_sizes():
         (
             dict(strength="strong", bias_digit=10, bias_texture=0),
             ValueError,
-            "bias_digit must be in 0..9, got 10",
+            "Argument `bias_digit` must be in 0..9; received 10.",
         ),
         (dict(strength="weak", bias_digit=-1, bias_texture=0), ValueError, "bias_digit"),
         (
             dict(strength="none", bias_texture=3),
             ValueError,
-            "bias_texture must be None for strength 'none', got 3",
+            "Argument `bias_texture` must be None for strength 'none'; received 3.",
         ),
-        (dict(strength="none", bias_digit=3), ValueError, "bias_digit must be None"),
-        (dict(strength="strong", bias_digit=1), ValueError, "bias_texture is required"),
-        (dict(strength="strong", bias_texture=1), ValueError, "bias_digit is required"),
-        (dict(strength="medium"), ValueError, "strength must be one of"),
-        (dict(split="val"), ValueError, "split must be one of"),
-        (dict(num_samples=0), ValueError, "num_samples must be >= 1, got 0"),
+        (dict(strength="none", bias_digit=3), ValueError, "Argument `bias_digit` must be None"),
+        (dict(strength="strong", bias_digit=1), ValueError, "Argument `bias_texture` must be given for strength 'strong'; received None."),
+        (dict(strength="strong", bias_texture=1), ValueError, "Argument `bias_digit` must be given for strength 'strong'; received None."),
+        (dict(strength="medium"), ValueError, "Argument `strength` must be one of"),
+        (dict(split="val"), ValueError, "Argument `split` must be one of"),
+        (dict(num_samples=0), ValueError, "Argument `num_samples` must be >= 1; received 0."),
         (dict(num_samples=-5), ValueError, "num_samples"),
         (dict(seed=-1), ValueError, "seed"),
-        (dict(seed=1.5), TypeError, "seed must be an integer"),
+        (dict(seed=1.5), TypeError, "Argument `seed` must be an integer"),
         (dict(strength="weak", bias_digit=True, bias_texture=1), TypeError, "bias_digit"),
     ],
 )
@@ -48,7 +48,7 @@ def test_numpy_integers_are_accepted_and_config_round_trips():
     assert variant.bias_digit == 2 and type(variant.bias_digit) is int
     assert DatasetVariant.from_config(variant.to_config()) == variant
     assert variant.name == "strong-d2-t7-seed3-train-n100"
-    with pytest.raises(ValueError, match="unknown keys"):
+    with pytest.raises(ValueError, match="must hold only DatasetVariant fields; received unknown keys"):
         DatasetVariant.from_config({**variant.to_config(), "colour": 1})
 
 

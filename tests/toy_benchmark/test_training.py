@@ -3,18 +3,22 @@
 import json
 import os
 import pathlib
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from grid_saliency_tf.experiment import RunFolderMismatch, run_binary
 from toy_benchmark.models import ToyUNet
-from toy_benchmark.training.trainer import (
+from toy_benchmark.training import (
     CHECKPOINT_DIR,
     CHECKPOINT_STATE,
     FINAL_MODEL,
@@ -69,7 +73,9 @@ class _InterruptAtIteration(keras.callbacks.Callback):
 
 
 def _files(folder):
-    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Relative path -> bytes of every file but the lock (which holds the pid of its last holder)."""
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != ".lock"}
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +119,7 @@ def test_resumed_training_equals_uninterrupted(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(_tiny_model, dataset, tmp_path / "resumed", seed=1,
               callbacks=[_InterruptAtIteration(4)], **TRAIN_KWARGS)
-    assert read_checkpoint_state(tmp_path / "resumed")["epoch"] == 1
+    assert read_checkpoint_state(tmp_path / "resumed").epoch == 1
     # A half-written file of a killed run is ignored and cleaned up.
     (tmp_path / "resumed" / CHECKPOINT_DIR / ".tmp-epoch-0002-x.weights.h5").write_bytes(b"\0" * 10)
     resumed = train(_tiny_model, dataset, tmp_path / "resumed", seed=1, **TRAIN_KWARGS)
@@ -165,14 +171,16 @@ def test_tensorboard_logs_hold_the_epoch_metrics(trained):
 
 @pytest.mark.parametrize("change, message", [
     (dict(model_fn=_model_fn(width=1 / 8)),
-     r"does not match this training \(architecture.config.width: checkpoint 0.0625, now 0.125; "
-     r"architecture.weights: checkpoint '.* tensors, .* parameters, shapes .*'\); use another"),
-    (dict(model_fn=_model_fn(backbone="resnet18")), "architecture.config.backbone: checkpoint 'vgg16'"),
-    (dict(model_fn=_tiny_model), "architecture.class: checkpoint 'toy_benchmark>ToyUNet', now 'Functional'"),
-    (dict(batch_size=5), "settings.batch_size: checkpoint 10, now 5"),
-    (dict(seed=4), "settings.seed: checkpoint 0, now 4"),
-    (dict(dataset_info={"variant": "other"}), "settings.dataset: checkpoint {}, now {'variant': 'other'}"),
-    (dict(resume=False), "already holds a training checkpoint"),
+     r"holds another run \(settings.architecture.config.width: recorded 0.0625, requested 0.125; "
+     r"settings.architecture.weights: recorded '.* tensors, .* parameters, shapes .*', requested '.*'\); "
+     r"choose another folder, or overwrite"),
+    (dict(model_fn=_model_fn(backbone="resnet18")),
+     "settings.architecture.config.backbone: recorded 'vgg16', requested 'resnet18'"),
+    (dict(model_fn=_tiny_model),
+     "settings.architecture.class: recorded 'toy_benchmark>ToyUNet', requested 'Functional'"),
+    (dict(batch_size=5), "settings.batch_size: recorded 10, requested 5"),
+    (dict(seed=4), "settings.seed: recorded 0, requested 4"),
+    (dict(dataset_info={"variant": "other"}), "settings.dataset.variant: not recorded, requested 'other'"),
 ])
 def test_incompatible_checkpoint_is_refused_and_kept(trained, change, message):
     folder, _ = trained
@@ -180,10 +188,23 @@ def test_incompatible_checkpoint_is_refused_and_kept(trained, change, message):
     kwargs = dict(model_fn=_model_fn(), dataset=_dataset(), output_dir=folder, epochs=1,
                   batch_size=10, seed=0, verbose=0)
     kwargs.update(change)
-    with pytest.raises(ValueError, match=message.replace("{", r"\{").replace("}", r"\}")) as error:
+    with pytest.raises(RunFolderMismatch, match=message) as error:
         train(**kwargs)
-    assert len(str(error.value)) < 400 and "\n" not in str(error.value)
+    assert len(str(error.value)) < 500 and "\n" not in str(error.value)
     assert _files(folder) == before
+
+
+def test_overwrite_replaces_a_training_with_other_settings(trained, tmp_path):
+    folder, first = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    (copy / "stranger.txt").write_text("from the replaced run")
+    result = train(_model_fn(), _dataset(), copy, epochs=1, batch_size=5, seed=0, verbose=0, overwrite=True)
+    assert result.initial_epoch == 0 and result.history != first.history  # trained anew
+    assert not (copy / "stranger.txt").exists()
+    assert json.loads((copy / "run.json").read_text())["settings"]["batch_size"] == 5
+    again = train(_model_fn(), _dataset(), copy, epochs=1, batch_size=5, seed=0, verbose=0)
+    assert again.initial_epoch == 1  # the same settings resume, with or without overwrite
 
 
 def test_damaged_checkpoint_gives_a_clear_error(trained, tmp_path):
@@ -205,13 +226,13 @@ def test_bad_arguments(tmp_path):
     blocker.write_text("")
     with pytest.raises(OSError, match="is not writable"):
         train(_model_fn(), _dataset(), blocker / "out", epochs=1, verbose=0)
-    with pytest.raises(TypeError, match="dataset must be a tf.data.Dataset"):
+    with pytest.raises(TypeError, match="Argument `dataset` must be a tf.data.Dataset"):
         train(_model_fn(), np.zeros((2, 32, 32, 1)), tmp_path / "x", verbose=0)
     with pytest.raises(ValueError, match="unbatched elements"):
         train(_model_fn(), _dataset().batch(2), tmp_path / "x", verbose=0)
-    with pytest.raises(ValueError, match="epochs must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="Argument `epochs` must be a positive integer; received 0."):
         train(_model_fn(), _dataset(), tmp_path / "x", epochs=0)
-    with pytest.raises(TypeError, match="model_fn must return a keras.Model"):
+    with pytest.raises(TypeError, match="Argument `model_fn` must return a keras.Model"):
         train(lambda: "model", _dataset(), tmp_path / "x", verbose=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing was written
 
@@ -226,7 +247,7 @@ def test_mirrored_strategy_on_two_cpus_matches_one_device(tmp_path):
     """Two replicas of half a batch each make the same updates as one replica of the whole batch."""
     process = _run_python(f"""
         import keras, numpy as np, tensorflow as tf
-        from toy_benchmark.training import trainer as training
+        from toy_benchmark import training
         training.configure_cpu_devices(2)
         rng = np.random.default_rng(0)
         images = rng.random((40, 32, 32, 1)).astype("float32")
@@ -259,7 +280,7 @@ def test_mirrored_strategy_on_two_cpus_matches_one_device(tmp_path):
 
 # --- The binary -------------------------------------------------------------------------------
 
-BINARY_ARGS = ["--bias=strong", "--bias_digit=3", "--bias_texture=2", "--num_train=20",
+BINARY_ARGS = ["--bias_strength=strong", "--bias_digit=3", "--bias_texture=2", "--num_train=20",
                "--num_validation=10", "--backbone=vgg16", "--width=0.0625", "--nobatch_norm",
                "--epochs=2", "--batch_size=10", "--verbose=0"]
 
@@ -279,16 +300,19 @@ def binary_run(tmp_path_factory):
 def test_binary_trains_a_toy_variant(binary_run):
     output, process = binary_run
     assert process.returncode == 0, process.stderr[-3000:]
-    assert f"model saved to {output / FINAL_MODEL}" in process.stdout
+    assert f"toy-train: model saved to {output / FINAL_MODEL}" in process.stdout
     model = keras.models.load_model(output / FINAL_MODEL)
     assert isinstance(model, ToyUNet) and model.get_config()["width"] == 0.0625
     assert model(np.zeros((1, 64, 64, 1), np.float32)).shape == (1, 64, 64, 11)
     state = json.loads((output / CHECKPOINT_DIR / CHECKPOINT_STATE).read_text())
+    assert state["schema"] == "toy_benchmark.checkpoint" and state["schema_version"] == 2
     assert state["epoch"] == 2
-    assert state["settings"]["dataset"]["variant"] == {
+    assert len(state["history"]["val_loss"]) == 2
+    run = json.loads((output / "run.json").read_text())
+    assert run["kind"] == "toy_benchmark.training"
+    assert run["settings"]["dataset"]["variant"] == {
         "strength": "strong", "bias_digit": 3, "bias_texture": 2, "seed": 0, "split": "train",
         "num_samples": 20}
-    assert len(state["history"]["val_loss"]) == 2
 
 
 def test_binary_bad_backbone_is_a_one_line_error(tmp_path):
@@ -296,24 +320,22 @@ def test_binary_bad_backbone_is_a_one_line_error(tmp_path):
     assert process.returncode == 2
     assert "Traceback" not in process.stderr
     assert process.stderr.strip().splitlines()[-1] == (
-        "toy_benchmark.train_main: error: backbone must be one of vgg16, mobilenetv2, resnet18, got 'resnet50'")
+        "toy-train: error: Argument `backbone` must be one of vgg16, mobilenetv2, resnet18; received 'resnet50'.")
     assert not (tmp_path / "out").exists()
 
 
 def _main(capsys, *args):
-    """Runs the binary's main in this process; returns its exit code, stdout and stderr."""
+    """Runs the binary in this process, under its wrapper; returns its exit code, stdout and stderr."""
     import importlib
 
     from absl import flags
 
     binary = importlib.import_module("toy_benchmark.train_main")
     flags.FLAGS.unparse_flags()
-    flags.FLAGS(["toy_benchmark.train_main", *args])
-    code = 0
     try:
-        binary.main(["toy_benchmark.train_main"])
+        run_binary(binary.main, name="toy-train", argv=["toy_benchmark.train_main", *args])
     except SystemExit as exit_:
-        code = exit_.code
+        code = exit_.code or 0
     finally:
         flags.FLAGS.unparse_flags()
     captured = capsys.readouterr()
@@ -331,14 +353,20 @@ def test_binary_refuses_an_incompatible_checkpoint(binary_run, capsys):
     assert process.returncode == 0
     before = _files(output)
     code, line = _main_error(capsys, f"--output_dir={output}", *BINARY_ARGS, "--width=0.125")
-    assert code == 2 and "(architecture.config.width: checkpoint 0.0625, now 0.125;" in line
+    assert code == 2 and "(settings.architecture.config.width: recorded 0.0625, requested 0.125;" in line
+    assert line.startswith("toy-train: error: ") and line.endswith("choose another folder, or overwrite to replace it")
     code, line = _main_error(capsys, f"--output_dir={output}", *BINARY_ARGS, "--bias_digit=4")
-    assert code == 2 and "(settings.dataset.variant.bias_digit: checkpoint 3, now 4)" in line
+    assert code == 2 and "(settings.dataset.variant.bias_digit: recorded 3, requested 4)" in line
     assert _files(output) == before
+    replaced = output.parent / "replaced"
+    shutil.copytree(output, replaced)
+    code, out, err = _main(capsys, f"--output_dir={replaced}", *BINARY_ARGS, "--bias_digit=4", "--overwrite")
+    assert code == 0 and "model saved to" in out, err
+    assert json.loads((replaced / "run.json").read_text())["settings"]["dataset"]["variant"]["bias_digit"] == 4
 
 
 def test_binary_checks_the_dataset_folder_against_its_flags(tmp_path, capsys):
-    from toy_benchmark.data.storage import write_dataset
+    from toy_benchmark.data.writer import write_dataset
     from toy_benchmark.data.variant import DatasetVariant
 
     folder = tmp_path / "dataset"
@@ -346,10 +374,11 @@ def test_binary_checks_the_dataset_folder_against_its_flags(tmp_path, capsys):
     code, line = _main_error(capsys, f"--output_dir={tmp_path / 'out'}", f"--dataset_dir={folder}",
                              "--bias_digit=4", "--bias_texture=2")
     assert code == 2
-    assert line.endswith("does not match the requested dataset: bias_digit=4 (manifest: 3)")
+    assert line.startswith("toy-train: error: Argument `dataset_dir` must hold the requested dataset; ")
+    assert line.endswith("which does not match: bias_digit=4 (manifest: 3).")
     code, line = _main_error(capsys, f"--output_dir={tmp_path / 'out'}",
                              f"--dataset_dir={tmp_path / 'nowhere'}")
-    assert code == 2 and "is not a folder" in line
+    assert code == 2 and "Argument `dataset_dir` must be a folder" in line
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     code, line = _main_error(capsys, f"--output_dir={blocker / 'out'}", f"--dataset_dir={folder}")
@@ -359,7 +388,7 @@ def test_binary_checks_the_dataset_folder_against_its_flags(tmp_path, capsys):
 
 def test_binary_resumes_from_a_materialised_dataset(tmp_path, capsys, caplog):
     """A run on the stored dataset equals one on the streamed variant: same identity, no mismatch."""
-    from toy_benchmark.data.storage import write_dataset
+    from toy_benchmark.data.writer import write_dataset
     from toy_benchmark.data.variant import DatasetVariant
 
     folder = tmp_path / "dataset"
@@ -368,10 +397,70 @@ def test_binary_resumes_from_a_materialised_dataset(tmp_path, capsys, caplog):
               "--batch_size=5", "--verbose=0"]
     code, out, err = _main(capsys, *common, "--num_train=10")
     assert code == 0 and "model saved to" in out, err
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger="toy_benchmark"):  # absl resets the root level in app.run
         code, out, err = _main(capsys, *common, f"--dataset_dir={folder}")
     assert code == 0 and "model saved to" in out, err
-    assert "from epoch 1 of 1" in caplog.text
+    assert "from epoch 1 of 1" in caplog.text, (out, err, caplog.text)
+    check = json.loads((tmp_path / "out" / ".done" / "verified-dataset.json").read_text())
+    assert check["path"] == str(folder) and list(check["shards"]) == ["shard-00000-of-00001.npy"]
+
+
+_NATIVE_LOG = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl::InitializeLog"
+                         r"|To enable the following instructions)")
+
+
+def _own_lines(stderr):
+    """stderr without TensorFlow's C++ start-up lines (printed at import whatever the log level)."""
+    return [line for line in stderr.splitlines() if line.strip() and not _NATIVE_LOG.match(line)]
+
+
+def test_binary_refuses_a_byte_flipped_shard_naming_it(tmp_path):
+    """Reported: `toy-train --dataset_dir` on a byte-flipped shard trained without noticing."""
+    from toy_benchmark.data.variant import DatasetVariant
+    from toy_benchmark.data.writer import write_dataset
+
+    folder = tmp_path / "dataset"
+    write_dataset(folder, DatasetVariant(num_samples=10))
+    shard = folder / "shard-00000-of-00001.npy"
+    data = bytearray(shard.read_bytes())
+    data[-5] ^= 0xFF  # same size: only the checksum tells
+    shard.write_bytes(bytes(data))
+    process = _run_binary(f"--output_dir={tmp_path / 'out'}", f"--dataset_dir={folder}", "--width=0.0625",
+                          "--nobatch_norm", "--epochs=1", "--batch_size=5", "--verbose=0")
+    assert process.returncode == 2
+    assert _own_lines(process.stderr) == [
+        f"toy-train: error: dataset {str(folder)!r}: shard shard-00000-of-00001.npy is damaged (size or sha256 "
+        "differ from the manifest); run the dataset writer on the folder again to repair it"]
+    assert not (tmp_path / "out").exists()
+
+
+def _wait_for(path, process, timeout=600):
+    deadline = time.monotonic() + timeout
+    while not path.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert path.exists(), process.communicate()
+
+
+@pytest.mark.slow
+def test_ctrl_c_prints_one_line_exits_130_and_the_rerun_resumes(tmp_path):
+    """Reported: Ctrl-C during toy-train printed a raw KeyboardInterrupt traceback."""
+    output = tmp_path / "run"
+    args = [f"--output_dir={output}", "--num_train=600", "--width=0.0625", "--nobatch_norm", "--epochs=3",
+            "--batch_size=20", "--verbose=0"]
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    process = subprocess.Popen([sys.executable, "-m", "toy_benchmark.train_main", *args], cwd=REPO, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(output / CHECKPOINT_DIR / CHECKPOINT_STATE, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 130
+    assert _own_lines(stderr) == ["toy-train: interrupted; run the same command again to resume"]
+    done = read_checkpoint_state(output).epoch
+    assert 1 <= done < 3 and not list(output.rglob(".tmp-*"))
+    resumed = _run_binary(*args)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Resuming {output} from epoch {done} of 3" in resumed.stderr
+    assert read_checkpoint_state(output).epoch == 3 and (output / FINAL_MODEL).exists()
 
 
 @pytest.mark.slow
@@ -396,7 +485,7 @@ def test_binary_killed_mid_training_resumes_to_the_same_weights(tmp_path):
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert read_checkpoint_state(killed)["epoch"] < 3
+    assert read_checkpoint_state(killed).epoch < 3
     resumed = _run_binary(f"--output_dir={killed}", *args)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Resuming" in resumed.stderr

@@ -93,15 +93,17 @@ class SampleGenerator:
         mnist: MnistDigits | None = None,
     ) -> None:
         if not isinstance(variant, DatasetVariant):
-            raise TypeError(f"variant must be a DatasetVariant, got {type(variant).__name__}")
+            raise TypeError(
+                f"Argument `variant` must be a DatasetVariant; received {type(variant).__name__}."
+            )
         self.variant = variant
         self.textures = procedural_textures() if textures is None else textures
         self.mnist = load_mnist() if mnist is None else mnist
         num_textures = len(self.textures)
         if variant.biased and variant.bias_texture >= num_textures:
             raise ValueError(
-                f"bias_texture must be a texture id in 0..{num_textures - 1} of the pool "
-                f"({self.textures.source}), got {variant.bias_texture}"
+                f"Argument `bias_texture` must be a texture id in 0..{num_textures - 1} of the pool "
+                f"({self.textures.source}); received {variant.bias_texture}."
             )
         split_code = SPLITS.index(variant.split)
         seed = _TEST_SEED if variant.split == "test" else variant.seed
@@ -197,11 +199,14 @@ class SampleGenerator:
         """
         indices = np.asarray(indices)
         if indices.ndim != 1 or (indices.size and not np.issubdtype(indices.dtype, np.integer)):
-            raise ValueError(f"indices must be a 1-d integer array, got {indices.dtype} {indices.shape}")
+            raise ValueError(
+                f"Argument `indices` must be a 1-d integer array; received {indices.dtype} {indices.shape}."
+            )
         indices = indices.astype(np.int64)
         if indices.size and (indices.min() < 0 or indices.max() >= self.num_samples):
             raise ValueError(
-                f"indices must be in 0..{self.num_samples - 1}, got {indices.min()}..{indices.max()}"
+                f"Argument `indices` must be in 0..{self.num_samples - 1}; received "
+                f"{indices.min()}..{indices.max()}."
             )
         batch = len(indices)
         digits = indices % NUM_DIGITS

@@ -108,7 +108,7 @@ class MnistDigits:
 
 def _check_split(split: str) -> str:
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        raise ValueError(f"Argument `split` must be one of {SPLITS}; received {split!r}.")
     return split
 
 
@@ -157,7 +157,10 @@ def load_mnist(path: str | os.PathLike | None = None) -> MnistDigits:
     if os.path.isdir(path):
         return _load_idx_folder(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"mnist_path {path!r} does not exist")
+        raise FileNotFoundError(
+            f"Argument `mnist_path` must be an existing .npz file or IDX folder; received {path!r}, which "
+            "does not exist."
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys = set(archive.files)
@@ -260,7 +263,7 @@ def digit_masks(images: np.ndarray) -> np.ndarray:
     """
     images = np.asarray(images)
     if images.ndim != 3:
-        raise ValueError(f"images must have shape (n, height, width), got {images.shape}")
+        raise ValueError(f"Argument `images` must have shape (n, height, width); received {images.shape}.")
     masks = np.empty((images.shape[0], IMAGE_SIZE, IMAGE_SIZE), dtype=bool)
     for j, image in enumerate(images):
         scaled = image.astype(np.float32) / np.float32(255.0)

@@ -38,7 +38,7 @@ def derive_key(words: Sequence[int]) -> np.ndarray:
     """
     words = [int(w) for w in words]
     if any(w < 0 for w in words):
-        raise ValueError(f"words must be non-negative integers, got {words}")
+        raise ValueError(f"Argument `words` must be non-negative integers; received {words}.")
     return np.random.SeedSequence(words).generate_state(2, dtype=np.uint32)
 
 
@@ -58,9 +58,9 @@ def philox4x32(counters: np.ndarray, key: np.ndarray) -> np.ndarray:
     counters = np.asarray(counters)
     key = np.asarray(key)
     if counters.ndim != 2 or counters.shape[1] != 4:
-        raise ValueError(f"counters must have shape (n, 4), got {counters.shape}")
+        raise ValueError(f"Argument `counters` must have shape (n, 4); received {counters.shape}.")
     if key.shape != (2,):
-        raise ValueError(f"key must have shape (2,), got {key.shape}")
+        raise ValueError(f"Argument `key` must have shape (2,); received {key.shape}.")
     c0, c1, c2, c3 = (counters[:, j].astype(np.uint64) for j in range(4))
     k0, k1 = (np.uint64(int(k) & 0xFFFFFFFF) for k in key)
     for round_index in range(_ROUNDS):

@@ -1,5 +1,7 @@
 """Preview figures of the toy dataset: a texture contact sheet (like the paper's Fig. S2) and a grid of
-samples with their label maps (like Fig. S1). Drawn with NumPy and OpenCV, written as PNG.
+samples with their label maps (like Fig. S1). Drawn with NumPy and OpenCV (their own layouts: a frame
+around the bias texture and the bias half, a colour legend), encoded and written atomically with
+`grid_saliency_tf.experiment` (`encode_png`, `write_bytes`).
 
 Figures only: nothing in the dataset code imports this module.
 """
@@ -12,13 +14,15 @@ from collections.abc import Iterable, Mapping
 import cv2
 import numpy as np
 
+from grid_saliency_tf.experiment import encode_png, write_bytes
 from toy_benchmark.data.generator import SampleGenerator
 from toy_benchmark.data.mnist import MnistDigits
 from toy_benchmark.data.philox import derive_key, philox4x32, uniform_below
+from toy_benchmark.data.sources import DataSources, resolve_sources
 from toy_benchmark.data.textures import TexturePool
 from toy_benchmark.data.variant import BIAS_HALF_TOP, IMAGE_SIZE, NUM_CLASSES, NUM_DIGITS, DatasetVariant
 
-__all__ = ["CLASS_COLORS", "sample_grid", "texture_contact_sheet", "write_previews"]
+__all__ = ["CLASS_COLORS", "preview_files", "sample_grid", "texture_contact_sheet", "write_previews"]
 
 _PREVIEW_DOMAIN = 0x9E71
 _RED = (220, 30, 30)
@@ -174,19 +178,57 @@ def sample_grid(
     return canvas
 
 
-def _encode_png(rgb: np.ndarray) -> bytes:
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError("could not encode the preview as PNG")
-    return encoded.tobytes()
+def preview_files(
+    directory: str | os.PathLike,
+    variant: DatasetVariant,
+    sources: DataSources,
+    *,
+    samples_per_digit: int = 3,
+    overwrite: bool = False,
+) -> dict[str, bytes]:
+    """Renders `textures.png` and `samples.png` as PNG bytes and checks they may be written; writes nothing.
+
+    Args:
+      directory: where the files would go.
+      variant: the dataset whose samples are shown (its first samples_per_digit * 10 indices).
+      sources: the texture pool and digits (`resolve_sources`).
+      samples_per_digit, overwrite: as in `write_previews`.
+
+    Returns:
+      {path: PNG bytes} of the two files, for `grid_saliency_tf.experiment.write_bytes`.
+
+    Raises:
+      ValueError: if a file exists, differs and overwrite is False.
+    """
+    generator = SampleGenerator(variant, textures=sources.textures, mnist=sources.mnist)
+    count = min(variant.num_samples, samples_per_digit * NUM_DIGITS)
+    batch = generator.generate(np.arange(count))
+    highlight = [variant.bias_texture] if variant.biased else []
+    figures = {
+        "textures.png": texture_contact_sheet(sources.textures, highlight=highlight),
+        "samples.png": sample_grid(
+            batch, title=f"toy dataset {variant.name} (top: image, bottom: label map)"
+        ),
+    }
+    encoded = {os.path.join(os.fspath(directory), name): encode_png(rgb) for name, rgb in figures.items()}
+    for path, data in encoded.items():
+        if os.path.exists(path) and not overwrite:
+            with open(path, "rb") as handle:
+                if handle.read() != data:
+                    raise ValueError(
+                        f"Argument `preview_dir` must not hold other previews unless overwriting; received "
+                        f"{os.fspath(directory)!r}, where {os.path.basename(path)} exists and differs."
+                    )
+    return encoded
 
 
 def write_previews(
     directory: str | os.PathLike,
     variant: DatasetVariant,
     *,
-    textures: TexturePool,
-    mnist: MnistDigits,
+    textures: TexturePool | str | os.PathLike | None = None,
+    mnist: MnistDigits | str | os.PathLike | None = None,
+    sources: DataSources | None = None,
     samples_per_digit: int = 3,
     overwrite: bool = False,
 ) -> list[str]:
@@ -195,7 +237,8 @@ def write_previews(
     Args:
       directory: where to write; created if absent.
       variant: the dataset whose samples are shown (its first samples_per_digit * 10 indices).
-      textures, mnist: the sources.
+      textures, mnist: the sources (objects or paths; None for the defaults).
+      sources: a `DataSources` resolved before, instead of textures and mnist.
       samples_per_digit: rows of the sample grid.
       overwrite: replace existing files that differ; without it such files make this fail before
         anything is written (identical files are left alone).
@@ -206,30 +249,8 @@ def write_previews(
     Raises:
       ValueError: if a file exists, differs and overwrite is False.
     """
-    folder = os.fspath(directory)
-    generator = SampleGenerator(variant, textures=textures, mnist=mnist)
-    count = min(variant.num_samples, samples_per_digit * NUM_DIGITS)
-    batch = generator.generate(np.arange(count))
-    highlight = [variant.bias_texture] if variant.biased else []
-    figures = {
-        "textures.png": texture_contact_sheet(textures, highlight=highlight),
-        "samples.png": sample_grid(
-            batch, title=f"toy dataset {variant.name} (top: image, bottom: label map)"
-        ),
-    }
-    encoded = {name: _encode_png(rgb) for name, rgb in figures.items()}
-    paths = {name: os.path.join(folder, name) for name in figures}
-    for name, path in paths.items():
-        if os.path.exists(path) and not overwrite:
-            with open(path, "rb") as handle:
-                if handle.read() != encoded[name]:
-                    raise ValueError(
-                        f"preview_dir: {path!r} exists and differs; remove it or allow overwriting"
-                    )
-    os.makedirs(folder, exist_ok=True)
-    for name, path in paths.items():
-        temporary = path + ".tmp"
-        with open(temporary, "wb") as handle:
-            handle.write(encoded[name])
-        os.replace(temporary, path)
-    return list(paths.values())
+    encoded = preview_files(directory, variant, resolve_sources(textures, mnist, sources=sources),
+                            samples_per_digit=samples_per_digit, overwrite=overwrite)
+    for path, data in encoded.items():
+        write_bytes(path, data)
+    return list(encoded)

@@ -3,7 +3,7 @@
 Nothing is stored: the paper's 100 biased variants plus the unbiased one, times 5 seeds, are made as
 they are read. Index batches flow through `tf.numpy_function` into the vectorised NumPy generator
 (`SampleGenerator.generate`), then TensorFlow ops turn the compact sample into the element below. The
-reader of materialised datasets (`storage.load_dataset`) shares this pipeline, so a stored dataset reads
+reader of materialised datasets (`reader.load_dataset`) shares this pipeline, so a stored dataset reads
 back bit-identical to the streamed one.
 
 Element spec (one sample; with batch_size set, every entry gains a leading batch dimension):
@@ -33,8 +33,9 @@ import numpy as np
 import tensorflow as tf
 
 from toy_benchmark.data.generator import SAMPLE_FIELDS, SampleGenerator
-from toy_benchmark.data.mnist import MnistDigits, load_mnist
-from toy_benchmark.data.textures import TexturePool, load_textures
+from toy_benchmark.data.mnist import MnistDigits
+from toy_benchmark.data.sources import DataSources, resolve_sources
+from toy_benchmark.data.textures import TexturePool
 from toy_benchmark.data.variant import (
     BACKGROUND_CLASS,
     BIAS_HALF_BOTTOM,
@@ -43,32 +44,32 @@ from toy_benchmark.data.variant import (
     DatasetVariant,
 )
 
-__all__ = ["dataset_from_sample_fn", "element_spec", "make_dataset", "resolve_sources", "shard_range"]
+__all__ = ["dataset_from_sample_fn", "element_spec", "make_dataset", "shard_range"]
 
 _DEFAULT_CHUNK = 256
-
-
-def resolve_sources(
-    textures: TexturePool | str | os.PathLike | None, mnist: MnistDigits | str | os.PathLike | None
-) -> tuple[TexturePool, MnistDigits]:
-    """Turns paths (or None, the defaults) into a texture pool and MNIST digits; objects pass through."""
-    pool = textures if isinstance(textures, TexturePool) else load_textures(textures)
-    digits = mnist if isinstance(mnist, MnistDigits) else load_mnist(mnist)
-    return pool, digits
 
 
 def shard_range(num_samples: int, shard_index: int, num_shards: int) -> tuple[int, int]:
     """The contiguous index range [start, stop) of shard `shard_index` of `num_shards`.
 
+    Args:
+      num_samples: the number of samples of the whole dataset.
+      shard_index: which shard, 0..num_shards - 1.
+      num_shards: how many contiguous shards the indices are split into.
+
+    Returns:
+      (start, stop), stop exclusive.
+
     Raises:
       ValueError: if num_shards < 1, shard_index is outside 0..num_shards - 1, or a shard would be empty.
     """
     if isinstance(num_shards, bool) or not isinstance(num_shards, int) or num_shards < 1:
-        raise ValueError(f"num_shards must be a positive integer, got {num_shards!r}")
+        raise ValueError(f"Argument `num_shards` must be a positive integer; received {num_shards!r}.")
     if num_shards > num_samples:
-        raise ValueError(f"num_shards must be at most num_samples ({num_samples}), got {num_shards}")
+        raise ValueError(f"Argument `num_shards` must be at most num_samples ({num_samples}); received "
+                         f"{num_shards}.")
     if isinstance(shard_index, bool) or not isinstance(shard_index, int) or not 0 <= shard_index < num_shards:
-        raise ValueError(f"shard_index must be in 0..{num_shards - 1}, got {shard_index!r}")
+        raise ValueError(f"Argument `shard_index` must be in 0..{num_shards - 1}; received {shard_index!r}.")
     return shard_index * num_samples // num_shards, (shard_index + 1) * num_samples // num_shards
 
 
@@ -160,9 +161,11 @@ def dataset_from_sample_fn(
     if batch_size is not None and (
         isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
     ):
-        raise ValueError(f"batch_size must be None or a positive integer, got {batch_size!r}")
+        raise ValueError(
+            f"Argument `batch_size` must be None or a positive integer; received {batch_size!r}."
+        )
     if shuffle_seed is not None and (isinstance(shuffle_seed, bool) or not isinstance(shuffle_seed, int)):
-        raise TypeError(f"shuffle_seed must be None or an integer, got {shuffle_seed!r}")
+        raise TypeError(f"Argument `shuffle_seed` must be None or an integer; received {shuffle_seed!r}.")
     start, stop = shard_range(num_samples, shard_index, num_shards)
     indices = tf.data.Dataset.range(start, stop)
     if shuffle_seed is not None:
@@ -197,6 +200,7 @@ def make_dataset(
     batch_size: int | None = None,
     textures: TexturePool | str | os.PathLike | None = None,
     mnist: MnistDigits | str | os.PathLike | None = None,
+    sources: DataSources | None = None,
     shard_index: int = 0,
     num_shards: int = 1,
     shuffle_seed: int | None = None,
@@ -206,7 +210,7 @@ def make_dataset(
     """A toy-dataset variant generated on the fly (paper Sec. 4.1, supplement S1.1).
 
     Sample i is a pure function of (variant, i) (see `generator`), so the elements are the same,
-    bit for bit, whatever batch_size, sharding or parallelism, and equal to what `storage.write_dataset`
+    bit for bit, whatever batch_size, sharding or parallelism, and equal to what `writer.write_dataset`
     materialises. Elements come in index order (digit i mod 10) unless shuffle_seed is set; training
     should shuffle.
 
@@ -215,6 +219,7 @@ def make_dataset(
       batch_size: None for single elements, else batches of this size.
       textures: a TexturePool, a folder of texture images, or None for the 25 procedural textures.
       mnist: MnistDigits, a path to `mnist.npz` or an IDX folder, or None for the bundled 10k digits.
+      sources: a `DataSources` resolved before (`resolve_sources`), instead of textures and mnist.
       shard_index, num_shards: stream only a contiguous part [start, stop) of the indices.
       shuffle_seed: None for index order, else reshuffled each epoch reproducibly.
       drop_remainder: drop a last, smaller batch.
@@ -230,15 +235,9 @@ def make_dataset(
       ValueError, TypeError: on bad arguments (bias texture outside the pool, bad shard, ...).
       FileNotFoundError: if a source path does not exist.
     """
-    pool, digits = resolve_sources(textures, mnist)
-    generator = SampleGenerator(variant, textures=pool, mnist=digits)
+    sources = resolve_sources(textures, mnist, sources=sources)
+    generator = SampleGenerator(variant, textures=sources.textures, mnist=sources.mnist)
     return dataset_from_sample_fn(
-        generator.generate,
-        variant.num_samples,
-        batch_size=batch_size,
-        shard_index=shard_index,
-        num_shards=num_shards,
-        shuffle_seed=shuffle_seed,
-        drop_remainder=drop_remainder,
-        num_parallel_calls=num_parallel_calls,
+        generator.generate, variant.num_samples, batch_size=batch_size, shard_index=shard_index, num_shards=num_shards,
+        shuffle_seed=shuffle_seed, drop_remainder=drop_remainder, num_parallel_calls=num_parallel_calls
     )

@@ -54,16 +54,17 @@ class TexturePool:
     def __post_init__(self) -> None:
         textures = tuple(np.ascontiguousarray(t) for t in self.textures)
         if len(textures) < 2:
-            raise ValueError(f"a texture pool needs at least 2 textures, got {len(textures)}")
+            raise ValueError(f"Argument `textures` must hold at least 2 textures; received {len(textures)}.")
         if len(self.names) != len(textures):
             raise ValueError(
-                f"names must have one entry per texture ({len(textures)}), got {len(self.names)}"
+                f"Argument `names` must have one entry per texture ({len(textures)}); received "
+                f"{len(self.names)}."
             )
         for name, texture in zip(self.names, textures):
             if texture.dtype != np.uint8 or texture.ndim != 2 or min(texture.shape) < 64:
                 raise ValueError(
-                    f"texture {name!r} must be uint8 (height, width) with both sides >= 64, "
-                    f"got {texture.dtype} {texture.shape}"
+                    f"Argument `textures` must hold uint8 (height, width) arrays with both sides >= 64; "
+                    f"received {texture.dtype} {texture.shape} for texture {name!r}."
                 )
             texture.flags.writeable = False
         object.__setattr__(self, "textures", textures)
@@ -120,7 +121,9 @@ def load_texture_folder(path: str | os.PathLike, *, min_size: int = MIN_TEXTURE_
     """
     folder = os.fspath(path)
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"texture_dir {folder!r} is not a folder")
+        raise FileNotFoundError(
+            f"Argument `texture_dir` must be a folder; received {folder!r}, which is not one."
+        )
     names = sorted(
         name
         for name in os.listdir(folder)
@@ -354,7 +357,7 @@ def procedural_textures(size: int = MIN_TEXTURE_SIZE) -> TexturePool:
       ValueError: if size < 64.
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 64:
-        raise ValueError(f"size must be an integer >= 64, got {size!r}")
+        raise ValueError(f"Argument `size` must be an integer >= 64; received {size!r}.")
     textures, names = [], []
     for name, pattern, low, high in _procedural_specs(size):
         values = low + (high - low) * np.asarray(pattern(), dtype=np.float64)

@@ -40,11 +40,13 @@ BIAS_HALF_BOTTOM = 2
 
 def _check_int(name: str, value: Any, *, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) and not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
+        raise TypeError(
+            f"Argument `{name}` must be an integer; received {value!r} of type {type(value).__name__}."
+        )
     value = int(value.__index__())
     if value < low or (high is not None and value > high):
         bounds = f"in {low}..{high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be {bounds}, got {value}")
+        raise ValueError(f"Argument `{name}` must be {bounds}; received {value}.")
     return value
 
 
@@ -79,19 +81,26 @@ class DatasetVariant:
 
     def __post_init__(self) -> None:
         if self.strength not in BIAS_STRENGTHS:
-            raise ValueError(f"strength must be one of {BIAS_STRENGTHS}, got {self.strength!r}")
+            raise ValueError(
+                f"Argument `strength` must be one of {BIAS_STRENGTHS}; received {self.strength!r}."
+            )
         if self.split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
+            raise ValueError(f"Argument `split` must be one of {SPLITS}; received {self.split!r}.")
         if self.strength == "none":
             if self.bias_digit is not None:
-                raise ValueError(f"bias_digit must be None for strength 'none', got {self.bias_digit!r}")
+                raise ValueError(f"Argument `bias_digit` must be None for strength 'none'; received "
+                                 f"{self.bias_digit!r}.")
             if self.bias_texture is not None:
-                raise ValueError(f"bias_texture must be None for strength 'none', got {self.bias_texture!r}")
+                raise ValueError(f"Argument `bias_texture` must be None for strength 'none'; received "
+                                 f"{self.bias_texture!r}.")
         else:
             if self.bias_digit is None:
-                raise ValueError(f"bias_digit is required for strength {self.strength!r}, got None")
+                raise ValueError(
+                    f"Argument `bias_digit` must be given for strength {self.strength!r}; received None."
+                )
             if self.bias_texture is None:
-                raise ValueError(f"bias_texture is required for strength {self.strength!r}, got None")
+                raise ValueError(f"Argument `bias_texture` must be given for strength {self.strength!r}; received "
+                                 "None.")
             object.__setattr__(
                 self, "bias_digit", _check_int("bias_digit", self.bias_digit, low=0, high=NUM_DIGITS - 1)
             )
@@ -129,7 +138,8 @@ class DatasetVariant:
         """
         unknown = set(config) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
-            raise ValueError(f"config has unknown keys {sorted(unknown)}")
+            raise ValueError(f"Argument `config` must hold only DatasetVariant fields; received unknown keys "
+                             f"{sorted(unknown)}.")
         return cls(**config)
 
     def content_config(self) -> dict[str, Any]:

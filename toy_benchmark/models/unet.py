@@ -20,6 +20,9 @@ from toy_benchmark.models.encoders import BOTTLENECK_LAYER, ENCODERS, LayerFacto
 LOGITS_LAYER = "logits"
 PROBABILITIES_LAYER = "probabilities"
 BACKBONES = tuple(ENCODERS)
+#: The backbone of the paper's toy-benchmark network, and the width multiplier of the published networks.
+DEFAULT_BACKBONE = "vgg16"
+PUBLISHED_WIDTH = 1.0
 # Channels of the five decoder stages at width 1 (strides 16, 8, 4, 2, 1).
 _DECODER_CHANNELS = (256, 128, 64, 32, 16)
 _DECODER_STRIDES = (16, 8, 4, 2, 1)
@@ -30,10 +33,11 @@ def _check_image_shape(image_shape: Any) -> tuple[int, int, int]:
     try:
         shape = tuple(int(v) for v in image_shape)
     except (TypeError, ValueError):
-        raise TypeError(f"image_shape must be 3 integers (height, width, channels), got {image_shape!r}")
+        raise TypeError(f"Argument `image_shape` must be 3 integers (height, width, channels); received "
+                        f"{image_shape!r}.")
     if len(shape) != 3 or min(shape) < 1 or shape[0] % 32 or shape[1] % 32:
-        raise ValueError("image_shape must be (height, width, channels) with height and width positive "
-                         f"multiples of 32 (the encoder's stride), got {image_shape!r}")
+        raise ValueError("Argument `image_shape` must be (height, width, channels) with height and width "
+                         f"positive multiples of 32 (the encoder's stride); received {image_shape!r}.")
     return shape
 
 
@@ -66,9 +70,9 @@ class ToyUNet(keras.Model):
 
     def __init__(
         self,
-        backbone: str = "vgg16",
+        backbone: str = DEFAULT_BACKBONE,
         *,
-        width: float = 1.0,
+        width: float = PUBLISHED_WIDTH,
         num_classes: int = 11,
         image_shape: Sequence[int] = (64, 64, 1),
         batch_norm: bool = True,
@@ -77,14 +81,16 @@ class ToyUNet(keras.Model):
         **kwargs: Any,
     ):
         if not isinstance(backbone, str) or backbone.lower() not in ENCODERS:
-            raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {backbone!r}")
+            raise ValueError(
+                f"Argument `backbone` must be one of {', '.join(BACKBONES)}; received {backbone!r}."
+            )
         backbone = backbone.lower()
         if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
-            raise ValueError(f"width must be a positive number, got {width!r}")
+            raise ValueError(f"Argument `width` must be a positive number; received {width!r}.")
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+            raise ValueError(f"Argument `num_classes` must be an integer >= 2; received {num_classes!r}.")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an integer or None, got {seed!r}")
+            raise TypeError(f"Argument `seed` must be an integer or None; received {seed!r}.")
         image_shape = _check_image_shape(image_shape)
         width = float(width)
 

@@ -1,13 +1,11 @@
 """Training of the toy-benchmark segmentation networks, with checkpoints, resume and tf.distribute.
 
-Implements the training protocol of the supplement S1.2: RMSprop on the pixel-wise (multi-class)
-cross-entropy, batch size 100, 50 epochs, learning rate 1e-3 for the first 40 epochs and 1e-4 for the
-last 10. With fewer epochs the schedule is scaled: the last `final_fraction` (a fifth) of the epochs run
-at the final rate.
+Implements the training protocol of the supplement S1.2 (`schedule`): RMSprop on the pixel-wise
+(multi-class) cross-entropy, batch size 100, 50 epochs, learning rate 1e-3 for the first 40 epochs and
+1e-4 for the last 10.
 
-`train()` writes into `output_dir`:
-    checkpoints/epoch-NNNN.weights.h5   weights and optimizer state after epoch NNNN (the last two kept)
-    checkpoints/checkpoint.json         the last complete epoch, its weights file, the settings, history
+`train()` writes into `output_dir`, a `RunFolder` (its settings in `run.json`, locked while training):
+    checkpoints/                        the weights of the last epochs and their state (`checkpoints`)
     logs/                               TensorBoard event files (train/ and validation/)
     model.keras                         the trained model (Keras format), written when training ends
 Every file is written to a temporary name and renamed, so an interruption at any moment leaves the
@@ -19,31 +17,34 @@ as an uninterrupted one.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
-import math
 import os
 import pathlib
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
-from toy_benchmark.atomic import atomic_path
-from toy_benchmark.models import BACKBONES, ToyUNet
+from grid_saliency_tf.experiment import RunFolder, atomic_path, remove_stale_temporaries
+from toy_benchmark.models import BACKBONES, DEFAULT_BACKBONE, PUBLISHED_WIDTH, ToyUNet
+from toy_benchmark.training import checkpoints
+from toy_benchmark.training.callbacks import EpochLogger, Progress, TensorBoardLogger
+from toy_benchmark.training.inputs import ToyTrainingData, check_elements, prepare_batches
+from toy_benchmark.training.schedule import (
+    PAPER_PROTOCOL,
+    TrainingProtocol,
+    epoch_seed,
+    learning_rate_for_epoch,
+)
+from toy_benchmark.training.strategy import make_strategy
 
-STRATEGIES = ("default", "mirrored", "one_device")
-CHECKPOINT_DIR = "checkpoints"
-CHECKPOINT_STATE = "checkpoint.json"
+__all__ = ["FINAL_MODEL", "LOG_DIR", "TRAINING_KIND", "TrainingResult", "train", "train_toy_unet"]
+
 FINAL_MODEL = "model.keras"
 LOG_DIR = "logs"
-_STATE_FORMAT = 1
-_KEEP_CHECKPOINTS = 2
+#: The `RunFolder` kind of a training folder.
+TRAINING_KIND = "toy_benchmark.training"
 
 _log = logging.getLogger(__name__)
 
@@ -66,253 +67,55 @@ class TrainingResult:
     initial_epoch: int
 
 
-def learning_rate_for_epoch(epoch: int, epochs: int, *, learning_rate: float = 1e-3,
-                            final_learning_rate: float = 1e-4, final_fraction: float = 0.2) -> float:
-    """The step schedule of supplement S1.2: `learning_rate`, then `final_learning_rate` at the end.
-
-    The last `round(epochs * final_fraction)` epochs use the final rate: 40 + 10 for 50 epochs,
-    4 + 1 for 5 epochs, and no decay for 1 or 2 epochs.
-
-    Args:
-        epoch: 0-based epoch index.
-        epochs: Number of epochs of the whole training.
-        learning_rate: Rate of the first epochs.
-        final_learning_rate: Rate of the last epochs.
-        final_fraction: Fraction of the epochs at the final rate, in [0, 1].
-
-    Returns:
-        The learning rate of `epoch`.
-    """
-    final_epochs = int(math.floor(epochs * final_fraction + 0.5))
-    return float(final_learning_rate if epoch >= epochs - final_epochs else learning_rate)
-
-
-def epoch_seed(seed: int, epoch: int) -> int:
-    """The shuffling seed of epoch `epoch`: a hash of (seed, epoch), independent of anything else."""
-    return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1, np.uint64)[0] >> 1)
-
-
-def _as_image_label(element: Any) -> tuple[tf.Tensor, tf.Tensor]:
-    if isinstance(element, Mapping):
-        return element["image"], element["label"]
-    return element[0], element[1]
-
-
-def _checked(dataset: Any, name: str) -> tf.data.Dataset:
-    """Accepts a dataset of {"image", "label"} dicts or (image, label) pairs, unbatched."""
-    if not isinstance(dataset, tf.data.Dataset):
-        raise TypeError(f"{name} must be a tf.data.Dataset, got {type(dataset).__name__}")
-    spec = dataset.element_spec
-    if isinstance(spec, Mapping):
-        if "image" not in spec or "label" not in spec:
-            raise ValueError(f"{name} elements must have keys 'image' and 'label', got {sorted(spec)}")
-    elif not (isinstance(spec, tuple) and len(spec) >= 2):
-        raise ValueError(f"{name} elements must be dicts with 'image' and 'label' or (image, label) "
-                         f"pairs, got {spec}")
-    image, label = _as_image_label(spec)
-    if image.shape.rank != 3 or label.shape.rank not in (2, 3):
-        raise ValueError(f"{name} must hold unbatched elements: image (height, width, channels) and "
-                         f"label (height, width), got image {image.shape} and label {label.shape}")
-    return dataset
-
-
-def prepare_batches(dataset: tf.data.Dataset, *, batch_size: int, seed: int | None = None,
-                    epoch: int = 0, shuffle_buffer: int = 0) -> tf.data.Dataset:
-    """Batches of (images, labels) for one epoch, in an order that depends only on (seed, epoch).
-
-    Args:
-        dataset: Unbatched elements, {"image": (H, W, C), "label": (H, W)} dicts or (image, label)
-            pairs; images are cast to float32 and labels to int32.
-        batch_size: Global batch size (split across replicas by tf.distribute).
-        seed: Shuffling seed; None or `shuffle_buffer` <= 1 keeps the dataset's order.
-        epoch: 0-based epoch index, mixed into the shuffling seed.
-        shuffle_buffer: Size of the shuffle buffer (the whole dataset gives a full shuffle).
-
-    Returns:
-        A dataset of `(images (batch, H, W, C) float32, labels (batch, H, W) int32)`; the last batch
-        may be smaller.
-    """
-    def to_pair(*element):
-        image, label = _as_image_label(element[0] if len(element) == 1 else element)
-        label = tf.cast(label, tf.int32)
-        if label.shape.rank == 3:
-            label = tf.squeeze(label, -1)
-        return tf.cast(image, tf.float32), label
-
-    dataset = dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if seed is not None and shuffle_buffer > 1:
-        dataset = dataset.shuffle(shuffle_buffer, seed=epoch_seed(seed, epoch),
-                                  reshuffle_each_iteration=False)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def configure_cpu_devices(count: int) -> None:
-    """Splits the physical CPU into `count` logical devices (to try MirroredStrategy without GPUs).
-
-    Must be called before TensorFlow initialises its devices (before any model or tensor is made).
-
-    Raises:
-        ValueError: If `count` < 1.
-        RuntimeError: If TensorFlow has already initialised its devices.
-    """
-    if count < 1:
-        raise ValueError(f"count must be >= 1, got {count}")
-    cpus = tf.config.list_physical_devices("CPU")
-    tf.config.set_logical_device_configuration(
-        cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(count)])
-
-
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    """The tf.distribute strategy called `name`.
-
-    Args:
-        name: "default" (no distribution), "mirrored" (synchronous data parallelism over all GPUs, or
-            over all logical CPU devices when there is no GPU) or "one_device" (the first GPU, else
-            the CPU).
-
-    Raises:
-        ValueError: On an unknown name.
-    """
-    gpus = tf.config.list_logical_devices("GPU")
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        devices = gpus or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([d.name for d in devices])
-    if name == "one_device":
-        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
-    raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
-
-
-def _write_atomic(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> None:
-    """Calls `write(tmp)` on a temporary file beside `path` (same suffixes), then renames it."""
-    with atomic_path(path) as temporary:
-        write(temporary)
-
-
-def _write_json(path: pathlib.Path, data: Any) -> None:
-    _write_atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1, sort_keys=True)))
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
-
-
-def _architecture(model: keras.Model) -> dict[str, Any]:
-    """What must match between a checkpoint and the model that resumes from it."""
-    config = None
-    if isinstance(model, ToyUNet):
-        config = {k: v for k, v in model.get_config().items() if k not in ("name", "trainable")}
-    shapes = json.dumps([list(w.shape) for w in model.weights])
-    weights = (f"{len(model.weights)} tensors, {model.count_params()} parameters, shapes "
-               f"{hashlib.sha256(shapes.encode()).hexdigest()[:12]}")
-    return _jsonable({"class": keras.saving.get_registered_name(type(model)), "config": config,
-                      "weights": weights})
-
-
-def _differences(saved: Any, wanted: Any, prefix: str = "") -> list[str]:
-    """Readable differences between two JSON values, e.g. "settings.seed: checkpoint 0, now 1"."""
-    if isinstance(saved, dict) and isinstance(wanted, dict) and saved and wanted:
-        return [difference for key in sorted(set(saved) | set(wanted))
-                for difference in _differences(saved.get(key), wanted.get(key), f"{prefix}{key}.")]
-    if saved == wanted:
-        return []
-    return [f"{prefix[:-1]}: checkpoint {saved!r}, now {wanted!r}"]
-
-
-def read_checkpoint_state(output_dir: str | os.PathLike) -> dict[str, Any] | None:
-    """The state of the last complete epoch in `output_dir`, or None if there is no checkpoint.
-
-    Raises:
-        ValueError: If the state file is unreadable or the weights file it names is missing.
-    """
-    path = pathlib.Path(output_dir) / CHECKPOINT_DIR / CHECKPOINT_STATE
-    if not path.exists():
-        return None
+def _make_folder(output_dir: pathlib.Path) -> None:
+    """Creates `output_dir`, raising an OSError that names the argument if it cannot be made."""
     try:
-        state = json.loads(path.read_text())
-        weights = path.parent / state["weights"]
-        int(state["epoch"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"checkpoint {path} is unreadable ({error}); remove {path.parent} to start "
-                         "afresh") from None
-    if state.get("format") != _STATE_FORMAT:
-        raise ValueError(f"checkpoint {path} has format {state.get('format')!r}, this version reads "
-                         f"format {_STATE_FORMAT}")
-    if not weights.exists():
-        raise ValueError(f"checkpoint {path} names weights {weights.name}, which are missing")
-    return state
-
-
-class _EpochLogger(keras.callbacks.Callback):
-    """Adds the learning rate to the epoch logs (so TensorBoard and the history get it)."""
-
-    def __init__(self, learning_rate: float):
-        super().__init__()
-        self.learning_rate = learning_rate
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if logs is not None:
-            logs["learning_rate"] = self.learning_rate
-
-
-class _Progress(keras.callbacks.ProgbarLogger):
-    """Keras's progress bar, with the epoch count of the whole training ("Epoch 3/50")."""
-
-    def __init__(self, epochs: int):
-        super().__init__()
-        self.total_epochs = epochs
-
-    def set_params(self, params: dict) -> None:
-        super().set_params({**params, "epochs": self.total_epochs})
-
-
-class _TensorBoardLogger(keras.callbacks.Callback):
-    """Writes the epoch logs as TensorBoard scalars (train/ and validation/ runs).
-
-    Uses TensorFlow's own summary ops, so the logs need the `tensorboard` package only to be viewed.
-    """
-
-    _METADATA = summary_pb2.SummaryMetadata(
-        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
-
-    def __init__(self, log_dir: pathlib.Path):
-        super().__init__()
-        self.log_dir = log_dir
-        self._writers: dict[str, Any] = {}
-
-    def _writer(self, run: str) -> Any:
-        if run not in self._writers:
-            self._writers[run] = tf.summary.create_file_writer(str(self.log_dir / run))
-        return self._writers[run]
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        for key, value in (logs or {}).items():
-            run, tag = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
-            with self._writer(run).as_default():
-                tf.summary.write(f"epoch_{tag}", tf.constant(float(value), tf.float32), step=epoch,
-                                 metadata=self._METADATA.SerializeToString())
-        for writer in self._writers.values():
-            writer.flush()
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        for writer in self._writers.values():
-            writer.close()
-        self._writers = {}
-
-
-def _check_output_dir(output_dir: pathlib.Path) -> None:
-    """Creates `output_dir` and proves it writable, raising OSError with a readable message."""
-    try:
-        (output_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=output_dir / CHECKPOINT_DIR)
-        os.close(fd)
-        os.unlink(probe)
-        for stale in (output_dir / CHECKPOINT_DIR).glob(".tmp-*"):  # left by a killed run
-            stale.unlink()
+        output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OSError(f"output_dir {str(output_dir)!r} is not writable: "
-                      f"{error.strerror or error}") from None
+        raise OSError(f"Argument `output_dir` must be a writable folder; received {str(output_dir)!r}, which "
+                      f"is not writable ({error.strerror or error}).") from None
+
+
+def _check_arguments(epochs: Any, batch_size: Any, learning_rate: Any, final_learning_rate: Any,
+                     final_fraction: Any, model_fn: Any) -> None:
+    for arg, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"Argument `{arg}` must be a positive integer; received {value!r}.")
+    for arg, value in (("learning_rate", learning_rate), ("final_learning_rate", final_learning_rate)):
+        if not value > 0:
+            raise ValueError(f"Argument `{arg}` must be positive; received {value!r}.")
+    if not 0.0 <= final_fraction <= 1.0:
+        raise ValueError(f"Argument `final_fraction` must be in [0, 1]; received {final_fraction!r}.")
+    if not callable(model_fn):
+        raise TypeError(f"Argument `model_fn` must be a callable that builds a Keras model; received "
+                        f"{model_fn!r}.")
+
+
+def _dataset_function(dataset: Any, shuffle_buffer: int) -> tuple[Callable[[int], tf.data.Dataset], int]:
+    """(dataset_fn(shuffle_seed), shuffle buffer) for a dataset or a function returning shuffled ones."""
+    if isinstance(dataset, tf.data.Dataset):
+        return (lambda _: dataset), shuffle_buffer
+    if callable(dataset):
+        return dataset, 0
+    raise TypeError("Argument `dataset` must be a tf.data.Dataset or a callable(shuffle_seed) returning one; "
+                    f"received {type(dataset).__name__}.")
+
+
+def _compiled_model(model_fn: Callable[[], keras.Model], learning_rate: float,
+                    jit_compile: bool) -> keras.Model:
+    """Builds the model with `model_fn` and compiles it with the protocol's optimizer, loss and metrics."""
+    model = model_fn()
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"Argument `model_fn` must return a keras.Model; received {type(model).__name__}.")
+    num_classes = int(model.output.shape[-1])
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                 keras.metrics.MeanIoU(num_classes, sparse_y_pred=False, name="mean_iou")],
+        jit_compile=jit_compile,
+    )
+    return model
 
 
 def train(
@@ -320,17 +123,18 @@ def train(
     dataset: tf.data.Dataset | Callable[[int], tf.data.Dataset],
     output_dir: str | os.PathLike,
     *,
-    epochs: int = 50,
-    batch_size: int = 100,
-    learning_rate: float = 1e-3,
-    final_learning_rate: float = 1e-4,
-    final_fraction: float = 0.2,
+    epochs: int = PAPER_PROTOCOL.epochs,
+    batch_size: int = PAPER_PROTOCOL.batch_size,
+    learning_rate: float = PAPER_PROTOCOL.learning_rate,
+    final_learning_rate: float = PAPER_PROTOCOL.final_learning_rate,
+    final_fraction: float = PAPER_PROTOCOL.final_fraction,
     seed: int = 0,
-    shuffle_buffer: int = 10_000,
+    shuffle_buffer: int = PAPER_PROTOCOL.shuffle_buffer,
     validation_dataset: tf.data.Dataset | None = None,
     strategy: tf.distribute.Strategy | None = None,
-    resume: bool = True,
+    overwrite: bool = False,
     dataset_info: Mapping[str, Any] | None = None,
+    data_checks: Mapping[str, Mapping[str, Any]] | None = None,
     tensorboard: bool = True,
     jit_compile: bool = False,
     callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -345,12 +149,13 @@ def train(
     Args:
         model_fn: Builds the model (called inside the strategy's scope), e.g.
             `lambda: ToyUNet("vgg16", width=0.125, seed=0)`. The model maps images
-            `(batch, H, W, C)` to class probabilities `(batch, H, W, classes)`.
-        dataset: Unbatched training elements: {"image": (H, W, C), "label": (H, W)} dicts or
-            (image, label) pairs, labels integer classes, in a deterministic order; shuffled with a
-            `shuffle_buffer`-element buffer. Or a callable `dataset(shuffle_seed) -> tf.data.Dataset`
-            returning such elements already shuffled in an order fixed by `shuffle_seed` (a full
-            shuffle without a buffer, e.g. `lambda s: make_dataset(variant, shuffle_seed=s)`).
+            `(batch, height, width, channels)` to class probabilities `(batch, height, width, classes)`.
+        dataset: Unbatched training elements: {"image": (height, width, channels), "label": (height,
+            width)} dicts or (image, label) pairs, labels integer classes, in a deterministic order;
+            shuffled with a `shuffle_buffer`-element buffer. Or a callable
+            `dataset(shuffle_seed) -> tf.data.Dataset` returning such elements already shuffled in an
+            order fixed by `shuffle_seed` (a full shuffle without a buffer, e.g.
+            `lambda s: make_dataset(variant, shuffle_seed=s)`).
         output_dir: Folder for checkpoints, TensorBoard logs and the final model; created if needed.
         epochs: Total number of epochs (50 in the paper).
         batch_size: Global batch size (100 in the paper), split over the strategy's replicas.
@@ -362,217 +167,115 @@ def train(
             the dataset size for a full shuffle); <= 1 keeps the dataset's order.
         validation_dataset: Optional unbatched elements evaluated after every epoch.
         strategy: tf.distribute strategy; None uses the current (default) one.
-        resume: Continue from the checkpoint in `output_dir` if there is one. If False and there is
-            one, raise rather than overwrite it.
-        dataset_info: JSON-able description of the training data (e.g. its manifest), stored with the
-            checkpoints; resuming with a different one is refused.
+        overwrite: Replace the contents of an `output_dir` that holds a training with other settings
+            (or other files); without it such a folder is refused. A folder holding this same training
+            (same settings, architecture and data) is always resumed.
+        dataset_info: JSON description of the training data (e.g. its manifest config), part of the
+            run's settings; resuming with a different one is refused.
+        data_checks: What was verified about the data (`ToyTrainingData.checks`), recorded in the run
+            folder as ``.done/verified-<name>.json``.
         tensorboard: Write TensorBoard logs to `output_dir/logs`.
         jit_compile: Compile the train step with XLA.
         callbacks: Extra Keras callbacks for every epoch.
         verbose: Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.
 
+    `output_dir` is a `RunFolder` of kind ``toy_benchmark.training`` whose settings are the arguments
+    above that decide the weights plus the model's architecture: a second process training into it is
+    refused at once (its lock), and a folder holding a training with other settings is refused, listing
+    the differences (``settings.batch_size: recorded 10, requested 5``), unless `overwrite`.
+
     Returns:
         A `TrainingResult` with the trained model, the full history and the saved model's path.
 
     Raises:
-        ValueError: On bad arguments, an unreadable or incompatible checkpoint, or an existing
-            checkpoint with `resume=False`.
+        ValueError: On bad arguments or an unreadable checkpoint.
+        RunFolderMismatch: If `output_dir` holds another training (and not `overwrite`); a ValueError.
+        RunFolderBusy: If another process trains into `output_dir`; a ValueError.
         TypeError: If `dataset` is not a tf.data.Dataset or `model_fn` does not build a Keras model.
         OSError: If `output_dir` cannot be written.
     """
-    for arg, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
-    for arg, value in (("learning_rate", learning_rate), ("final_learning_rate", final_learning_rate)):
-        if not value > 0:
-            raise ValueError(f"{arg} must be positive, got {value!r}")
-    if not 0.0 <= final_fraction <= 1.0:
-        raise ValueError(f"final_fraction must be in [0, 1], got {final_fraction!r}")
-    if not callable(model_fn):
-        raise TypeError(f"model_fn must be a callable that builds a Keras model, got {model_fn!r}")
-    if isinstance(dataset, tf.data.Dataset):
-        dataset_fn, buffer = (lambda _: dataset), shuffle_buffer
-    elif callable(dataset):
-        dataset_fn, buffer = dataset, 0
-    else:
-        raise TypeError("dataset must be a tf.data.Dataset or a callable(shuffle_seed) returning one, "
-                        f"got {type(dataset).__name__}")
-    _checked(dataset_fn(epoch_seed(seed, 0)), "dataset")
+    _check_arguments(epochs, batch_size, learning_rate, final_learning_rate, final_fraction, model_fn)
+    dataset_fn, buffer = _dataset_function(dataset, shuffle_buffer)
+    check_elements(dataset_fn(epoch_seed(seed, 0)), "dataset")
     if validation_dataset is not None:
-        _checked(validation_dataset, "validation_dataset")
+        check_elements(validation_dataset, "validation_dataset")
 
-    output_dir = pathlib.Path(output_dir)
-    checkpoint_dir = output_dir / CHECKPOINT_DIR
-    state = read_checkpoint_state(output_dir)
-    if state is not None and not resume:
-        raise ValueError(f"output_dir {str(output_dir)!r} already holds a training checkpoint "
-                         f"(epoch {state['epoch']}); resume it or choose another folder")
-
-    settings = _jsonable({
+    settings = {
         "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
         "final_learning_rate": final_learning_rate, "final_fraction": final_fraction, "seed": seed,
         "shuffle_buffer": shuffle_buffer, "dataset": dict(dataset_info or {}),
-    })
+    }
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
-        model = model_fn()
-        if not isinstance(model, keras.Model):
-            raise TypeError(f"model_fn must return a keras.Model, got {type(model).__name__}")
-        num_classes = int(model.output.shape[-1])
-        architecture = _architecture(model)
-        model.compile(
-            optimizer=keras.optimizers.RMSprop(learning_rate),
-            loss=keras.losses.SparseCategoricalCrossentropy(),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                     keras.metrics.MeanIoU(num_classes, sparse_y_pred=False, name="mean_iou")],
-            jit_compile=jit_compile,
-        )
-        initial_epoch, history = 0, {}
-        if state is not None:
-            problems = _differences(
-                {"architecture": state.get("architecture"), "settings": state.get("settings")},
-                {"architecture": architecture, "settings": settings})
-            if any(problem.startswith("architecture.class:") for problem in problems):
-                problems = [p for p in problems if not p.startswith(("architecture.config:",
-                                                                     "architecture.weights:"))]
-            if problems:
-                raise ValueError(f"checkpoint in {str(checkpoint_dir)!r} does not match this training "
-                                 f"({'; '.join(problems)}); use another output_dir")
-        _check_output_dir(output_dir)
-        if state is not None:
-            weights = checkpoint_dir / state["weights"]
-            model.optimizer.build(model.trainable_variables)
-            try:
-                model.load_weights(weights)
-            except (ValueError, OSError, KeyError) as error:
-                message = " ".join(str(error).split())
-                raise ValueError(f"checkpoint weights {str(weights)!r} cannot be loaded ({message}); "
-                                 "remove the checkpoint folder to start afresh") from None
-            initial_epoch, history = int(state["epoch"]), state.get("history", {})
-            _log.info("Resuming %s from epoch %d of %d", output_dir, initial_epoch, epochs)
-
-    validation = (None if validation_dataset is None
-                  else prepare_batches(validation_dataset, batch_size=batch_size))
-    extra_callbacks = list(callbacks) + ([_Progress(epochs)] if verbose else [])
-    if tensorboard:
-        extra_callbacks.append(_TensorBoardLogger(output_dir / LOG_DIR))
-    for epoch in range(initial_epoch, epochs):
-        rate = learning_rate_for_epoch(epoch, epochs, learning_rate=learning_rate,
-                                       final_learning_rate=final_learning_rate,
-                                       final_fraction=final_fraction)
-        model.optimizer.learning_rate = rate
-        elements = _checked(dataset_fn(epoch_seed(seed, epoch)), "dataset")
-        batches = prepare_batches(elements, batch_size=batch_size, seed=seed, epoch=epoch,
-                                  shuffle_buffer=buffer)
-        fit = model.fit(batches, validation_data=validation, initial_epoch=epoch, epochs=epoch + 1,
-                        callbacks=[_EpochLogger(rate)] + extra_callbacks, shuffle=False,
-                        verbose=verbose)
-        for key, values in fit.history.items():
-            history.setdefault(key, []).extend(float(v) for v in values)
-        _save_checkpoint(model, checkpoint_dir, epoch + 1, architecture, settings, history)
-
-    model_path = output_dir / FINAL_MODEL
-    if initial_epoch < epochs or not model_path.exists():
-        _write_atomic(model_path, model.save)
+        model = _compiled_model(model_fn, learning_rate, jit_compile)
+    settings["architecture"] = checkpoints.architecture(model)
+    output_dir = pathlib.Path(output_dir)
+    _make_folder(output_dir)
+    with RunFolder.open(output_dir, kind=TRAINING_KIND, settings=settings, overwrite=overwrite) as run:
+        checkpoint_dir = run.file(checkpoints.CHECKPOINT_DIR)
+        checkpoint_dir.mkdir(exist_ok=True)
+        remove_stale_temporaries(checkpoint_dir)  # left by a killed run; nobody else writes here
+        for name, check in (data_checks or {}).items():
+            run.mark_done(f"verified-{name}", **check)
+        initial_epoch, history = _restore(model, run, strategy, epochs)
+        protocol = TrainingProtocol(epochs, batch_size, learning_rate, final_learning_rate, final_fraction,
+                                    shuffle_buffer)
+        extra_callbacks = list(callbacks) + ([Progress(epochs)] if verbose else [])
+        if tensorboard:
+            extra_callbacks.append(TensorBoardLogger(run.path / LOG_DIR))
+        _fit_epochs(model, dataset_fn, buffer, validation_dataset, run.path, initial_epoch, history,
+                    protocol=protocol, seed=seed, callbacks=extra_callbacks, verbose=verbose)
+        model_path = run.path / FINAL_MODEL
+        if initial_epoch < epochs or not model_path.exists():
+            with atomic_path(model_path) as temporary:
+                model.save(temporary)
     return TrainingResult(model=model, history=history, model_path=model_path,
                           initial_epoch=initial_epoch)
 
 
-def _save_checkpoint(model: keras.Model, checkpoint_dir: pathlib.Path, epoch: int,
-                     architecture: dict, settings: dict, history: dict) -> None:
-    """Writes the weights of `epoch`, then the state naming them, then drops old weights."""
-    weights = checkpoint_dir / f"epoch-{epoch:04d}.weights.h5"
-    _write_atomic(weights, model.save_weights)
-    _write_json(checkpoint_dir / CHECKPOINT_STATE, {
-        "format": _STATE_FORMAT, "epoch": epoch, "weights": weights.name,
-        "architecture": architecture, "settings": settings, "history": history,
-    })
-    for old in sorted(checkpoint_dir.glob("epoch-*.weights.h5"))[:-_KEEP_CHECKPOINTS]:
-        old.unlink()
+def _restore(model: keras.Model, run: RunFolder, strategy: tf.distribute.Strategy,
+             epochs: int) -> tuple[int, dict[str, list[float]]]:
+    """Loads the last checkpoint of a resumed run into `model`; returns (epochs done, history)."""
+    state = checkpoints.read_checkpoint_state(run.path) if run.resumed else None
+    if state is None:
+        return 0, {}
+    weights = run.path / checkpoints.CHECKPOINT_DIR / state.weights
+    with strategy.scope():
+        model.optimizer.build(model.trainable_variables)
+        try:
+            model.load_weights(weights)
+        except (ValueError, OSError, KeyError) as error:
+            message = " ".join(str(error).split())
+            raise ValueError(f"checkpoint weights {str(weights)!r} cannot be loaded ({message}); "
+                             "remove the checkpoint folder to start afresh") from None
+    _log.info("Resuming %s from epoch %d of %d", run.path, state.epoch, epochs)
+    return state.epoch, {key: list(values) for key, values in state.history.items()}
 
 
-@dataclasses.dataclass
-class ToyTrainingData:
-    """A toy-dataset training set, ready for `train()`.
-
-    Attributes:
-        dataset_fn: `dataset_fn(shuffle_seed)` -> the training elements, fully shuffled by the seed.
-        validation: Unbatched validation elements (the variant's test split), or None.
-        info: The dataset's identity (its manifest config), stored with the checkpoints.
-    """
-
-    dataset_fn: Callable[[int], tf.data.Dataset]
-    validation: tf.data.Dataset | None
-    info: dict[str, Any]
-
-
-def toy_training_data(variant: Mapping[str, Any] | None = None, *,
-                      dataset_dir: str | os.PathLike | None = None, num_validation: int = 0,
-                      textures: str | os.PathLike | None = None,
-                      mnist: str | os.PathLike | None = None) -> ToyTrainingData:
-    """The training set of a toy-dataset variant (paper Sec. 4.1), streamed or from a folder.
-
-    Args:
-        variant: Fields of `toy_benchmark.DatasetVariant` (strength, bias_digit, bias_texture, seed,
-            num_samples) of the training split. Without `dataset_dir` the variant is generated on the
-            fly; with it, every field given must equal the folder's manifest.
-        dataset_dir: A folder written by the dataset writer (`write_dataset`), read instead of
-            generating.
-        num_validation: Number of samples of the variant's test split to validate on (0: none).
-        textures: Folder of texture images; None for the procedural pool.
-        mnist: MNIST .npz or IDX folder; None for the bundled digits.
-
-    Returns:
-        The training data.
-
-    Raises:
-        ValueError: If the variant is invalid, the folder holds no finished dataset, or its manifest
-            does not match `variant`, `textures` or `mnist`.
-        FileNotFoundError: If `dataset_dir` or a source path does not exist.
-    """
-    from toy_benchmark.data.storage import dataset_config, load_dataset, read_manifest
-    from toy_benchmark.data.streaming import make_dataset, resolve_sources
-    from toy_benchmark.data.variant import DatasetVariant
-
-    if isinstance(num_validation, bool) or not isinstance(num_validation, int) or num_validation < 0:
-        raise ValueError(f"num_validation must be a non-negative integer, got {num_validation!r}")
-    fields = dict(variant or {})
-    if "split" in fields:
-        raise ValueError(f"variant must describe the training split and not name one, got {fields!r}")
-    pool, digits = resolve_sources(textures, mnist)
-    if dataset_dir is None:
-        train_variant = DatasetVariant(**fields, split="train")
-        info = dataset_config(train_variant, pool, digits)
-
-        def dataset_fn(shuffle_seed: int) -> tf.data.Dataset:
-            return make_dataset(train_variant, textures=pool, mnist=digits, shuffle_seed=shuffle_seed)
-    else:
-        if not os.path.isdir(dataset_dir):
-            raise FileNotFoundError(f"dataset_dir {str(dataset_dir)!r} is not a folder")
-        info = read_manifest(dataset_dir)["config"]
-        saved = info["variant"]
-        wrong = [f"{k}={v!r} (manifest: {saved.get(k)!r})"
-                 for k, v in {**fields, "split": "train"}.items() if saved.get(k) != v]
-        train_variant = DatasetVariant.from_config(saved)
-        sources = dataset_config(train_variant, pool, digits)
-        wrong += [f"{k} fingerprint differs from the manifest's" for k in ("textures", "mnist")
-                  if sources[k] != info[k]]
-        if wrong:
-            raise ValueError(f"dataset_dir {str(dataset_dir)!r} does not match the requested dataset: "
-                             f"{', '.join(wrong)}")
-
-        def dataset_fn(shuffle_seed: int) -> tf.data.Dataset:
-            return load_dataset(dataset_dir, shuffle_seed=shuffle_seed, verify=False)
-
-    validation = None
-    if num_validation:
-        test_variant = dataclasses.replace(train_variant, split="test", num_samples=num_validation)
-        validation = make_dataset(test_variant, textures=pool, mnist=digits)
-    return ToyTrainingData(dataset_fn=dataset_fn, validation=validation, info=_jsonable(info))
+def _fit_epochs(model: keras.Model, dataset_fn: Callable[[int], tf.data.Dataset], buffer: int,
+                validation_dataset: tf.data.Dataset | None, output_dir: pathlib.Path, initial_epoch: int,
+                history: dict[str, list[float]], *, protocol: TrainingProtocol, seed: int,
+                callbacks: list[keras.callbacks.Callback], verbose: int) -> None:
+    """Trains epochs initial_epoch..epochs - 1, one `fit` each, saving a checkpoint after every one."""
+    validation = (None if validation_dataset is None
+                  else prepare_batches(validation_dataset, batch_size=protocol.batch_size))
+    for epoch in range(initial_epoch, protocol.epochs):
+        rate = learning_rate_for_epoch(epoch, protocol.epochs, learning_rate=protocol.learning_rate,
+                                       final_learning_rate=protocol.final_learning_rate,
+                                       final_fraction=protocol.final_fraction)
+        model.optimizer.learning_rate = rate
+        elements = check_elements(dataset_fn(epoch_seed(seed, epoch)), "dataset")
+        batches = prepare_batches(elements, batch_size=protocol.batch_size, seed=seed, epoch=epoch,
+                                  shuffle_buffer=buffer)
+        fit = model.fit(batches, validation_data=validation, initial_epoch=epoch, epochs=epoch + 1,
+                        callbacks=[EpochLogger(rate), *callbacks], shuffle=False, verbose=verbose)
+        for key, values in fit.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+        checkpoints.save_checkpoint(model, output_dir / checkpoints.CHECKPOINT_DIR, epoch + 1, history)
 
 
-def train_toy_unet(data: ToyTrainingData, output_dir: str | os.PathLike, *, backbone: str = "vgg16",
-                   width: float = 1.0, batch_norm: bool = True, seed: int = 0,
+def train_toy_unet(data: ToyTrainingData, output_dir: str | os.PathLike, *, backbone: str = DEFAULT_BACKBONE,
+                   width: float = PUBLISHED_WIDTH, batch_norm: bool = True, seed: int = 0,
                    strategy: str = "default", **train_kwargs: Any) -> TrainingResult:
     """Trains a `ToyUNet` on toy-dataset data: `train()` with the model and data of the benchmark.
 
@@ -591,8 +294,8 @@ def train_toy_unet(data: ToyTrainingData, output_dir: str | os.PathLike, *, back
         As `train`, and ValueError on an unknown backbone or strategy (before anything is written).
     """
     if backbone not in BACKBONES:
-        raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {backbone!r}")
+        raise ValueError(f"Argument `backbone` must be one of {', '.join(BACKBONES)}; received {backbone!r}.")
     return train(
         lambda: ToyUNet(backbone, width=width, batch_norm=batch_norm, seed=seed),
         data.dataset_fn, output_dir, seed=seed, validation_dataset=data.validation,
-        dataset_info=data.info, strategy=make_strategy(strategy), **train_kwargs)
+        dataset_info=data.info, data_checks=data.checks, strategy=make_strategy(strategy), **train_kwargs)

@@ -1,0 +1,57 @@
+"""Segmentation quality of a toy network: IoU per digit on the unbiased test set (paper Fig. 4a)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from grid_saliency_tf import confusion_matrix, iou_per_class
+from toy_benchmark.data.variant import NUM_CLASSES, NUM_DIGITS
+from toy_benchmark.evaluation.metrics_record import SegmentationMetrics
+
+__all__ = ["predict_labels", "segmentation_metrics"]
+
+
+def predict_labels(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """The network's class map.
+
+    Args:
+        model: The network, images to softmax probabilities ``(batch, 64, 64, 11)``.
+        images: float ``(batch, 64, 64, 1)``.
+
+    Returns:
+        int32 ``(batch, 64, 64)``: the argmax class of every pixel.
+    """
+    return np.argmax(model(images, training=False), axis=-1).astype(np.int32)
+
+
+def segmentation_metrics(model: keras.Model, dataset: tf.data.Dataset) -> SegmentationMetrics:
+    """IoU per class (and per digit) of the network over a batched test set, from one confusion matrix.
+
+    The IoU of class ``c`` is ``TP_c / (TP_c + FP_c + FN_c)`` over all pixels of the set (Fig. 4a).
+
+    Args:
+        model: The network.
+        dataset: Batched toy-dataset elements (dicts with ``image`` ``(batch, 64, 64, 1)`` and ``label``
+            ``(batch, 64, 64)``).
+
+    Returns:
+        The IoU per class and per digit, their mean, and the 11 x 11 confusion matrix; an IoU is None
+        where the class is neither present nor predicted.
+    """
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    count = 0
+    for batch in dataset:
+        images = batch["image"].numpy()
+        confusion += confusion_matrix(batch["label"].numpy(), predict_labels(model, images), NUM_CLASSES)
+        count += images.shape[0]
+    iou, defined = iou_per_class(confusion, return_defined=True)
+    per_class = tuple(float(v) if d else None for v, d in zip(iou, defined))
+    return SegmentationMetrics(
+        iou_per_class=per_class,
+        iou_per_digit=per_class[:NUM_DIGITS],
+        miou=float(iou[defined].mean()) if defined.any() else None,
+        num_images=count,
+        confusion=tuple(tuple(int(v) for v in row) for row in confusion),
+    )

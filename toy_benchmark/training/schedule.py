@@ -1,0 +1,75 @@
+"""The training protocol of the toy benchmark (supplement S1.2): settings, learning-rate steps, data order.
+
+RMSprop on the pixel-wise cross-entropy, batch size 100, 50 epochs, learning rate 1e-3 for the first 40
+epochs and 1e-4 for the last 10. With fewer epochs the schedule is scaled: the last `final_fraction`
+(a fifth) of the epochs run at the final rate. The data order of epoch e is a function of (seed, e)
+only, so a training resumed after an interruption sees the same batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+__all__ = ["PAPER_PROTOCOL", "TrainingProtocol", "epoch_seed", "learning_rate_for_epoch"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingProtocol:
+    """The settings of the training protocol; `PAPER_PROTOCOL` holds the paper's (supplement S1.2).
+
+    Attributes:
+        epochs: Number of epochs.
+        batch_size: Global batch size.
+        learning_rate: RMSprop learning rate of the first epochs.
+        final_learning_rate: Learning rate of the last `final_fraction` of the epochs.
+        final_fraction: Fraction of the epochs at the final rate, in [0, 1].
+        shuffle_buffer: Shuffle buffer (elements) for a training set given as one `tf.data.Dataset`.
+    """
+
+    epochs: int = 50
+    batch_size: int = 100
+    learning_rate: float = 1e-3
+    final_learning_rate: float = 1e-4
+    final_fraction: float = 0.2
+    shuffle_buffer: int = 10_000
+
+
+PAPER_PROTOCOL = TrainingProtocol()
+
+
+def learning_rate_for_epoch(epoch: int, epochs: int, *, learning_rate: float = PAPER_PROTOCOL.learning_rate,
+                            final_learning_rate: float = PAPER_PROTOCOL.final_learning_rate,
+                            final_fraction: float = PAPER_PROTOCOL.final_fraction) -> float:
+    """The step schedule of supplement S1.2: `learning_rate`, then `final_learning_rate` at the end.
+
+    The last `round(epochs * final_fraction)` epochs use the final rate: 40 + 10 for 50 epochs,
+    4 + 1 for 5 epochs, and no decay for 1 or 2 epochs.
+
+    Args:
+        epoch: 0-based epoch index.
+        epochs: Number of epochs of the whole training.
+        learning_rate: Rate of the first epochs.
+        final_learning_rate: Rate of the last epochs.
+        final_fraction: Fraction of the epochs at the final rate, in [0, 1].
+
+    Returns:
+        The learning rate of `epoch`.
+    """
+    final_epochs = int(math.floor(epochs * final_fraction + 0.5))
+    return float(final_learning_rate if epoch >= epochs - final_epochs else learning_rate)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The shuffling seed of epoch `epoch`: a hash of (seed, epoch), independent of anything else.
+
+    Args:
+        seed: The training's data-order seed.
+        epoch: 0-based epoch index.
+
+    Returns:
+        A non-negative int below 2**63.
+    """
+    return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1, np.uint64)[0] >> 1)
