@@ -1,8 +1,8 @@
 """Spreading a Cityscapes run: tf.distribute strategies, and the shard each process works on.
 
 - ``"none"``: the default device.
-- ``"mirrored"``: ``tf.distribute.MirroredStrategy`` over all GPUs of the machine (or its logical
-  devices): every batch of requests is split among them (:class:`~deeplab_utils.cityscapes.explainer.BatchExplainer`).
+- ``"mirrored"``: ``tf.distribute.MirroredStrategy`` over all GPUs of the machine (or, without a GPU,
+  all logical CPU devices): every batch of requests is split among them (:class:`~deeplab_utils.cityscapes.explainer.BatchExplainer`).
 - ``"multi_worker"``: ``tf.distribute.MultiWorkerMirroredStrategy`` from ``TF_CONFIG``: each worker
   takes the images of its own shard (worker ``i`` of ``n``) and splits its batches among its local
   replicas. Nothing is reduced across replicas or workers, so workers need not keep pace with each
@@ -31,8 +31,9 @@ def make_strategy(name: str) -> tf.distribute.Strategy | None:
         raise ValueError(f"Argument `strategy` must be one of {STRATEGIES}; received {name!r}.")
     if name == "none":
         return None
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+    if name == "mirrored":  # all GPUs, or all logical CPU devices where there is no GPU
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 

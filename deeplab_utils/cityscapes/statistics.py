@@ -121,7 +121,7 @@ def group_histograms(ground_truth: np.ndarray, masks: np.ndarray, saliency: np.n
     if counted.any():
         combined = label_histogram(ground_truth, saliency[counted].max(axis=0), context_of(masks[counted]))
     ring = baseline_ring(masks, baseline_budget, sharing=baseline_sharing)
-    ring_counted = baseline_ring(masks[counted], baseline_budget, sharing=baseline_sharing)
+    ring_counted = ring if counted.all() else baseline_ring(masks[counted], baseline_budget, sharing=baseline_sharing)
     return GroupHistograms(per_request, combined, label_histogram(ground_truth, where=ring),
                            label_histogram(ground_truth, where=ring_counted), int(ring.sum()))
 

@@ -33,7 +33,9 @@ SCRIPT = textwrap.dedent('''
     protocol = Protocol(prediction_classes=("rider", "car"), error_pairs=(("person", "rider"),))
     model = context_model()
     optimizer = GridSaliencyOptimizer(model, **optimizer_settings({"steps": 40}))
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    from deeplab_utils.cityscapes.distribute import make_strategy
+
+    strategy = make_strategy("mirrored")   # no GPU here: the two logical CPU devices
     explainer = BatchExplainer(optimizer, batch_size=2, strategy=strategy)
     assert (explainer.replicas, explainer.global_batch) == (2, 4), (explainer.replicas, explainer.global_batch)
     results = {}
