@@ -13,6 +13,7 @@ run resumes where it stopped, and records of any mix of processes aggregate alik
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import os
 import time
@@ -91,7 +92,12 @@ def _outcome(request_group: RequestGroup, index: int, result: dict[str, Any], hi
 
 
 class _Runner:
-    """The queue of requests across images and the finishing of images (one per `explain_examples`)."""
+    """The queue of requests across images and the finishing of images (one per `explain_examples`).
+
+    Finishing an image (its histograms, baseline, panels and files) runs on a background thread, so that
+    it overlaps the optimisation of the next batch (NumPy, OpenCV and TensorFlow release the GIL in
+    their long operations); `close` waits for it and raises what it raised.
+    """
 
     def __init__(self, model: Callable[..., Any], output_dir: Path, protocol: Protocol,
                  optimizer: GridSaliencyOptimizer, explainer: BatchExplainer, panel_names: frozenset[str],
@@ -100,6 +106,8 @@ class _Runner:
         self.optimizer, self.explainer = optimizer, explainer
         self.panel_names, self.panel_group, self.progress = panel_names, panel_group, progress
         self.queue: list[tuple[_ImageWork, int, int]] = []
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="finish")
+        self.finishing: list[concurrent.futures.Future] = []
         self.finished = 0
         self.requests_done = 0
         self.started = time.perf_counter()
@@ -109,7 +117,7 @@ class _Runner:
             self.drain()  # one batch holds images of one size
         self.queue += [(work, g, r) for g, r in work.requests]
         if not work.requests:
-            self.finish(work)
+            self.submit(work)
         while len(self.queue) >= self.explainer.global_batch:
             self.run(self.queue[: self.explainer.global_batch])
             del self.queue[: self.explainer.global_batch]
@@ -128,7 +136,22 @@ class _Runner:
         for position, (work, g, r) in enumerate(batch):
             work.results[(g, r)] = {key: value[position] for key, value in outputs.items()}
             if len(work.results) == len(work.requests):
-                self.finish(work)
+                self.submit(work)
+
+    def submit(self, work: _ImageWork) -> None:
+        """Finishes `work` on the background thread; raises what an earlier finishing raised."""
+        for future in [future for future in self.finishing if future.done()]:
+            self.finishing.remove(future)
+            future.result()
+        self.finishing.append(self.pool.submit(self.finish, work))
+
+    def close(self) -> None:
+        """Waits until every submitted image is finished (its record written); raises the first error."""
+        try:
+            for future in self.finishing:
+                future.result()
+        finally:
+            self.pool.shutdown(wait=True)
 
     def finish(self, work: _ImageWork) -> None:
         height, width = work.prediction.shape
@@ -248,5 +271,8 @@ def explain_examples(model: Callable[..., Any], examples: Sequence[CityscapesExa
     except ValueError:
         runner.drain()  # finish the images read before the bad one, then report it
         raise
-    runner.drain()
+    else:
+        runner.drain()
+    finally:
+        runner.close()  # images already optimised get their records, also after an interruption
     return {"images": runner.finished, "skipped": len(examples) - len(pending), "requests": runner.requests_done}

@@ -40,6 +40,23 @@ IGNORED_BIN = NUM_CLASSES
 IGNORED_MODES = ("exclude", "include")
 
 
+def _bins(ground_truth: np.ndarray) -> np.ndarray:
+    """The histogram bin of every pixel, ``(height * width,)``: its train id, or the ignored bin."""
+    labels = np.asarray(ground_truth)
+    return np.where(labels < NUM_CLASSES, labels, IGNORED_BIN).astype(np.intp).ravel()
+
+
+def _weighted(bins: np.ndarray, weights: np.ndarray | None, where: np.ndarray | None) -> np.ndarray:
+    """``bincount`` of the bins of the pixels in `where` with non-zero weight (zeros add nothing; the
+    saliency is zero on most pixels, so this sums far fewer values)."""
+    keep = np.ones(bins.size, bool) if where is None else np.asarray(where, bool).ravel()
+    if weights is None:
+        return np.bincount(bins[keep], minlength=NUM_BINS).astype(np.float64)
+    weights = np.asarray(weights).ravel()
+    keep = keep & (weights != 0)
+    return np.bincount(bins[keep], weights=weights[keep].astype(np.float64), minlength=NUM_BINS).astype(np.float64)
+
+
 def label_histogram(ground_truth: np.ndarray, weights: np.ndarray | None = None,
                     where: np.ndarray | None = None) -> np.ndarray:
     """Sum of `weights` per ground-truth label over the pixels in `where`.
@@ -52,13 +69,7 @@ def label_histogram(ground_truth: np.ndarray, weights: np.ndarray | None = None,
     Returns:
         float64 ``(20,)``: 19 classes, then the ignored pixels.
     """
-    labels = np.asarray(ground_truth)
-    bins = np.where(labels < NUM_CLASSES, labels, IGNORED_BIN).astype(np.intp)
-    if where is not None:
-        bins = bins[where]
-        weights = None if weights is None else np.asarray(weights)[where]
-    weights = None if weights is None else np.asarray(weights, np.float64).ravel()
-    return np.bincount(bins.ravel(), weights=weights, minlength=NUM_BINS).astype(np.float64)
+    return _weighted(_bins(ground_truth), weights, where)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,16 +125,17 @@ def group_histograms(ground_truth: np.ndarray, masks: np.ndarray, saliency: np.n
     def context_of(request_masks: np.ndarray) -> np.ndarray:
         return everywhere if context == "everywhere" else ~request_masks.any(axis=0)
 
+    bins = _bins(ground_truth)  # once per group, not per request
     per_request = np.zeros((masks.shape[0], NUM_BINS))
     for index in range(masks.shape[0]):
-        per_request[index] = label_histogram(ground_truth, saliency[index], context_of(masks[index][None]))
+        per_request[index] = _weighted(bins, saliency[index], context_of(masks[index][None]))
     combined = np.zeros(NUM_BINS)
     if counted.any():
-        combined = label_histogram(ground_truth, saliency[counted].max(axis=0), context_of(masks[counted]))
+        combined = _weighted(bins, saliency[counted].max(axis=0), context_of(masks[counted]))
     ring = baseline_ring(masks, baseline_budget, sharing=baseline_sharing)
     ring_counted = ring if counted.all() else baseline_ring(masks[counted], baseline_budget, sharing=baseline_sharing)
-    return GroupHistograms(per_request, combined, label_histogram(ground_truth, where=ring),
-                           label_histogram(ground_truth, where=ring_counted), int(ring.sum()))
+    return GroupHistograms(per_request, combined, _weighted(bins, None, ring), _weighted(bins, None, ring_counted),
+                           int(ring.sum()))
 
 
 def normalise(histogram: np.ndarray, ignored: str = "exclude") -> tuple[np.ndarray, float]:

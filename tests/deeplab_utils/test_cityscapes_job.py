@@ -109,9 +109,11 @@ class _Interrupt:
 def test_resume_after_an_interruption_equals_an_uninterrupted_run(model, optimizer, examples, reference, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _run(model, optimizer, examples, tmp_path, batch_size=3, progress=_Interrupt())
-    assert len(load_records(tmp_path)) == 2
+    # The second record is written; an image already optimised and queued for finishing may follow it.
+    written = len(load_records(tmp_path))
+    assert 2 <= written < 4
     summary = _run(model, optimizer, examples, tmp_path, batch_size=5)
-    assert summary["skipped"] == 2 and summary["images"] == 2
+    assert summary["skipped"] == written and summary["images"] == 4 - written
     assert _aggregate(tmp_path) == reference[1]
 
 
