@@ -139,10 +139,10 @@ class _Runner:
                 self.submit(work)
 
     def submit(self, work: _ImageWork) -> None:
-        """Finishes `work` on the background thread; raises what an earlier finishing raised."""
-        for future in [future for future in self.finishing if future.done()]:
-            self.finishing.remove(future)
-            future.result()
+        """Finishes `work` on the background thread; raises what an earlier finishing raised. At most
+        two images wait to be finished (each holds its image and maps in memory)."""
+        while self.finishing and (self.finishing[0].done() or len(self.finishing) >= 2):
+            self.finishing.pop(0).result()
         self.finishing.append(self.pool.submit(self.finish, work))
 
     def close(self) -> None:
