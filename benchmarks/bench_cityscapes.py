@@ -6,7 +6,9 @@ Prints, from one run (ratios are measured within the run; wall-clock times vary 
    time(`steps` plain forward+backward passes of the same batch: a compiled loop of input gradients of
    the class score inside the requests), on the MobileNetV2 DeepLab fixture export;
 2. the share of per-image work outside the optimisation (reading, prediction, requests, histograms,
-   baseline, writing records and PNGs) in a whole explain run over the fixture data set, traces warm;
+   baseline, writing records and PNGs) in a whole explain run over the fixture data set, traces warm:
+   1 - time(inside BatchExplainer.explain) / wall time; finishing (histograms, baseline, files) runs on a
+   background thread, and its own time is printed too;
 3. requests per second at several batch sizes;
 4. with --memory: peak memory per request at 1024x2048 with the real MobileNetV2 backbone
    (keras.applications, output stride 32, 19-class head), from the peak RSS of fresh processes running
@@ -36,6 +38,7 @@ from deeplab_utils.cityscapes import (BatchExplainer, Protocol, build_requests, 
                                       explain_examples, list_examples, optimizer_settings, predict, read_example,
                                       run_settings)
 from deeplab_utils.cityscapes import explainer as explainer_module  # noqa: E402
+from deeplab_utils.cityscapes import job as job_module  # noqa: E402
 from deeplab_utils.cityscapes.testing import write_cityscapes_fixture  # noqa: E402
 from deeplab_utils.testing import build_frozen_graph  # noqa: E402
 from grid_saliency_tf import GridSaliencyOptimizer  # noqa: E402
@@ -117,22 +120,25 @@ def overhead(model, batch, steps, repeats):
 def outside_share(model, examples, protocol, steps, batch):
     """Share of an explain run's wall time spent outside BatchExplainer.explain (traces warmed first)."""
     optimizer = GridSaliencyOptimizer(model, **optimizer_settings({"steps": steps}))
-    spent = [0.0]
-    original = explainer_module.BatchExplainer.explain
+    spent = {"optimisation": 0.0, "finishing": 0.0}
+    original, original_finish = explainer_module.BatchExplainer.explain, job_module._Runner.finish
 
-    def timed(self, *args):
-        start = time.perf_counter()
-        try:
-            return original(self, *args)
-        finally:
-            spent[0] += time.perf_counter() - start
+    def timer(function, key):
+        def timed(self, *args):
+            start = time.perf_counter()
+            try:
+                return function(self, *args)
+            finally:
+                spent[key] += time.perf_counter() - start
+        return timed
 
     with tempfile.TemporaryDirectory() as folder:
         settings = run_settings(protocol, optimizer.get_config(), model_name="fixture", split="val")
         claim_run(f"{folder}/warm", settings)
         explain_examples(model, examples[:1], f"{folder}/warm", protocol=protocol, optimizer=optimizer,
                          batch_size=batch)
-        explainer_module.BatchExplainer.explain = timed
+        explainer_module.BatchExplainer.explain = timer(original, "optimisation")
+        job_module._Runner.finish = timer(original_finish, "finishing")
         try:
             claim_run(f"{folder}/run", settings)
             start = time.perf_counter()
@@ -140,8 +146,8 @@ def outside_share(model, examples, protocol, steps, batch):
                                        batch_size=batch)
             total = time.perf_counter() - start
         finally:
-            explainer_module.BatchExplainer.explain = original
-    return {"total": total, "optimisation": spent[0], "share_outside": 1.0 - spent[0] / total, **summary}
+            explainer_module.BatchExplainer.explain, job_module._Runner.finish = original, original_finish
+    return {"total": total, **spent, "share_outside": 1.0 - spent["optimisation"] / total, **summary}
 
 
 def requests_per_second(model, batch, steps, sizes):
@@ -191,7 +197,8 @@ def main() -> None:
               f"{arguments.steps} x forward+backward {times['floor']:.2f} s, ratio {times['explain'] / times['floor']:.3f}")
         share = outside_share(model, examples, protocol, arguments.steps, arguments.batch)
         print(f"2. explain run of {share['images']} images ({share['requests']} requests): {share['total']:.1f} s, "
-              f"optimisation {share['optimisation']:.1f} s, outside it {100 * share['share_outside']:.1f} %")
+              f"optimisation {share['optimisation']:.1f} s, outside it {100 * share['share_outside']:.1f} % "
+              f"(finishing images on the background thread: {share['finishing']:.1f} s, overlapped)")
         rates = requests_per_second(model, batch, arguments.steps, (1, 4, 16))
         print("3. requests/s: " + ", ".join(f"batch {size}: {rate:.2f}" for size, rate in rates.items()))
     if arguments.memory:
