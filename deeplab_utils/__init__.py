@@ -2,22 +2,18 @@
 
 Load a zoo tarball (e.g. ``deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz``), its folder or the
 ``frozen_inference_graph.pb`` with :class:`DeepLabModel`; explain a predicted class of one image with
-``python -m deeplab_utils.explain_main`` (Hoyer et al., NeurIPS 2019, Sec. 5, supplement S2-S3). Fixture
-graphs in the export format come from :mod:`deeplab_utils.testing`. The statistics of Sec. 5 over a whole
-Cityscapes split (Fig. 6/S14, Table 1, Tables S1/S2) live in the subpackage :mod:`deeplab_utils.cityscapes`
-and its binary ``python -m deeplab_utils.cityscapes_main`` (docs/cityscapes.md).
+:func:`explain_image` or the binary ``deeplab-explain`` (Hoyer et al., NeurIPS 2019, Sec. 5, supplement
+S2-S3). Fixture
+graphs in the export format come from :mod:`deeplab_utils.testing`; :func:`parity_report` checks a
+loaded model against the graph's own predictions. The statistics of Sec. 5 over a whole Cityscapes split
+(Fig. 6/S14, Table 1, Tables S1/S2) live in the subpackage :mod:`deeplab_utils.cityscapes` and its binary
+``deeplab-cityscapes`` (docs/cityscapes.md).
 """
 
 from deeplab_utils.archive import extract_archive, locate_frozen_graph, read_frozen_graph_bytes
-from deeplab_utils.graph_loader import (
-    FrozenGraph,
-    ScalingStep,
-    find_float_input,
-    find_logits,
-    find_scaling,
-    load_graph_def,
-    parse_graph_def,
-)
+from deeplab_utils.frozen_graph import FrozenGraph
+from deeplab_utils.graph_def import load_graph_def, parse_graph_def
+from deeplab_utils.graph_tensors import ScalingStep, find_float_input, find_logits, find_scaling
 from deeplab_utils.images import fit_to_crop, read_image
 from deeplab_utils.labels import (
     CITYSCAPES,
@@ -31,23 +27,35 @@ from deeplab_utils.labels import (
     label_set_for,
     pascal_color_map,
 )
-from deeplab_utils.model import DeepLabModel
-from deeplab_utils.requests import RequestMasks, build_request_masks, scaled_min_size
+from deeplab_utils.model import DeepLabModel, parity_report
+from deeplab_utils.pipeline import explain_image
+from deeplab_utils.requests import (
+    MIN_REQUEST_PIXELS,
+    REQUEST_EROSION_SIZE,
+    RequestMasks,
+    build_request_masks,
+    scaled_min_size,
+)
+from deeplab_utils.settings import ExplainSettings
 
 __all__ = [
     "CITYSCAPES",
     "CITYSCAPES_LABEL_IDS",
     "COCO_CATEGORY_IDS_OF_VOC",
     "DeepLabModel",
+    "ExplainSettings",
     "FrozenGraph",
     "IGNORE_LABEL",
     "LabelSet",
+    "MIN_REQUEST_PIXELS",
     "PASCAL_VOC",
+    "REQUEST_EROSION_SIZE",
     "RequestMasks",
     "ScalingStep",
     "build_request_masks",
     "cityscapes_label_ids_to_train_ids",
     "coco_categories_to_voc_labels",
+    "explain_image",
     "extract_archive",
     "find_float_input",
     "find_logits",
@@ -56,6 +64,7 @@ __all__ = [
     "label_set_for",
     "load_graph_def",
     "locate_frozen_graph",
+    "parity_report",
     "parse_graph_def",
     "pascal_color_map",
     "read_frozen_graph_bytes",

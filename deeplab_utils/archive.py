@@ -64,18 +64,24 @@ def _unsafe_reason(member: tarfile.TarInfo, target: Path) -> str | None:
     return None
 
 
+def _corrupt(path: Path, error: BaseException, member: str | None = None) -> ValueError:
+    where = f" at {member!r}" if member is not None else ""
+    return ValueError(f"Argument `path` must be a readable model archive; received {str(path)!r}, which is "
+                      f"corrupt or truncated{where} ({error}).")
+
+
 def _open_archive(path: Path) -> tarfile.TarFile:
     try:
         return tarfile.open(path, mode="r:*")
     except _TAR_ERRORS as error:
-        raise ValueError(f"archive {str(path)!r} is corrupt or truncated: {error}") from error
+        raise _corrupt(path, error) from error
 
 
 def _archive_members(archive: tarfile.TarFile, path: Path) -> list[tarfile.TarInfo]:
     try:
         return archive.getmembers()
     except _TAR_ERRORS as error:
-        raise ValueError(f"archive {str(path)!r} is corrupt or truncated: {error}") from error
+        raise _corrupt(path, error) from error
 
 
 def extract_archive(path: str | os.PathLike, target_dir: str | os.PathLike) -> Path:
@@ -99,16 +105,18 @@ def extract_archive(path: str | os.PathLike, target_dir: str | os.PathLike) -> P
     path = Path(path)
     target = Path(target_dir).resolve()
     if not path.is_file():
-        raise ValueError(f"path: no such file {str(path)!r}")
+        raise ValueError(f"Argument `path` must be an archive file; received {str(path)!r}: no such file.")
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise ValueError(f"target_dir: {str(target)!r} exists and is not an empty folder")
+        raise ValueError(f"Argument `target_dir` must not exist or be an empty folder; received {str(target)!r}, "
+                         "which exists and is not an empty folder.")
     with _open_archive(path) as archive:
         members = _archive_members(archive, path)
         for member in members:
             reason = _unsafe_reason(member, target)
             if reason is not None:
                 raise ValueError(
-                    f"archive {str(path)!r}: refusing member {member.name!r} ({reason})"
+                    f"Argument `path` must be an archive of plain files and folders inside it; received "
+                    f"{str(path)!r}, refusing member {member.name!r} ({reason})."
                 )
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -124,9 +132,7 @@ def extract_archive(path: str | os.PathLike, target_dir: str | os.PathLike) -> P
                     with source, open(destination, "wb") as handle:
                         shutil.copyfileobj(source, handle)
                 except _TAR_ERRORS as error:
-                    raise ValueError(
-                        f"archive {str(path)!r} is corrupt or truncated at {member.name!r}: {error}"
-                    ) from error
+                    raise _corrupt(path, error, member.name) from error
             if target.exists():
                 target.rmdir()
             os.replace(staging, target)
@@ -142,15 +148,17 @@ def _pick_graph(candidates: list[str], where: str) -> str:
     if len(frozen) == 1:
         return frozen[0]
     if len(frozen) > 1:
-        raise ValueError(f"{where} holds several {FROZEN_GRAPH_NAME} files: {sorted(frozen)}")
+        raise ValueError(f"Argument `path` must hold one frozen graph; received {where}, which holds several "
+                         f"{FROZEN_GRAPH_NAME} files: {sorted(frozen)}.")
     graphs = [name for name in candidates if name.endswith(".pb")]
     if len(graphs) == 1:
         return graphs[0]
     if not graphs:
-        raise ValueError(f"{where} holds no frozen graph ({FROZEN_GRAPH_NAME} or another .pb file)")
+        raise ValueError(f"Argument `path` must hold one frozen graph; received {where}, which holds no frozen "
+                         f"graph ({FROZEN_GRAPH_NAME} or another .pb file).")
     raise ValueError(
-        f"{where} holds no {FROZEN_GRAPH_NAME} and several .pb files {sorted(graphs)}; "
-        "pass the one to load"
+        f"Argument `path` must hold one frozen graph; received {where}, which holds no {FROZEN_GRAPH_NAME} "
+        f"and several .pb files {sorted(graphs)}: pass the one to load."
     )
 
 
@@ -170,7 +178,8 @@ def locate_frozen_graph(path: str | os.PathLike) -> Path:
     if path.is_file():
         return path
     if not path.is_dir():
-        raise ValueError(f"path: no such file or folder {str(path)!r}")
+        raise ValueError(f"Argument `path` must be a model tarball, its folder or a .pb file; received "
+                         f"{str(path)!r}: no such file or folder.")
     names = [str(file.relative_to(path)) for file in sorted(path.rglob("*.pb")) if file.is_file()]
     return path / _pick_graph(names, f"folder {str(path)!r}")
 
@@ -201,9 +210,7 @@ def read_frozen_graph_bytes(path: str | os.PathLike) -> tuple[bytes, str]:
                 with archive.extractfile(members[chosen]) as handle:
                     data = handle.read()
             except _TAR_ERRORS as error:
-                raise ValueError(
-                    f"archive {str(path)!r} is corrupt or truncated at {chosen!r}: {error}"
-                ) from error
+                raise _corrupt(path, error, chosen) from error
         return data, f"{path}:{chosen}"
     graph_path = locate_frozen_graph(path)
     return graph_path.read_bytes(), str(graph_path)

@@ -25,11 +25,12 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise ValueError(f"image: no such file {path!r}")
+        raise ValueError(f"Argument `path` must be an image file; received {path!r}: no such file.")
     data = np.fromfile(path, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
-        raise ValueError(f"image: {path!r} is not an image file OpenCV can read")
+        raise ValueError(f"Argument `path` must be an image file; received {path!r}, which is not an image file "
+                         "OpenCV can read.")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 

@@ -14,8 +14,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
-
 import numpy as np
 
 __all__ = [
@@ -56,6 +54,7 @@ class LabelSet:
 
     @property
     def num_classes(self) -> int:
+        """Number of output channels."""
         return len(self.class_names)
 
     def class_id(self, name: str) -> int:
@@ -69,8 +68,8 @@ class LabelSet:
         lookup.update({_normalise(alias): lookup[_normalise(target)] for alias, target in self.aliases})
         if wanted not in lookup:
             raise ValueError(
-                f"class name {name!r} is not in the {self.name} label set "
-                f"({', '.join(self.class_names)})"
+                f"Argument `name` must be a class of the {self.name} label set ({', '.join(self.class_names)}); "
+                f"received {name!r}, which is not in the {self.name} label set."
             )
         return lookup[wanted]
 
@@ -142,7 +141,7 @@ def _lookup(ids: np.ndarray, table: np.ndarray, outside: int, name: str) -> np.n
     """``table[ids]`` for ids in 0..255, `outside` for others; uint8."""
     ids = np.asarray(ids)
     if not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"{name}: expected an integer array; received dtype {ids.dtype}")
+        raise TypeError(f"Argument `{name}` must be an integer array; received dtype {ids.dtype}.")
     valid = (ids >= 0) & (ids < 256)
     return np.where(valid, table[np.clip(ids, 0, 255)], outside).astype(np.uint8)
 
@@ -243,10 +242,11 @@ def label_set_for(name: str | None, num_classes: int) -> LabelSet:
         return LabelSet("generic", tuple(f"class_{i}" for i in range(num_classes)),
                         pascal_color_map(num_classes))
     if name not in known:
-        raise ValueError(f"labels: expected one of {sorted(known) + ['auto']}; received {name!r}")
+        raise ValueError(f"Argument `name` must be one of {sorted(known) + ['auto']}; received {name!r}.")
     label_set = known[name]
     if label_set.num_classes != num_classes:
         raise ValueError(
-            f"labels: {name!r} has {label_set.num_classes} classes but the model predicts {num_classes}"
+            f"Argument `name` must be a label set of {num_classes} classes, as the model predicts; received "
+            f"{name!r}, which has {label_set.num_classes} classes but the model predicts {num_classes}."
         )
     return label_set

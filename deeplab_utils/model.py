@@ -15,11 +15,17 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
-from deeplab_utils import graph_loader
 from deeplab_utils.archive import extract_archive, is_archive
-from deeplab_utils.graph_loader import DEFAULT_IMAGE_INPUT, DEFAULT_SEMANTIC_OUTPUT, FrozenGraph
+from deeplab_utils.frozen_graph import FrozenGraph
+from deeplab_utils.graph_def import (
+    DEFAULT_IMAGE_INPUT,
+    DEFAULT_SEMANTIC_OUTPUT,
+    canonical_tensor_name,
+    load_graph_def,
+)
+from deeplab_utils.graph_tensors import find_float_input, find_logits, find_scaling
 
-__all__ = ["DeepLabModel"]
+__all__ = ["DeepLabModel", "parity_report"]
 
 # Probe image of the preprocessing check; small enough for any crop size, large enough to see padding.
 _PROBE_SIZE = 7
@@ -33,7 +39,7 @@ class DeepLabModel:
     instead feeds the float tensor the backbone reads (after padding and scaling; ``sub_7:0`` in
     MobileNetV2 exports) and returns the softmax of the logits that feed the graph's ArgMax
     (``ResizeBilinear_2:0``/``ResizeBilinear_3:0``). Both are found by reading the graph
-    (:func:`~deeplab_utils.graph_loader.find_float_input`, :func:`~deeplab_utils.graph_loader.find_logits`)
+    (:func:`~deeplab_utils.graph_tensors.find_float_input`, :func:`~deeplab_utils.graph_tensors.find_logits`)
     unless given. The padding value and the crop size are measured by running the graph's own
     preprocessing on probe images, and the model refuses to load if that preprocessing is anything but
     "pad to the crop size, then element-wise scaling" (e.g. a graph that resizes its input).
@@ -75,8 +81,8 @@ class DeepLabModel:
         batch_images: bool | None = None,
     ) -> None:
         self.model = model
-        self.image_input_name = graph_loader.canonical_tensor_name(image_input_name)
-        self.semantic_output_name = graph_loader.canonical_tensor_name(semantic_output_name)
+        self.image_input_name = canonical_tensor_name(image_input_name)
+        self.semantic_output_name = canonical_tensor_name(semantic_output_name)
         self.extract_dir = extract_dir
         if isinstance(model, tf.compat.v1.GraphDef):
             graph_def, source = model, "GraphDef"
@@ -84,11 +90,11 @@ class DeepLabModel:
             path = model
             if extract_dir is not None and is_archive(model):
                 path = extract_archive(model, extract_dir)
-            graph_def, source = graph_loader.load_graph_def(path)
+            graph_def, source = load_graph_def(path)
         else:
             raise TypeError(
-                "model: expected a path (tarball, folder or .pb) or a tf.compat.v1.GraphDef; "
-                f"received {type(model).__name__}"
+                "Argument `model` must be a path (tarball, folder or .pb) or a tf.compat.v1.GraphDef; "
+                f"received a {type(model).__name__}."
             )
         self.source = source
         self._graph = FrozenGraph(graph_def, source)
@@ -96,22 +102,23 @@ class DeepLabModel:
         for argument, name in (("image_input_name", self.image_input_name),
                                ("input_name", input_name), ("logits_name", logits_name)):
             if name is not None and not index.has(name):
-                raise ValueError(f"{argument}: the graph {source} has no tensor {name!r}")
+                raise ValueError(f"Argument `{argument}` must name a tensor of the graph {source}; received "
+                                 f"{name!r}.")
 
         self.found: dict[str, str] = {}
         if input_name is None:
-            input_name = graph_loader.find_float_input(graph_def, self.image_input_name)
+            input_name = find_float_input(graph_def, self.image_input_name)
             self.found["input_name"] = "found in the graph"
         else:
             self.found["input_name"] = "given"
-        self.input_name = graph_loader.canonical_tensor_name(input_name)
+        self.input_name = canonical_tensor_name(input_name)
         if logits_name is None:
-            logits_name = graph_loader.find_logits(graph_def, self.semantic_output_name, self.input_name)
+            logits_name = find_logits(graph_def, self.semantic_output_name, self.input_name)
             self.found["logits_name"] = "found in the graph"
         else:
             self.found["logits_name"] = "given"
-        self.logits_name = graph_loader.canonical_tensor_name(logits_name)
-        self.scaled_from, self.scaling = graph_loader.find_scaling(graph_def, self.input_name)
+        self.logits_name = canonical_tensor_name(logits_name)
+        self.scaled_from, self.scaling = find_scaling(graph_def, self.input_name)
         self.crop_size, self.pad_value = self._probe_preprocessing()
 
         self._batched = False
@@ -121,9 +128,7 @@ class DeepLabModel:
         self._logits_fn = tf.function(self._cropped_logits, reduce_retracing=True, autograph=False)
         self._reference_fn = None
 
-    # ----------------------------------------------------------------------------------------------
     # Loading
-    # ----------------------------------------------------------------------------------------------
     def _probe_preprocessing(self) -> tuple[tuple[int, int], tuple[float, float, float]]:
         """Runs ImageTensor -> (root, float input) on probe images; returns (crop_size, pad_value)."""
         try:
@@ -131,13 +136,14 @@ class DeepLabModel:
             root, _ = preprocess(tf.zeros([1, 1, 1, 3], tf.uint8))
         except (tf.errors.OpError, ValueError, TypeError) as error:
             raise ValueError(
-                f"cannot run the graph's preprocessing from {self.image_input_name!r} to "
-                f"{self.input_name!r}: {str(error).splitlines()[0]}"
+                f"Argument `input_name` must be computed from {self.image_input_name!r} by the graph's "
+                f"preprocessing; received {self.input_name!r}, which cannot be run from it: "
+                f"{str(error).splitlines()[0]}."
             ) from error
         if root.shape.rank != 4 or root.shape[0] != 1 or root.shape[-1] != 3:
             raise ValueError(
-                f"the float input {self.input_name!r} has shape {tuple(root.shape)} for one 1x1 image; "
-                "expected (1, crop_height, crop_width, 3)"
+                f"Argument `input_name` must be an image tensor (1, crop_height, crop_width, 3); received "
+                f"{self.input_name!r}, which has shape {tuple(root.shape)} for one 1x1 image."
             )
         crop = (int(root.shape[1]), int(root.shape[2]))
         # The bottom-right pixel is padding unless the crop is 1x1 (then no padding ever happens).
@@ -149,14 +155,15 @@ class DeepLabModel:
         if (tuple(root.shape) != tuple(expected_root.shape)
                 or not np.allclose(root.numpy(), expected_root.numpy(), rtol=0, atol=1e-4)):
             raise ValueError(
-                f"the graph's preprocessing up to {self.scaled_from!r} is not 'pad to the crop size "
-                f"{crop[0]}x{crop[1]} with a constant' (does the export resize its input?); "
-                "pass input_name to feed another tensor"
+                f"Argument `model` must pad its input to the crop size and scale it; received a graph whose "
+                f"preprocessing up to {self.scaled_from!r} is not 'pad to the crop size {crop[0]}x{crop[1]} "
+                "with a constant' (does the export resize its input?): pass input_name to feed another tensor."
             )
         expected = self._scale(expected_root)
         if not np.allclose(scaled.numpy(), expected.numpy(), rtol=1e-6, atol=1e-6):
             raise ValueError(
-                f"replaying the scaling {self.describe_scaling()} does not reproduce {self.input_name!r}"
+                f"Argument `model` must scale its input element-wise; received a graph where replaying the "
+                f"scaling {self.describe_scaling()} does not reproduce {self.input_name!r}."
             )
         return crop, pad_value
 
@@ -179,7 +186,8 @@ class DeepLabModel:
                 self.num_classes = output_shape[-1]
                 self.batching_note = "one graph call per batch (the network is batch-agnostic)"
             elif batch_images:
-                raise ValueError(f"batch_images=True, but the graph cannot be batched: {reason}")
+                raise ValueError(f"Argument `batch_images` must not be True for a graph that cannot be "
+                                 f"batched; received True, but {reason}.")
         if not self._batched:
             self._forward = self._graph.function([self.input_name], [self.logits_name])
             output_shape = self._forward.structured_outputs[0].shape
@@ -189,18 +197,16 @@ class DeepLabModel:
         spatial = tuple(output_shape[1:3]) if output_shape.rank == 4 else (None, None)
         if None not in spatial and spatial != tuple(self.crop_size):
             raise ValueError(
-                f"logits {self.logits_name!r} are {spatial[0]}x{spatial[1]}, not at the crop size "
-                f"{self.crop_size[0]}x{self.crop_size[1]} of the float input; pass the logits after the "
-                "graph's final resize as logits_name"
+                f"Argument `logits_name` must name logits at the crop size {self.crop_size[0]}x"
+                f"{self.crop_size[1]} of the float input (after the graph's final resize); received "
+                f"{self.logits_name!r}, which are {spatial[0]}x{spatial[1]}."
             )
         if self.num_classes is None:
             logits = self._graph_logits(tf.zeros([1, *shape]))
             self.num_classes = logits.shape[-1]
         self.num_classes = int(self.num_classes)
 
-    # ----------------------------------------------------------------------------------------------
     # The computation
-    # ----------------------------------------------------------------------------------------------
     @staticmethod
     def _pad(images: tf.Tensor, crop_size: Sequence[int], pad_value: Sequence[float]) -> tf.Tensor:
         """Pads bottom and right to the crop size as the export does: ``pad(x - mean, 0) + mean``."""
@@ -262,17 +268,19 @@ class DeepLabModel:
             images = images.astype(np.float32)
         images = tf.convert_to_tensor(images)
         if not images.dtype.is_floating and not images.dtype.is_integer:
-            raise TypeError(f"images: expected a float or integer tensor; received dtype {images.dtype.name}")
+            raise TypeError(f"Argument `images` must be a float or integer tensor; received dtype "
+                            f"{images.dtype.name}.")
         images = tf.cast(images, tf.float32)
         if images.shape.rank is not None and (images.shape.rank != 4 or images.shape[-1] not in (3, None)):
             raise ValueError(
-                f"images: expected shape (batch, height, width, 3); received {tuple(images.shape)}"
+                f"Argument `images` must have shape (batch, height, width, 3); received {tuple(images.shape)}."
             )
         height, width = (images.shape[1], images.shape[2]) if images.shape.rank == 4 else (None, None)
         if (height is not None and height > self.crop_size[0]) or (width is not None and width > self.crop_size[1]):
             raise ValueError(
-                f"images: {height}x{width} is larger than the crop size {self.crop_size[0]}x{self.crop_size[1]} "
-                "the graph was exported with; resize the image (deeplab_utils.fit_to_crop)"
+                f"Argument `images` must be at most the crop size {self.crop_size[0]}x{self.crop_size[1]} the graph "
+                f"was exported with (resize with deeplab_utils.fit_to_crop); received {height}x{width}, which "
+                f"is larger than the crop size {self.crop_size[0]}x{self.crop_size[1]}."
             )
         return images
 
@@ -317,17 +325,17 @@ class DeepLabModel:
             image = image[None]
         if image.dtype != np.uint8 or image.ndim != 4 or image.shape[0] != 1 or image.shape[-1] != 3:
             raise ValueError(
-                f"image: expected one uint8 image (height, width, 3); received {image.dtype} {image.shape}"
+                f"Argument `image` must be one uint8 image (height, width, 3); received {image.dtype} "
+                f"{image.shape}."
             )
         if not self._graph.index.has(self.semantic_output_name):
-            raise ValueError(f"the graph {self.source} has no output {self.semantic_output_name!r}")
+            raise ValueError(f"Argument `semantic_output_name` must name an output of the graph {self.source}; "
+                             f"received {self.semantic_output_name!r}.")
         if self._reference_fn is None:
             self._reference_fn = self._graph.function([self.image_input_name], [self.semantic_output_name])
         return np.asarray(self._reference_fn(tf.constant(image))[0])[0]
 
-    # ----------------------------------------------------------------------------------------------
     # Reporting
-    # ----------------------------------------------------------------------------------------------
     def describe_scaling(self) -> str:
         """The preprocessing chain as text, e.g. ``Mul(0.007843, x) -> Sub(x, 1.0)``."""
         return " -> ".join(step.describe() for step in self.scaling) or "none"
@@ -362,3 +370,31 @@ class DeepLabModel:
             "extract_dir": None if self.extract_dir is None else str(self.extract_dir),
             "batch_images": self._batched,
         }
+
+
+def parity_report(model: DeepLabModel, images: Sequence[np.ndarray]) -> dict[str, Any]:
+    """Compares ``model.predict_labels`` with the graph's own ``SemanticPredictions``, pixel for pixel.
+
+    The diagnostic that the wrapper (padding, scaling, cropping done outside the graph) reproduces the
+    export: run it on a few of your images after loading a real tarball.
+
+    Args:
+        model: The model to check.
+        images: uint8 images ``(height, width, 3)``, each at most the crop size.
+
+    Returns:
+        ``{"pixels": total, "mismatches": count, "equal": bool, "per_image": [count, ...]}``.
+
+    Raises:
+        ValueError: If an image is not uint8 ``(height, width, 3)`` or is larger than the crop size.
+    """
+    per_image = []
+    total = 0
+    for image in images:
+        image = np.asarray(image)
+        reference = model.semantic_predictions(image)
+        labels = np.asarray(model.predict_labels(image[None]))[0]
+        per_image.append(int(np.count_nonzero(labels != reference)))
+        total += reference.size
+    return {"pixels": total, "mismatches": sum(per_image), "equal": sum(per_image) == 0,
+            "per_image": per_image}

@@ -2,9 +2,9 @@
 
 Supplement S2.1 (Hoyer et al., NeurIPS 2019): context saliency is computed "for all sufficiently large
 instances": each connected component of the predicted class is one request ``R``; a component is kept
-when it still has at least 10,000 pixels (625 for the erroneous-prediction study) after the 3x3 border
-erosion that the preservation loss applies to ``R``. The components are returned un-eroded: the engine
-erodes the request itself. Alternatively, one request covers the whole predicted class.
+when it still has at least 10,000 pixels (:data:`MIN_REQUEST_PIXELS`; 625 for the erroneous-prediction
+study) after the 3x3 border erosion (:data:`REQUEST_EROSION_SIZE`) that the preservation loss applies
+to ``R``. The components are returned un-eroded: the engine erodes the request itself. Alternatively, one request covers the whole predicted class.
 
 The 10k threshold is stated at Cityscapes resolution (1024x2048); :func:`scaled_min_size` scales it by
 image area for other resolutions.
@@ -18,10 +18,23 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-__all__ = ["RequestMasks", "build_request_masks", "scaled_min_size", "CITYSCAPES_SHAPE", "REQUEST_MODES"]
+__all__ = [
+    "CITYSCAPES_SHAPE",
+    "MIN_REQUEST_PIXELS",
+    "REQUEST_EROSION_SIZE",
+    "REQUEST_MODES",
+    "RequestMasks",
+    "build_request_masks",
+    "scaled_min_size",
+]
 
-#: Resolution at which the paper's minimum component size (10,000 pixels) is stated.
+#: Supplement S2.1: a request keeps at least this many pixels after the erosion, at `CITYSCAPES_SHAPE`.
+MIN_REQUEST_PIXELS = 10_000
+#: Resolution at which `MIN_REQUEST_PIXELS` is stated.
 CITYSCAPES_SHAPE = (1024, 2048)
+#: Side of the square erosion of a request, in the size test and in the preservation loss (S1.2, S2.1).
+REQUEST_EROSION_SIZE = 3
+#: One request per connected component of the class, or one for the whole class.
 REQUEST_MODES = ("components", "class")
 
 
@@ -61,9 +74,12 @@ def scaled_min_size(min_size: float, image_shape: Sequence[int],
 
     Returns:
         ``ceil(min_size * height * width / (ref_height * ref_width))`` (at least 1 when `min_size` > 0).
+
+    Raises:
+        ValueError: If `min_size` is negative.
     """
     if min_size < 0:
-        raise ValueError(f"min_size: expected a non-negative number; received {min_size}")
+        raise ValueError(f"Argument `min_size` must be >= 0; received {min_size!r}.")
     ratio = (image_shape[0] * image_shape[1]) / float(reference_shape[0] * reference_shape[1])
     return int(np.ceil(min_size * ratio)) if min_size > 0 else 0
 
@@ -82,8 +98,8 @@ def build_request_masks(
     class_id: int,
     *,
     mode: str = "components",
-    min_size: int = 10000,
-    erosion_size: int = 3,
+    min_size: int = MIN_REQUEST_PIXELS,
+    erosion_size: int = REQUEST_EROSION_SIZE,
     connectivity: int = 8,
 ) -> RequestMasks:
     """Request masks for class `class_id` of a predicted label map.
@@ -108,17 +124,17 @@ def build_request_masks(
     """
     labels = np.asarray(labels)
     if labels.ndim != 2:
-        raise ValueError(f"labels: expected shape (height, width); received {labels.shape}")
+        raise ValueError(f"Argument `labels` must have shape (height, width); received shape {labels.shape}.")
     if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"labels: expected an integer array; received dtype {labels.dtype}")
+        raise TypeError(f"Argument `labels` must be an integer array; received dtype {labels.dtype}.")
     if mode not in REQUEST_MODES:
-        raise ValueError(f"mode: expected one of {REQUEST_MODES}; received {mode!r}")
+        raise ValueError(f"Argument `mode` must be one of {REQUEST_MODES}; received {mode!r}.")
     if min_size < 0:
-        raise ValueError(f"min_size: expected a non-negative number; received {min_size}")
+        raise ValueError(f"Argument `min_size` must be >= 0; received {min_size!r}.")
     if erosion_size < 0:
-        raise ValueError(f"erosion_size: expected a non-negative integer; received {erosion_size}")
+        raise ValueError(f"Argument `erosion_size` must be an integer >= 0; received {erosion_size!r}.")
     if connectivity not in (4, 8):
-        raise ValueError(f"connectivity: expected 4 or 8; received {connectivity}")
+        raise ValueError(f"Argument `connectivity` must be 4 or 8; received {connectivity!r}.")
     mask = (labels == class_id).astype(np.uint8)
     eroded = _erode(mask, erosion_size)
     if mode == "class":

@@ -7,6 +7,8 @@ Experiment I/O for binaries (atomic files, records, run folders, figures) lives 
 `grid_saliency_tf.experiment`, which this package does not import (docs/experiment.md).
 """
 
+from grid_saliency_tf.explainer import DEFAULT_MAX_REQUESTS_PER_CALL, Explainer, ExplanationResult
+from grid_saliency_tf.forms import FORMS, NORMALIZATIONS
 from grid_saliency_tf.gradients import (
     GradientSaliency,
     GradientSaliencyResult,
@@ -41,6 +43,11 @@ from grid_saliency_tf.scoring import class_probabilities, request_score, select_
 from grid_saliency_tf.seg_grad_cam import SegGradCAM, SegGradCAMResult, pixel_mask, whole_image_mask
 
 __all__ = [
+    "DEFAULT_MAX_REQUESTS_PER_CALL",
+    "Explainer",
+    "ExplanationResult",
+    "FORMS",
+    "NORMALIZATIONS",
     "GradientSaliency",
     "GradientSaliencyResult",
     "GridSaliencyLayer",

@@ -15,7 +15,8 @@ axiom. It is applied by default (``multiply_by_input=True``); ``False`` gives Eq
 The context form (Eq. 5) keeps the saliency outside the request, ``(1 - R) * M_grid``. Maps are then
 mean-pooled to the grid of the perturbation saliency with a ``(H_I/H_S) x (W_I/W_S)`` kernel and
 stride (Sec. 3.2); when the image size is not a multiple of the grid, area resampling gives the
-same region means.
+same region means. The common ``saliency`` field is the pooled map upsampled back to the image size
+(nearest by default), the resolution at which grid saliency masks are compared (Sec. 4.2).
 
 Absolute values (``absolute=True``, the default) are taken after the channel sum, before the
 context mask and the pooling: CBD and CBL (Eq. 6, 7) are ratios of l1 norms that assume a
@@ -30,9 +31,12 @@ from typing import Any, Callable
 import numpy as np
 import tensorflow as tf
 
-from grid_saliency_tf import perturbations, scoring
-from grid_saliency_tf.inputs import concatenate_results, iterate_request_batches
-from grid_saliency_tf.requests import Requests, check_requests_fit
+from grid_saliency_tf import forms, perturbations, scoring
+from grid_saliency_tf.explainer import DEFAULT_MAX_REQUESTS_PER_CALL, Explainer, ExplanationResult
+from grid_saliency_tf.forms import FORMS, NORMALIZATIONS
+from grid_saliency_tf.requests import Requests
+from grid_saliency_tf.validation import (check_bool, check_choice, check_grid_fits, check_number, check_pair,
+                                         check_positive_int, check_int)
 
 __all__ = [
     "FORMS",
@@ -48,19 +52,16 @@ __all__ = [
     "pool_to_grid",
 ]
 
-#: ``"grid"``: ``M_grid``; ``"context"``: ``(1 - R) * M_grid`` (Eq. 5).
-FORMS = ("context", "grid")
-#: Per-request scaling of the maps: none, or division by the maximum of the pooled map.
-NORMALIZATIONS = ("none", "max")
-
 
 @dataclasses.dataclass(frozen=True)
-class GradientSaliencyResult:
+class GradientSaliencyResult(ExplanationResult):
     """Gradient saliency for ``n`` requests.
 
     Attributes:
-        maps: float32 ``(n, height, width)``: the saliency at image resolution, after the channel sum,
-            the absolute value (if chosen) and the context mask (context form).
+        saliency: float32 ``(n, height, width)``: ``grid_maps`` upsampled to the image size (the common
+            field of every method).
+        maps: float32 ``(n, height, width)``: the saliency at pixel resolution, after the channel sum,
+            the absolute value (if chosen), the context mask (context form) and the normalisation.
         grid_maps: float32 ``(n, grid_height, grid_width)``: ``maps`` mean-pooled to the grid.
     """
 
@@ -73,6 +74,13 @@ def pool_to_grid(maps: tf.Tensor, grid_shape: tuple[int, int]) -> tf.Tensor:
 
     With ``height`` and ``width`` multiples of the grid, this is average pooling with a
     ``(height / grid_height) x (width / grid_width)`` kernel and stride; otherwise area resampling.
+
+    Args:
+        maps: float32 ``(n, height, width)``.
+        grid_shape: ``(grid_height, grid_width)``, at most ``(height, width)``.
+
+    Returns:
+        float32 ``(n, grid_height, grid_width)``.
     """
     height, width = int(maps.shape[1]), int(maps.shape[2])
     grid_height, grid_width = grid_shape
@@ -82,13 +90,7 @@ def pool_to_grid(maps: tf.Tensor, grid_shape: tuple[int, int]) -> tf.Tensor:
     return tf.image.resize(maps[..., None], grid_shape, method="area")[..., 0]
 
 
-def _check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Argument `{name}` must be an integer >= 1; received {value!r}.")
-    return int(value)
-
-
-class GradientSaliency:
+class GradientSaliency(Explainer):
     """Base class of the gradient baselines: the request score, its input gradient and the forms.
 
     Subclasses implement :meth:`_attribution`, the per-channel attribution of shape
@@ -97,14 +99,21 @@ class GradientSaliency:
     Args:
         model: Keras model or callable, images ``(batch, height, width, channels)`` to
             ``(batch, height, width, classes)``.
-        form: ``"context"`` (Eq. 5) or ``"grid"``.
+        form: ``"context"`` (Eq. 5) or ``"grid"`` (see :mod:`grid_saliency_tf.forms`).
         grid_shape: ``(grid_height, grid_width)`` of the pooled maps; 4 x 4 in the toy benchmark.
         absolute: Take the absolute value of the channel-summed attribution (see module docstring).
         normalize: ``"none"``, or ``"max"`` to divide each request's maps by the maximum of its pooled
-            map so that values lie in [0, 1] (an all-zero map stays zero).
+            map so that ``grid_maps`` and ``saliency`` lie in [0, 1] (an all-zero map stays zero).
+        upsampling: ``"nearest"`` or ``"bilinear"`` upsampling of ``grid_maps`` to ``saliency``.
         model_output: ``"probabilities"`` or ``"logits"`` (a softmax is applied; ``S`` uses
             probabilities as in the paper).
+        max_requests_per_call: See :class:`~grid_saliency_tf.explainer.Explainer`.
+
+    Raises:
+        TypeError, ValueError: For an argument of the wrong type or out of range; the message names it.
     """
+
+    result_type = GradientSaliencyResult
 
     def __init__(
         self,
@@ -114,102 +123,68 @@ class GradientSaliency:
         grid_shape: tuple[int, int] = (4, 4),
         absolute: bool = True,
         normalize: str = "none",
+        upsampling: str = "nearest",
         model_output: str = "probabilities",
+        max_requests_per_call: int | None = DEFAULT_MAX_REQUESTS_PER_CALL,
     ) -> None:
-        self.model = scoring.check_model(model)
-        if form not in FORMS:
-            raise ValueError(f"Argument `form` must be one of {FORMS}; received {form!r}.")
-        self.form = form
-        if not isinstance(grid_shape, (tuple, list)) or len(grid_shape) != 2:
-            raise ValueError(f"Argument `grid_shape` must be (grid_height, grid_width); received {grid_shape!r}.")
-        self.grid_shape = (_check_positive_int("grid_shape[0]", grid_shape[0]),
-                           _check_positive_int("grid_shape[1]", grid_shape[1]))
-        if not isinstance(absolute, bool):
-            raise TypeError(f"Argument `absolute` must be a bool; received {absolute!r}.")
-        self.absolute = absolute
-        if normalize not in NORMALIZATIONS:
-            raise ValueError(f"Argument `normalize` must be one of {NORMALIZATIONS}; received {normalize!r}.")
-        self.normalize = normalize
-        self.model_output = scoring.check_model_output_kind(model_output)
-        self._forward_fn = tf.function(self._forward)
-        self._explain_fn = tf.function(self._explain_graph)
+        super().__init__(model, model_output=model_output, max_requests_per_call=max_requests_per_call)
+        self.form = check_choice("form", form, FORMS)
+        self.grid_shape = check_pair("grid_shape", grid_shape, check_positive_int, "(grid_height, grid_width)")
+        self.absolute = check_bool("absolute", absolute)
+        self.normalize = check_choice("normalize", normalize, NORMALIZATIONS)
+        self.upsampling = check_choice("upsampling", upsampling, perturbations.UPSAMPLING_METHODS)
 
     def get_config(self) -> dict[str, Any]:
         """Every constructor argument but the model."""
-        return {
-            "form": self.form,
-            "grid_shape": self.grid_shape,
-            "absolute": self.absolute,
-            "normalize": self.normalize,
-            "model_output": self.model_output,
-        }
+        return {**super().get_config(), "form": self.form, "grid_shape": self.grid_shape,
+                "absolute": self.absolute, "normalize": self.normalize, "upsampling": self.upsampling}
 
-    @property
-    def tracing_count(self) -> int:
-        """How often the compiled explanation has been traced."""
-        return int(self._explain_fn.experimental_get_tracing_count())
+    def _check_image_size(self, image_hw: tuple[int, int]) -> None:
+        check_grid_fits(self.grid_shape, image_hw)
 
-    def explain(self, images: Any, requests: Requests | None = None) -> GradientSaliencyResult:
-        """Computes the saliency of every request.
-
-        Args:
-            images: Images ``(batch, height, width, channels)`` (array or tensor), or a
-                ``tf.data.Dataset`` as described in :mod:`grid_saliency_tf.inputs`.
-            requests: ``n`` requests into ``images``; ``None`` for a dataset.
+    def _score_gradient(self, images: tf.Tensor, class_ids: tf.Tensor,
+                        masks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """``G_grid(x, R, c) = dS(x, R, c)/dx`` for one image per request.
 
         Returns:
-            A :class:`GradientSaliencyResult` with ``n`` entries.
-
-        Raises:
-            TypeError, ValueError: For bad images, model outputs or requests.
+            ``(gradient, probabilities)``: ``(n, height, width, channels)`` and ``f(x)``
+            ``(n, height_out, width_out, classes)`` of the same forward pass.
         """
-        results = []
-        for batch_images, batch_requests in iterate_request_batches(images, requests):
-            check_requests_fit(batch_requests, batch_images, self._forward_fn(batch_images))
-            maps, grid_maps = self._explain_fn(
-                batch_images,
-                tf.constant(batch_requests.image_indices),
-                tf.constant(batch_requests.class_ids),
-                tf.constant(batch_requests.masks),
-            )
-            results.append(GradientSaliencyResult(maps.numpy(), grid_maps.numpy()))
-        return concatenate_results(results)
-
-    def _forward(self, images: tf.Tensor) -> tf.Tensor:
-        return scoring.class_probabilities(self.model, images, self.model_output)
-
-    def _score_gradient(self, images: tf.Tensor, class_ids: tf.Tensor, masks: tf.Tensor) -> tf.Tensor:
-        """``G_grid(x, R, c) = dS(x, R, c)/dx`` for one image per request, ``(n, height, width, channels)``."""
         with tf.GradientTape() as tape:
             tape.watch(images)
-            scores = scoring.request_score(scoring.select_class(self._forward(images), class_ids), masks)
-        return tape.gradient(scores, images)
+            probabilities = self._score_output(images)
+            scores = scoring.request_score(scoring.select_class(probabilities, class_ids), masks)
+        return tape.gradient(scores, images), probabilities
 
-    def _attribution(self, images: tf.Tensor, class_ids: tf.Tensor, masks: tf.Tensor) -> tf.Tensor:
+    def _attribution(self, images: tf.Tensor, class_ids: tf.Tensor,
+                     masks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The per-channel attribution ``(n, height, width, channels)`` and ``f(x)`` of the images."""
         raise NotImplementedError
 
-    def _explain_graph(
-        self, images: tf.Tensor, image_indices: tf.Tensor, class_ids: tf.Tensor, masks: tf.Tensor
-    ) -> tuple[tf.Tensor, tf.Tensor]:
-        request_images = tf.gather(images, image_indices)
-        maps = tf.reduce_sum(self._attribution(request_images, class_ids, masks), axis=-1)
+    def _explain_graph(self, request_images: tf.Tensor, class_ids: tf.Tensor,
+                       masks: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        attribution, probabilities = self._attribution(request_images, class_ids, masks)
+        maps = tf.reduce_sum(attribution, axis=-1)
         if self.absolute:
             maps = tf.abs(maps)
-        if self.form == "context":
-            request_in = perturbations.resize_masks(masks, (int(maps.shape[1]), int(maps.shape[2])))
-            maps = (1.0 - request_in) * maps
+        maps = forms.apply_form(maps, masks, self.form)
         grid_maps = pool_to_grid(maps, self.grid_shape)
         if self.normalize == "max":
-            scale = tf.reduce_max(tf.abs(grid_maps), axis=[1, 2])
-            maps = tf.math.divide_no_nan(maps, scale[:, None, None])
-            grid_maps = tf.math.divide_no_nan(grid_maps, scale[:, None, None])
-        return maps, grid_maps
+            maps, grid_maps = forms.divide_by_max(maps, grid_maps), forms.divide_by_max(grid_maps, grid_maps)
+        size = (int(maps.shape[1]), int(maps.shape[2]))
+        saliency = perturbations.upsample_mask(grid_maps, size, self.upsampling)
+        return {"saliency": saliency, "maps": maps, "grid_maps": grid_maps}, probabilities
 
 
 class VanillaGradient(GradientSaliency):
-    """Vanilla Gradient (Simonyan et al. 2014) on the request score, Eq. 4 and 5."""
+    """Vanilla Gradient (Simonyan et al. 2014) on the request score, Eq. 4 and 5.
 
-    def _attribution(self, images: tf.Tensor, class_ids: tf.Tensor, masks: tf.Tensor) -> tf.Tensor:
+    One forward and one backward pass per request: the forward pass is the model's output on the
+    original images, which the checks of :mod:`grid_saliency_tf.graph_checks` reuse.
+    """
+
+    def _attribution(self, images: tf.Tensor, class_ids: tf.Tensor,
+                     masks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return self._score_gradient(images, class_ids, masks)
 
 
@@ -218,40 +193,38 @@ class IntegratedGradients(GradientSaliency):
 
     The path integral is the right Riemann sum of Eq. 4, ``k = 1..n``; the steps run one after the
     other inside the compiled graph, each on the whole batch of requests, so memory does not grow
-    with ``steps``.
+    with ``steps``. Step ``k = n`` is the original image, so its forward pass serves the checks.
 
     Args:
         model: See :class:`GradientSaliency`.
         steps: Number of interpolation steps ``n`` (25, supplement S1.2).
         baseline: Constant baseline ``x'`` in image units (0, the black image of Eq. 4).
         multiply_by_input: Multiply the averaged gradient by ``(x - x')`` (see module docstring).
-        **kwargs: ``form``, ``grid_shape``, ``absolute``, ``normalize``, ``model_output``.
+        **kwargs: The arguments of :class:`GradientSaliency`.
     """
 
     def __init__(self, model: Callable[..., Any], *, steps: int = 25, baseline: float = 0.0,
                  multiply_by_input: bool = True, **kwargs: Any) -> None:
-        self.steps = _check_positive_int("steps", steps)
-        if isinstance(baseline, bool) or not isinstance(baseline, (int, float)) or not np.isfinite(baseline):
-            raise ValueError(f"Argument `baseline` must be a finite number; received {baseline!r}.")
-        self.baseline = float(baseline)
-        if not isinstance(multiply_by_input, bool):
-            raise TypeError(f"Argument `multiply_by_input` must be a bool; received {multiply_by_input!r}.")
-        self.multiply_by_input = multiply_by_input
         super().__init__(model, **kwargs)
+        self.steps = check_positive_int("steps", steps)
+        self.baseline = check_number("baseline", baseline)
+        self.multiply_by_input = check_bool("multiply_by_input", multiply_by_input)
 
     def get_config(self) -> dict[str, Any]:
+        """Every constructor argument but the model."""
         return {**super().get_config(), "steps": self.steps, "baseline": self.baseline,
                 "multiply_by_input": self.multiply_by_input}
 
-    def _attribution(self, images: tf.Tensor, class_ids: tf.Tensor, masks: tf.Tensor) -> tf.Tensor:
+    def _attribution(self, images: tf.Tensor, class_ids: tf.Tensor,
+                     masks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         baseline = tf.fill(tf.shape(images), self.baseline)
         difference = images - baseline
-        total = tf.zeros_like(images)
-        for k in tf.range(1, self.steps + 1):
+        total, probabilities = self._score_gradient(images, class_ids, masks)  # k = n: x' + (x - x') = x
+        for k in tf.range(1, self.steps):
             alpha = tf.cast(k, tf.float32) / float(self.steps)
-            total += self._score_gradient(baseline + alpha * difference, class_ids, masks)
+            total += self._score_gradient(baseline + alpha * difference, class_ids, masks)[0]
         average = total / float(self.steps)
-        return average * difference if self.multiply_by_input else average
+        return (average * difference if self.multiply_by_input else average), probabilities
 
 
 class SmoothGrad(GradientSaliency):
@@ -259,39 +232,37 @@ class SmoothGrad(GradientSaliency):
 
     The ``samples`` noise patterns are drawn once per call from ``seed`` with a stateless generator
     and shared by all requests (each scaled by its own image's range), so that a request's result
-    does not depend on the other requests in its batch.
+    does not depend on the other requests in its batch. The checks need one forward pass of the
+    original images besides the ``samples`` forward and backward passes.
 
     Args:
         model: See :class:`GradientSaliency`.
         samples: Number of noisy samples ``n`` (25, supplement S1.2).
         noise_level: ``sigma = noise_level * (max(x) - min(x))`` per image (0.15, S1.2); 0 gives VG.
         seed: Integer seed of the noise.
-        **kwargs: ``form``, ``grid_shape``, ``absolute``, ``normalize``, ``model_output``.
+        **kwargs: The arguments of :class:`GradientSaliency`.
     """
 
     def __init__(self, model: Callable[..., Any], *, samples: int = 25, noise_level: float = 0.15,
                  seed: int = 0, **kwargs: Any) -> None:
-        self.samples = _check_positive_int("samples", samples)
-        if isinstance(noise_level, bool) or not isinstance(noise_level, (int, float)) or not (
-                np.isfinite(noise_level) and noise_level >= 0):
-            raise ValueError(f"Argument `noise_level` must be a finite number >= 0; received {noise_level!r}.")
-        self.noise_level = float(noise_level)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"Argument `seed` must be an integer >= 0; received {seed!r}.")
-        self.seed = int(seed)
         super().__init__(model, **kwargs)
+        self.samples = check_positive_int("samples", samples)
+        self.noise_level = check_number("noise_level", noise_level, 0.0)
+        self.seed = check_int("seed", seed, 0, 2 ** 31 - 1)
 
     def get_config(self) -> dict[str, Any]:
+        """Every constructor argument but the model."""
         return {**super().get_config(), "samples": self.samples, "noise_level": self.noise_level, "seed": self.seed}
 
-    def _attribution(self, images: tf.Tensor, class_ids: tf.Tensor, masks: tf.Tensor) -> tf.Tensor:
+    def _attribution(self, images: tf.Tensor, class_ids: tf.Tensor,
+                     masks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         value_span = tf.reduce_max(images, axis=[1, 2, 3]) - tf.reduce_min(images, axis=[1, 2, 3])
         sigma = tf.reshape(self.noise_level * value_span, [-1, 1, 1, 1])
         total = tf.zeros_like(images)
         for k in tf.range(self.samples):
             noise = tf.random.stateless_normal(tf.shape(images)[1:], seed=tf.stack([self.seed, k]))
-            total += self._score_gradient(images + sigma * noise[None], class_ids, masks)
-        return total / float(self.samples)
+            total += self._score_gradient(images + sigma * noise[None], class_ids, masks)[0]
+        return total / float(self.samples), self._score_output(images)
 
 
 def vanilla_gradient(model: Callable[..., Any], images: Any, requests: Requests | None = None,

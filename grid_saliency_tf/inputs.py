@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from grid_saliency_tf.requests import Requests, validate_images
 
-__all__ = ["iterate_request_batches", "concatenate_results"]
+__all__ = ["iterate_request_batches", "split_requests", "concatenate_results"]
 
 _DICT_KEYS = ("images", "request_masks", "class_ids")
 ResultT = TypeVar("ResultT")
@@ -29,7 +29,7 @@ def _split_element(element: Any) -> tuple[Any, Any, Any]:
         if missing:
             raise ValueError(
                 f"Argument `images` (a tf.data.Dataset) must yield dicts with keys {_DICT_KEYS}; "
-                f"an element lacks {missing}."
+                f"received an element without {missing}."
             )
         return tuple(element[key] for key in _DICT_KEYS)  # type: ignore[return-value]
     if isinstance(element, (tuple, list)) and len(element) == 3:
@@ -40,13 +40,15 @@ def _split_element(element: Any) -> tuple[Any, Any, Any]:
     )
 
 
-def iterate_request_batches(images: Any, requests: Requests | None) -> Iterator[tuple[tf.Tensor, Requests]]:
+def iterate_request_batches(images: Any, requests: Requests | None, *,
+                            check_values: bool = True) -> Iterator[tuple[tf.Tensor, Requests]]:
     """Yields validated ``(images, requests)`` batches from any supported input.
 
     Args:
         images: Images ``(batch, height, width, channels)`` as an array or tensor, or a
             ``tf.data.Dataset`` as described in the module docstring.
         requests: The requests for array/tensor images; must be ``None`` for a dataset.
+        check_values: Check that every pixel is finite (see :func:`validate_images`).
 
     Yields:
         ``(images, requests)`` with images a float32 tensor of shape ``(batch, height, width,
@@ -66,31 +68,52 @@ def iterate_request_batches(images: Any, requests: Requests | None) -> Iterator[
             batch_images = tf.convert_to_tensor(batch_images)
             if batch_images.shape.rank == 3:
                 batch_images, masks, class_ids = batch_images[None], np.asarray(masks)[None], np.asarray(class_ids)[None]
-            yield validate_images(batch_images), Requests.one_per_image(masks, class_ids)
+            yield validate_images(batch_images, check_values=check_values), Requests.one_per_image(masks, class_ids)
         return
     if requests is None:
         raise ValueError("Argument `requests` is required when `images` is an array or tensor; received None.")
     if not isinstance(requests, Requests):
         raise TypeError(f"Argument `requests` must be a Requests; received {type(requests).__name__}.")
-    yield validate_images(images), requests
+    yield validate_images(images, check_values=check_values), requests
+
+
+def split_requests(requests: Requests, size: int | None) -> Iterator[Requests]:
+    """Splits requests into consecutive chunks of at most ``size`` requests (all of them for ``None``).
+
+    Args:
+        requests: ``n`` requests.
+        size: The largest chunk, >= 1, or ``None``.
+
+    Yields:
+        :class:`Requests` of ``size`` requests each, the last one possibly smaller, in order.
+    """
+    if size is None or len(requests) <= size:
+        yield requests
+        return
+    for start in range(0, len(requests), size):
+        yield requests.subset(start, start + size)
 
 
 def concatenate_results(results: list[ResultT]) -> ResultT:
     """Concatenates per-batch result dataclasses field by field along the request axis.
 
     Args:
-        results: Non-empty list of results of one dataclass type whose fields are arrays ``(n, ...)``.
+        results: Non-empty list of results of one dataclass type whose fields are arrays ``(n, ...)``
+            or ``None`` (a field not asked for, ``None`` in every result).
 
     Returns:
         One result of the same type.
+
+    Raises:
+        ValueError: If ``results`` is empty (a dataset without elements).
     """
     if not results:
-        raise ValueError("Argument `images` (a tf.data.Dataset) yielded no element to explain.")
+        raise ValueError("Argument `images` (a tf.data.Dataset) must yield at least one element; received none.")
     if len(results) == 1:
         return results[0]
     first = results[0]
-    fields = {
-        field.name: np.concatenate([getattr(result, field.name) for result in results], axis=0)
-        for field in dataclasses.fields(first)  # type: ignore[arg-type]
-    }
+    fields = {}
+    for field in dataclasses.fields(first):  # type: ignore[arg-type]
+        values = [getattr(result, field.name) for result in results]
+        fields[field.name] = None if values[0] is None else np.concatenate(values, axis=0)
     return type(first)(**fields)

@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 
 from grid_saliency_tf.optimizer import GridSaliencyOptimizer
+from grid_saliency_tf.validation import check_choice
 
 __all__ = ["GridSaliencyLayer"]
 
@@ -19,9 +20,12 @@ class GridSaliencyLayer(keras.layers.Layer):
 
     ``layer(images, request_masks, class_ids)`` returns one saliency mask per image: request ``i``
     explains image ``i``. The layer has no trainable weights; the wrapped model is not trained by it.
-    It works eagerly, inside ``tf.function`` and inside ``tf.data.Dataset.map``. Inputs are not
-    validated in Python here (they may be symbolic): non-finite images raise TensorFlow's
-    ``InvalidArgumentError``. Use :meth:`GridSaliencyOptimizer.explain` for validated, richer results.
+    It works eagerly, inside ``tf.function`` and inside ``tf.data.Dataset.map``. Inputs may be
+    symbolic, so they are checked inside the graph (:meth:`GridSaliencyOptimizer.explain_tensors`):
+    non-finite images or images outside ``value_range``, class ids outside the model's classes,
+    non-binary request masks and a model output with NaN/Inf (or not probabilities for
+    ``model_output="probabilities"``) raise ``InvalidArgumentError`` with a message naming the argument.
+    Use :meth:`GridSaliencyOptimizer.explain` for richer results and request chunking.
 
     Args:
         model: A Keras segmentation model, images ``(batch, height, width, channels)`` to
@@ -35,6 +39,9 @@ class GridSaliencyLayer(keras.layers.Layer):
         images: float32 ``(batch, height, width, channels)``.
         request_masks: ``(batch, height_out, width_out)`` in {0, 1}.
         class_ids: int ``(batch,)``.
+
+    Returns:
+        float32 ``(batch, height, width)`` masks, or ``(batch, grid_height, grid_width)``.
     """
 
     def __init__(self, model: keras.Model | dict[str, Any], optimizer_config: dict[str, Any] | None = None,
@@ -45,8 +52,7 @@ class GridSaliencyLayer(keras.layers.Layer):
             model = keras.saving.deserialize_keras_object(copy.deepcopy(model))
         if not isinstance(model, keras.layers.Layer):
             raise TypeError(f"Argument `model` must be a Keras model or layer; received {type(model).__name__}.")
-        if output not in ("masks", "low_res_masks"):
-            raise ValueError(f"Argument `output` must be 'masks' or 'low_res_masks'; received {output!r}.")
+        check_choice("output", output, ("masks", "low_res_masks"))
         if optimizer_config is not None and not isinstance(optimizer_config, dict):
             raise TypeError(f"Argument `optimizer_config` must be a dict; received {type(optimizer_config).__name__}.")
         self.model = model
@@ -58,7 +64,7 @@ class GridSaliencyLayer(keras.layers.Layer):
         images = tf.cast(images, tf.float32)
         indices = tf.range(tf.shape(images)[0], dtype=tf.int32)
         result = self._optimizer.explain_tensors(images, indices, class_ids, request_masks)
-        return result[self.output_kind]
+        return result["saliency" if self.output_kind == "masks" else "low_res_masks"]
 
     def compute_output_shape(self, images_shape: Any, request_masks_shape: Any = None,
                              class_ids_shape: Any = None) -> tuple[Any, ...]:

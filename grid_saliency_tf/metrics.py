@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from grid_saliency_tf.validation import check_bool, check_int, check_integer_array, check_number
+
 __all__ = [
     "confusion_matrix",
     "iou_per_class",
@@ -25,22 +27,30 @@ __all__ = [
 ]
 
 
+def _as_numpy(value: Any) -> np.ndarray:
+    return np.asarray(value.numpy() if isinstance(value, (tf.Tensor, tf.Variable)) else value)
+
+
 def _as_float_maps(value: Any, name: str) -> np.ndarray:
-    array = value.numpy() if isinstance(value, tf.Tensor) else np.asarray(value)
+    array = _as_numpy(value)
     if array.ndim == 2:
         array = array[None]
     if array.ndim != 3:
         raise ValueError(f"Argument `{name}` must have shape (batch, height, width); received shape {array.shape}.")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"Argument `{name}` must be numeric; received dtype {array.dtype}.")
     array = array.astype(np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"Argument `{name}` holds NaN or Inf values.")
+    count = int(np.count_nonzero(~np.isfinite(array)))
+    if count:
+        raise ValueError(f"Argument `{name}` must hold finite values; received {count} NaN or Inf value(s).")
     return array
 
 
 def _check_same_shape(**arrays: np.ndarray) -> None:
     shapes = {name: array.shape for name, array in arrays.items()}
     if len(set(shapes.values())) != 1:
-        raise ValueError(f"Arguments {tuple(shapes)} must have the same shape; received {shapes}.")
+        names = ", ".join(f"`{name}`" for name in shapes)
+        raise ValueError(f"Arguments {names} must have the same shape; received {shapes}.")
 
 
 def confusion_matrix(labels: Any, predictions: Any, num_classes: int, *, ignore_label: int | None = None) -> np.ndarray:
@@ -56,13 +66,12 @@ def confusion_matrix(labels: Any, predictions: Any, num_classes: int, *, ignore_
         int64 array ``(K, K)``: entry ``[i, j]`` counts pixels of true class ``i`` predicted as ``j``.
 
     Raises:
-        ValueError: On shape mismatch or class ids outside ``[0, K)``.
+        TypeError: If labels or predictions are not integers (``1.5`` is refused, not truncated).
+        ValueError: On a size mismatch or ids outside ``[0, K)``.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"Argument `num_classes` must be an integer >= 1; received {num_classes!r}.")
-    labels = np.asarray(labels.numpy() if isinstance(labels, tf.Tensor) else labels).astype(np.int64).ravel()
-    predictions = np.asarray(
-        predictions.numpy() if isinstance(predictions, tf.Tensor) else predictions).astype(np.int64).ravel()
+    num_classes = check_int("num_classes", num_classes, 1)
+    labels = check_integer_array("labels", labels).ravel()
+    predictions = check_integer_array("predictions", predictions).ravel()
     if labels.shape != predictions.shape:
         raise ValueError(
             f"Arguments `labels` and `predictions` must have the same size; received {labels.size} and "
@@ -90,27 +99,40 @@ def iou_per_class(confusion: Any, *, undefined_value: float = 0.0,
 
     Returns:
         float64 ``(K,)`` IoU values, or ``(iou, defined)``.
+
+    Raises:
+        ValueError: If ``confusion`` is not a square matrix of finite counts >= 0.
     """
-    confusion = np.asarray(confusion, dtype=np.float64)
+    confusion = _as_numpy(confusion).astype(np.float64)
     if confusion.ndim != 2 or confusion.shape[0] != confusion.shape[1]:
         raise ValueError(f"Argument `confusion` must be a square (K, K) matrix; received shape {confusion.shape}.")
+    bad = ~np.isfinite(confusion) | (confusion < 0)
+    if np.any(bad):
+        raise ValueError(f"Argument `confusion` must hold finite pixel counts >= 0; received {confusion[bad][0]:g}.")
     true_positive = np.diag(confusion)
     union = confusion.sum(axis=0) + confusion.sum(axis=1) - true_positive
     defined = union > 0
-    iou = np.full(confusion.shape[0], float(undefined_value))
+    iou = np.full(confusion.shape[0], check_number("undefined_value", undefined_value))
     iou[defined] = true_positive[defined] / union[defined]
-    return (iou, defined) if return_defined else iou
+    return (iou, defined) if check_bool("return_defined", return_defined) else iou
 
 
 def mean_iou(confusion: Any) -> float:
     """mIoU: the mean IoU over the classes with a non-zero union (present or predicted).
 
+    Args:
+        confusion: ``(K, K)`` confusion matrix, rows true classes, columns predictions.
+
+    Returns:
+        The mean IoU.
+
     Raises:
-        ValueError: If the confusion matrix counts no pixel.
+        ValueError: If the confusion matrix is not valid (see :func:`iou_per_class`) or counts no pixel.
     """
     iou, defined = iou_per_class(confusion, return_defined=True)
     if not defined.any():
-        raise ValueError("Argument `confusion` counts no pixel; mIoU is undefined.")
+        raise ValueError("Argument `confusion` must count at least one pixel (mIoU is undefined otherwise); "
+                         "received a matrix with no pixel.")
     return float(iou[defined].mean())
 
 
@@ -169,6 +191,6 @@ def context_bias_localization(saliency: Any, bias_context: Any, context: Any, *,
 def _ratio(numerator: np.ndarray, denominator: np.ndarray, undefined_value: float,
            return_defined: bool) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     defined = denominator > 0
-    ratio = np.full(numerator.shape, float(undefined_value))
+    ratio = np.full(numerator.shape, check_number("undefined_value", undefined_value))
     ratio[defined] = numerator[defined] / denominator[defined]
-    return (ratio, defined) if return_defined else ratio
+    return (ratio, defined) if check_bool("return_defined", return_defined) else ratio

@@ -16,15 +16,15 @@ one. A request converges when its preservation loss is at most a threshold (supp
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from grid_saliency_tf import perturbations, scoring
-from grid_saliency_tf.inputs import concatenate_results, iterate_request_batches
-from grid_saliency_tf.requests import Requests, check_requests_fit
+from grid_saliency_tf import graph_checks, perturbations, scoring
+from grid_saliency_tf.explainer import DEFAULT_MAX_REQUESTS_PER_CALL, Explainer, ExplanationResult
+from grid_saliency_tf.validation import (check_bool, check_choice, check_grid_fits, check_int, check_number,
+                                         check_pair, check_positive_int)
 
 __all__ = ["GridSaliencyOptimizer", "GridSaliencyResult", "MODES", "MASK_NORMS"]
 
@@ -35,11 +35,12 @@ MASK_NORMS = ("sum", "mean")
 
 
 @dataclasses.dataclass(frozen=True)
-class GridSaliencyResult:
+class GridSaliencyResult(ExplanationResult):
     """The outcome of :meth:`GridSaliencyOptimizer.explain` for ``n`` requests.
 
     Attributes:
-        masks: float32 ``(n, height, width)``: the saliency masks upsampled to the image size.
+        saliency: float32 ``(n, height, width)`` in [0, 1]: the saliency masks upsampled to the image size
+            (the common field of every method; also available as ``masks``).
         low_res_masks: float32 ``(n, grid_height, grid_width)``: the optimised masks.
         total_loss: float32 ``(n,)``: ``mask_loss + preservation_loss`` of the returned mask.
         mask_loss: float32 ``(n,)``: ``lambda * ||M||_1`` (sum or mean over cells).
@@ -51,9 +52,12 @@ class GridSaliencyResult:
             False for an empty request.
         empty_request: bool ``(n,)``: the request mask held no pixel; such a request gets a zero mask
             and zero losses.
+        perturbation_images: float32 ``(n, height, width, channels)``: the perturbation image ``a`` of
+            every request (the chosen constant, the blurred image or the noise), in image units; only
+            with ``return_perturbations=True``, else None. ``p(x, M) = x M + a (1 - M)`` (clipped to
+            ``value_range``) and ``p(x, R)`` follow from it with :func:`~grid_saliency_tf.perturb`.
     """
 
-    masks: np.ndarray
     low_res_masks: np.ndarray
     total_loss: np.ndarray
     mask_loss: np.ndarray
@@ -62,34 +66,15 @@ class GridSaliencyResult:
     empty: np.ndarray
     converged: np.ndarray
     empty_request: np.ndarray
+    perturbation_images: np.ndarray | None = None
+
+    @property
+    def masks(self) -> np.ndarray:
+        """float32 ``(n, height, width)``: the saliency masks, the same array as ``saliency``."""
+        return self.saliency
 
 
-def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ValueError(f"Argument `{name}` must be one of {tuple(choices)}; received {value!r}.")
-
-
-def _check_number(name: str, value: Any, low: float | None = None, high: float | None = None,
-                  low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"Argument `{name}` must be a number; received {value!r}.")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"Argument `{name}` must be finite; received {value!r}.")
-    if low is not None and (value <= low if low_open else value < low):
-        raise ValueError(f"Argument `{name}` must be {'>' if low_open else '>='} {low}; received {value!r}.")
-    if high is not None and value > high:
-        raise ValueError(f"Argument `{name}` must be <= {high}; received {value!r}.")
-    return value
-
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"Argument `{name}` must be an integer >= {low}; received {value!r}.")
-    return int(value)
-
-
-class GridSaliencyOptimizer:
+class GridSaliencyOptimizer(Explainer):
     """Optimises grid (Eq. 2) or context (Eq. 3) saliency masks for a batch of requests.
 
     Settings are fixed at construction; data comes with :meth:`explain`. The whole optimisation (the
@@ -127,15 +112,21 @@ class GridSaliencyOptimizer:
             ``"mean"``: divided by the number of cells, so that ``lambda`` does not depend on the
             grid size (e.g. lambda 0.05 with sum on 4 x 4 equals lambda 0.8 with mean).
         model_output: ``"probabilities"`` if the model returns class probabilities, ``"logits"`` if a
-            softmax must be applied; the losses are always computed on probabilities.
+            softmax (a sigmoid for one channel) must be applied; the losses are always computed on
+            probabilities. Checked on every call (:mod:`grid_saliency_tf.graph_checks`).
         convergence_threshold: A request converges if its preservation loss is at most this (0.1).
         check_empty_mask: Replace the optimised mask by the empty one when the empty mask has a
             strictly lower total loss (S1.2).
         seed: Seed of the noise perturbation.
+        return_perturbations: Also return the perturbation image of every request
+            (``perturbation_images``, one image-sized float32 array per request: opt-in for memory).
+        max_requests_per_call: See :class:`~grid_saliency_tf.explainer.Explainer`.
 
     Raises:
         TypeError, ValueError: For an argument of the wrong type or out of range; the message names it.
     """
+
+    result_type = GridSaliencyResult
 
     def __init__(
         self,
@@ -160,50 +151,38 @@ class GridSaliencyOptimizer:
         convergence_threshold: float = 0.1,
         check_empty_mask: bool = True,
         seed: int = 0,
+        return_perturbations: bool = False,
+        max_requests_per_call: int | None = DEFAULT_MAX_REQUESTS_PER_CALL,
     ) -> None:
-        self.model = scoring.check_model(model)
-        if not isinstance(grid_shape, (tuple, list)) or len(grid_shape) != 2:
-            raise ValueError(f"Argument `grid_shape` must be (grid_height, grid_width); received {grid_shape!r}.")
-        self.grid_shape = (_check_int("grid_shape[0]", grid_shape[0], 1), _check_int("grid_shape[1]", grid_shape[1], 1))
-        self.steps = _check_int("steps", steps, 0)
-        self.learning_rate = _check_number("learning_rate", learning_rate, 0.0, low_open=True)
-        self.momentum = _check_number("momentum", momentum, 0.0, 1.0)
-        self.initial_value = _check_number("initial_value", initial_value, 0.0, 1.0)
-        self.mask_weight = _check_number("mask_weight", mask_weight, 0.0)
-        self.clip_below = _check_number("clip_below", clip_below, 0.0, 1.0)
-        _check_choice("mode", mode, MODES)
-        self.mode = mode
-        _check_choice("upsampling", upsampling, perturbations.UPSAMPLING_METHODS)
-        self.upsampling = upsampling
-        _check_choice("perturbation", perturbation, perturbations.PERTURBATIONS)
-        self.perturbation = perturbation
-        values = tuple(perturbation_values) if isinstance(perturbation_values, (tuple, list)) else None
-        if not values:
-            raise ValueError(
-                f"Argument `perturbation_values` must be a non-empty sequence of numbers; received {perturbation_values!r}."
-            )
-        self.perturbation_values = tuple(_check_number("perturbation_values", v, 0.0, 1.0) for v in values)
-        if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
-            raise ValueError(f"Argument `value_range` must be (low, high); received {value_range!r}.")
-        low = _check_number("value_range[0]", value_range[0])
-        high = _check_number("value_range[1]", value_range[1])
+        super().__init__(model, model_output=model_output, max_requests_per_call=max_requests_per_call)
+        self.grid_shape = check_pair("grid_shape", grid_shape, check_positive_int, "(grid_height, grid_width)")
+        self.steps = check_int("steps", steps, 0)
+        self.learning_rate = check_number("learning_rate", learning_rate, 0.0, low_open=True)
+        self.momentum = check_number("momentum", momentum, 0.0, 1.0)
+        self.initial_value = check_number("initial_value", initial_value, 0.0, 1.0)
+        self.mask_weight = check_number("mask_weight", mask_weight, 0.0)
+        self.clip_below = check_number("clip_below", clip_below, 0.0, 1.0)
+        self.mode = check_choice("mode", mode, MODES)
+        self.upsampling = check_choice("upsampling", upsampling, perturbations.UPSAMPLING_METHODS)
+        self.perturbation = check_choice("perturbation", perturbation, perturbations.PERTURBATIONS)
+        if not isinstance(perturbation_values, (tuple, list)) or not perturbation_values:
+            raise ValueError("Argument `perturbation_values` must be a non-empty sequence of numbers; "
+                             f"received {perturbation_values!r}.")
+        self.perturbation_values = tuple(check_number("perturbation_values", v, 0.0, 1.0)
+                                         for v in perturbation_values)
+        low, high = check_pair("value_range", value_range, check_number, "(low, high)")
         if not low < high:
             raise ValueError(f"Argument `value_range` must satisfy low < high; received {value_range!r}.")
         self.value_range = (low, high)
-        self.blur_sigma = _check_number("blur_sigma", blur_sigma, 0.0, low_open=True)
-        self.erosion_size = _check_int("erosion_size", erosion_size, 1)
+        self.blur_sigma = check_number("blur_sigma", blur_sigma, 0.0, low_open=True)
+        self.erosion_size = check_int("erosion_size", erosion_size, 1)
         if self.erosion_size % 2 == 0:
             raise ValueError(f"Argument `erosion_size` must be odd; received {erosion_size!r}.")
-        _check_choice("mask_norm", mask_norm, MASK_NORMS)
-        self.mask_norm = mask_norm
-        self.model_output = scoring.check_model_output_kind(model_output)
-        self.convergence_threshold = _check_number("convergence_threshold", convergence_threshold, 0.0)
-        if not isinstance(check_empty_mask, bool):
-            raise TypeError(f"Argument `check_empty_mask` must be a bool; received {check_empty_mask!r}.")
-        self.check_empty_mask = check_empty_mask
-        self.seed = _check_int("seed", seed, 0)
-        self._forward_fn = tf.function(self._forward)
-        self._optimize_fn = tf.function(self._optimize)
+        self.mask_norm = check_choice("mask_norm", mask_norm, MASK_NORMS)
+        self.convergence_threshold = check_number("convergence_threshold", convergence_threshold, 0.0)
+        self.check_empty_mask = check_bool("check_empty_mask", check_empty_mask)
+        self.seed = check_int("seed", seed, 0, 2 ** 31 - 1)
+        self.return_perturbations = check_bool("return_perturbations", return_perturbations)
 
     @staticmethod
     def cityscapes_defaults() -> dict[str, Any]:
@@ -219,6 +198,7 @@ class GridSaliencyOptimizer:
     def get_config(self) -> dict[str, Any]:
         """Every constructor argument but the model, such that ``cls(model, **config)`` rebuilds it."""
         return {
+            **super().get_config(),
             "grid_shape": self.grid_shape,
             "steps": self.steps,
             "learning_rate": self.learning_rate,
@@ -234,86 +214,21 @@ class GridSaliencyOptimizer:
             "blur_sigma": self.blur_sigma,
             "erosion_size": self.erosion_size,
             "mask_norm": self.mask_norm,
-            "model_output": self.model_output,
             "convergence_threshold": self.convergence_threshold,
             "check_empty_mask": self.check_empty_mask,
             "seed": self.seed,
+            "return_perturbations": self.return_perturbations,
         }
 
-    @property
-    def tracing_count(self) -> int:
-        """How often the compiled optimisation has been traced (for checking retracing)."""
-        return int(self._optimize_fn.experimental_get_tracing_count())
+    # ------------------------------------------------------------------ hooks of the Explainer
 
-    # ------------------------------------------------------------------ public API
+    def _check_image_size(self, image_hw: tuple[int, int]) -> None:
+        check_grid_fits(self.grid_shape, image_hw)
 
-    def explain(self, images: Any, requests: Requests | None = None) -> GridSaliencyResult:
-        """Optimises one saliency mask per request.
+    def _image_checks(self, images: tf.Tensor) -> graph_checks.Checks:
+        return {**graph_checks.finite_images_check(images), **graph_checks.value_range_check(images, self.value_range)}
 
-        Args:
-            images: float images ``(batch, height, width, channels)`` as an array or tensor, in
-                ``value_range``; or a ``tf.data.Dataset`` of ``(images, request_masks, class_ids)``
-                (see :mod:`grid_saliency_tf.inputs`), with ``requests=None``.
-            requests: ``n`` requests into ``images``; masks at the model output resolution.
-
-        Returns:
-            A :class:`GridSaliencyResult` with ``n`` entries, in request order.
-
-        Raises:
-            TypeError, ValueError: For images with NaN/Inf, of the wrong rank or outside
-                ``value_range``, a model whose output is not ``(batch, height, width, classes)``, or
-                requests that do not fit the images or the model output.
-        """
-        results = [self._explain_batch(batch_images, batch_requests)
-                   for batch_images, batch_requests in iterate_request_batches(images, requests)]
-        return concatenate_results(results)
-
-    def explain_tensors(
-        self, images: tf.Tensor, image_indices: tf.Tensor, class_ids: tf.Tensor, masks: tf.Tensor
-    ) -> dict[str, tf.Tensor]:
-        """The graph-compatible core of :meth:`explain`, usable inside ``tf.function`` or ``tf.data``.
-
-        Inputs are not validated beyond TensorFlow's own checks (out-of-range indices raise
-        ``InvalidArgumentError``; non-finite images are rejected with ``tf.debugging``).
-
-        Args:
-            images: float32 ``(batch, height, width, channels)``.
-            image_indices: int32 ``(n,)``.
-            class_ids: int32 ``(n,)``.
-            masks: float32 ``(n, height_out, width_out)`` in {0, 1}.
-
-        Returns:
-            Dict of tensors keyed like the fields of :class:`GridSaliencyResult`.
-        """
-        images = tf.debugging.assert_all_finite(tf.cast(images, tf.float32), "Argument `images` holds NaN or Inf.")
-        outputs = self._forward_fn(images)
-        return self._optimize_fn(
-            images, outputs, tf.cast(image_indices, tf.int32), tf.cast(class_ids, tf.int32), tf.cast(masks, tf.float32)
-        )
-
-    # ------------------------------------------------------------------ internals
-
-    def _explain_batch(self, images: tf.Tensor, requests: Requests) -> GridSaliencyResult:
-        low, high = float(tf.reduce_min(images)), float(tf.reduce_max(images))
-        tolerance = 1e-6 * (self.value_range[1] - self.value_range[0])
-        if low < self.value_range[0] - tolerance or high > self.value_range[1] + tolerance:
-            raise ValueError(
-                f"Argument `images` must lie in value_range={self.value_range} (perturbed images are clipped "
-                f"to it); received values in [{low:g}, {high:g}]. Pass value_range=(0.0, 255.0) for 0..255 images."
-            )
-        outputs = self._forward_fn(images)
-        check_requests_fit(requests, images, outputs)
-        tensors = self._optimize_fn(
-            images,
-            outputs,
-            tf.constant(requests.image_indices, tf.int32),
-            tf.constant(requests.class_ids, tf.int32),
-            tf.constant(requests.masks, tf.float32),
-        )
-        return GridSaliencyResult(**{key: value.numpy() for key, value in tensors.items()})
-
-    def _forward(self, images: tf.Tensor) -> tf.Tensor:
-        return scoring.class_probabilities(self.model, images, self.model_output)
+    # ------------------------------------------------------------------ Eq. 2/3 and their optimisation
 
     def _mask_loss(self, low_res: tf.Tensor) -> tf.Tensor:
         reduce = tf.reduce_sum if self.mask_norm == "sum" else tf.reduce_mean
@@ -323,19 +238,27 @@ class GridSaliencyOptimizer:
         self, perturbed: tf.Tensor, class_ids: tf.Tensor, original: tf.Tensor, loss_masks: tf.Tensor
     ) -> tf.Tensor:
         """``||R * max(f_c(x) - f_c(p), 0)||_1 / ||R||_1`` of Eq. 2/3, shape ``(n,)``."""
-        perturbed_maps = scoring.select_class(self._forward(perturbed), class_ids)
+        perturbed_maps = scoring.select_class(self._score_output(perturbed), class_ids)
         return scoring.request_score(tf.nn.relu(original - perturbed_maps), loss_masks)
 
     def _perturbation_base(
         self, images: tf.Tensor, request_masks_in: tf.Tensor, class_ids: tf.Tensor, original: tf.Tensor,
         loss_masks: tf.Tensor,
-    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """Chooses the perturbation image of each request.
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Chooses the perturbation image of each request (supplement S1.2 for the constant one).
+
+        Args:
+            images: float32 ``(n, height, width, channels)``, the request images ``x``.
+            request_masks_in: float32 ``(n, height, width)``, ``R`` at image resolution.
+            class_ids: int32 ``(n,)``.
+            original: float32 ``(n, height_out, width_out)``, ``f_c(x)``.
+            loss_masks: float32 ``(n, height_out, width_out)``, the eroded ``R`` of the loss.
 
         Returns:
-            ``(base, loss_at_empty, value)``: ``base`` is ``p(x, R)`` (context) or ``a`` (grid),
-            broadcastable to ``(n, height, width, channels)``; ``loss_at_empty`` ``(n,)`` is the
-            preservation loss at ``M = 0``; ``value`` ``(n,)`` is the chosen constant (or mean).
+            ``(base, loss_at_empty, value, perturbation)``: ``base`` is ``p(x, R)`` (context) or ``a``
+            (grid), broadcastable to ``(n, height, width, channels)``; ``loss_at_empty`` ``(n,)`` is the
+            preservation loss at ``M = 0``; ``value`` ``(n,)`` is the chosen constant (or the mean of
+            ``a``); ``perturbation`` is ``a``, broadcastable to ``(n, height, width, channels)``.
         """
         n = tf.shape(images)[0]
 
@@ -354,8 +277,7 @@ class GridSaliencyOptimizer:
             best = tf.argmin(losses, axis=0, output_type=tf.int32)
             chosen = tf.gather(candidates, best)
             constant = perturbations.constant_image(chosen, self.value_range)
-            low, high = self.value_range
-            return base_for(constant), tf.reduce_min(losses, axis=0), low + chosen * (high - low)
+            return base_for(constant), tf.reduce_min(losses, axis=0), constant[:, 0, 0, 0], constant
         if self.perturbation == "blur":
             perturbation_image = perturbations.blurred_image(images, self.blur_sigma)
         else:
@@ -363,15 +285,14 @@ class GridSaliencyOptimizer:
         base = base_for(perturbation_image)
         loss = self._preservation_loss(base, class_ids, original, loss_masks)
         value = tf.reduce_mean(perturbation_image + tf.zeros_like(images), axis=[1, 2, 3])
-        return base, loss, value
+        return base, loss, value, perturbation_image
 
-    def _optimize(
-        self, images: tf.Tensor, outputs: tf.Tensor, image_indices: tf.Tensor, class_ids: tf.Tensor,
-        request_masks: tf.Tensor,
-    ) -> dict[str, tf.Tensor]:
-        height, width = int(images.shape[1]), int(images.shape[2])
-        request_images = tf.gather(images, image_indices)
-        original = scoring.select_class(tf.gather(outputs, image_indices), class_ids)
+    def _explain_graph(self, request_images: tf.Tensor, class_ids: tf.Tensor,
+                       request_masks: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        """Optimises the masks of Eq. 2/3 for ``n`` requests; see :meth:`Explainer._explain_graph`."""
+        height, width = int(request_images.shape[1]), int(request_images.shape[2])
+        probabilities = self._score_output(request_images)
+        original = scoring.select_class(probabilities, class_ids)
         request_pixels = tf.reduce_sum(request_masks, axis=[1, 2])
         empty_request = request_pixels <= 0.0
         eroded = perturbations.erode_masks(request_masks, self.erosion_size)
@@ -379,7 +300,7 @@ class GridSaliencyOptimizer:
         loss_masks = tf.where(eroded_empty[:, None, None], request_masks, eroded)
         request_masks_in = perturbations.resize_masks(request_masks, (height, width))
 
-        base, loss_at_empty, value = self._perturbation_base(
+        base, loss_at_empty, value, perturbation = self._perturbation_base(
             request_images, request_masks_in, class_ids, original, loss_masks
         )
 
@@ -417,8 +338,8 @@ class GridSaliencyOptimizer:
         mask_loss = mask_loss * keep
         total = mask_loss + preservation
         is_empty = tf.reduce_max(mask, axis=[1, 2]) <= 0.0
-        return {
-            "masks": perturbations.upsample_mask(mask, (height, width), self.upsampling),
+        results = {
+            "saliency": perturbations.upsample_mask(mask, (height, width), self.upsampling),
             "low_res_masks": mask,
             "total_loss": total,
             "mask_loss": mask_loss,
@@ -428,3 +349,6 @@ class GridSaliencyOptimizer:
             "converged": (preservation <= self.convergence_threshold) & ~empty_request,
             "empty_request": empty_request,
         }
+        if self.return_perturbations:
+            results["perturbation_images"] = perturbation + tf.zeros_like(request_images)
+        return results, probabilities

@@ -13,6 +13,8 @@ import math
 
 import tensorflow as tf
 
+from grid_saliency_tf.validation import check_choice, check_int, check_number
+
 __all__ = [
     "PERTURBATIONS",
     "UPSAMPLING_METHODS",
@@ -107,7 +109,11 @@ def blurred_image(images: tf.Tensor, sigma: float) -> tf.Tensor:
 
     Returns:
         float32 tensor of shape ``(n, height, width, channels)``.
+
+    Raises:
+        TypeError, ValueError: If ``sigma`` is not a number > 0.
     """
+    sigma = check_number("sigma", sigma, 0.0, low_open=True)
     height, width, channels = images.shape[1], images.shape[2], images.shape[3]
     radius_y = max(0, min(int(math.ceil(3 * sigma)), height - 1))
     radius_x = max(0, min(int(math.ceil(3 * sigma)), width - 1))
@@ -153,7 +159,11 @@ def upsample_mask(masks: tf.Tensor, size: tuple[int, int], method: str) -> tf.Te
 
     Returns:
         float32 tensor of shape ``(n, height, width)``.
+
+    Raises:
+        ValueError: If ``method`` is not one of :data:`UPSAMPLING_METHODS`.
     """
+    check_choice("method", method, UPSAMPLING_METHODS)
     if tuple(masks.shape[1:]) == tuple(size):
         return masks
     grid_height, grid_width = int(masks.shape[1]), int(masks.shape[2])
@@ -192,8 +202,13 @@ def erode_masks(masks: tf.Tensor, size: int) -> tf.Tensor:
 
     Returns:
         float32 tensor of shape ``(n, height, width)``.
+
+    Raises:
+        TypeError, ValueError: If ``size`` is not an odd integer >= 1.
     """
-    if size <= 1:
+    if check_int("size", size, 1) % 2 == 0:
+        raise ValueError(f"Argument `size` must be odd; received {size!r}.")
+    if size == 1:
         return masks
     inverted = 1.0 - masks[..., None]
     dilated = tf.nn.max_pool2d(inverted, ksize=size, strides=1, padding="SAME")

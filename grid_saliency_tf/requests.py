@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from grid_saliency_tf.validation import INT32_MAX, INT32_MIN, check_integer_array
+
 __all__ = [
     "Requests",
     "validate_images",
@@ -92,6 +94,13 @@ class Requests:
         class_ids = np.broadcast_to(_as_numpy(class_ids), (n,))
         return cls(np.arange(n), class_ids, masks)
 
+    def subset(self, start: int, stop: int) -> "Requests":
+        """Requests ``start`` to ``stop - 1``, sharing this batch's validated arrays (no copy, no new check)."""
+        subset = object.__new__(Requests)
+        for field in ("image_indices", "class_ids", "masks"):
+            object.__setattr__(subset, field, getattr(self, field)[start:stop])
+        return subset
+
     @property
     def empty(self) -> np.ndarray:
         """Boolean array of shape ``(n,)``: whether a request mask holds no pixel."""
@@ -105,25 +114,24 @@ def _as_numpy(value: Any) -> np.ndarray:
 
 
 def _as_int_vector(value: Any, name: str) -> np.ndarray:
-    array = _as_numpy(value)
+    if _as_numpy(value).dtype == bool:
+        raise TypeError(f"Argument `{name}` must hold integers; received dtype bool.")
+    array = check_integer_array(name, value, INT32_MIN, INT32_MAX)
     if array.ndim == 0:
         array = array[None]
     if array.ndim != 1:
         raise ValueError(f"Argument `{name}` must be a vector of shape (n,); received shape {array.shape}.")
-    if array.dtype.kind == "f":
-        if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
-            raise TypeError(f"Argument `{name}` must hold integers; received {array.tolist()!r}.")
-    elif array.dtype.kind not in "iu":
-        raise TypeError(f"Argument `{name}` must hold integers; received dtype {array.dtype}.")
     return array.astype(np.int32)
 
 
-def validate_images(images: Any, name: str = "images") -> tf.Tensor:
+def validate_images(images: Any, name: str = "images", *, check_values: bool = True) -> tf.Tensor:
     """Converts images to a float32 tensor and checks their shape and values.
 
     Args:
         images: Images of shape ``(batch, height, width, channels)``, a NumPy array or a tensor.
         name: The argument name used in error messages.
+        check_values: Check here that every pixel is finite; the explainers pass False and check it
+            inside their compiled call instead (:mod:`grid_saliency_tf.graph_checks`), saving a pass.
 
     Returns:
         A float32 tensor of shape ``(batch, height, width, channels)``.
@@ -148,27 +156,30 @@ def validate_images(images: Any, name: str = "images") -> tf.Tensor:
         )
     if tensor.shape[0] == 0:
         raise ValueError(f"Argument `{name}` must hold at least one image; received shape {tuple(tensor.shape)}.")
-    finite = tf.reduce_all(tf.math.is_finite(tensor))
-    if not bool(finite):
-        raise ValueError(f"Argument `{name}` holds NaN or Inf values; every pixel must be finite.")
+    if check_values:
+        count = int(tf.reduce_sum(tf.cast(~tf.math.is_finite(tensor), tf.int32)))
+        if count:
+            raise ValueError(f"Argument `{name}` must hold finite values; received {count} NaN or Inf value(s).")
     return tensor
 
 
-def validate_model_output(output_shape: tf.TensorShape, num_images: int) -> tuple[int, int, int]:
+def validate_model_output(output_shape: tf.TensorShape, num_images: int | None) -> tuple[int, int, int]:
     """Checks that a model output is a dense prediction ``(batch, height, width, classes)``.
 
     Args:
         output_shape: The shape of the model output on ``num_images`` images.
-        num_images: The batch size given to the model.
+        num_images: The batch size given to the model; ``None`` if unknown (inside a graph).
 
     Returns:
         ``(height_out, width_out, classes)``.
 
     Raises:
-        ValueError: If the output is not of shape ``(num_images, height, width, classes)``.
+        ValueError: If the output is not of shape ``(num_images, height, width, classes)`` with static
+            height, width and classes.
     """
     shape = tf.TensorShape(output_shape)
-    if shape.rank != 4 or shape[0] != num_images or None in shape.as_list():
+    if (shape.rank != 4 or None in shape.as_list()[1:]
+            or (num_images is not None and shape[0] is not None and shape[0] != num_images)):
         raise ValueError(
             "Argument `model` must map images (batch, height, width, channels) to a dense prediction "
             f"(batch, height, width, classes); on {num_images} image(s) it returned shape {tuple(shape)}."
@@ -185,7 +196,7 @@ def validate_requests(
         requests: The requests.
         num_images: Number of images in the batch the requests index into.
         output_hw: ``(height_out, width_out)`` of the model output.
-        num_classes: Number of output channels of the model.
+        num_classes: Number of classes of the model output (2 for a single-channel model).
 
     Raises:
         TypeError: If ``requests`` is not a :class:`Requests`.
@@ -213,17 +224,15 @@ def validate_requests(
         )
 
 
-def check_requests_fit(requests: Requests, images: tf.Tensor, outputs: tf.Tensor) -> None:
-    """Checks the model output on ``images`` and that ``requests`` fit both (see the two checks above).
+def check_requests_fit(requests: Requests, num_images: int, output_shape: tuple[Any, int, int, int]) -> None:
+    """Checks that ``requests`` fit a batch of images and the model output on it (no model call).
 
     Args:
         requests: The requests.
-        images: float32 ``(batch, height, width, channels)``.
-        outputs: The model output on ``images``.
+        num_images: The batch size of the images.
+        output_shape: ``(batch, height_out, width_out, classes)`` of the model output on the images.
 
     Raises:
-        TypeError, ValueError: As :func:`validate_model_output` and :func:`validate_requests`.
+        TypeError, ValueError: As :func:`validate_requests`.
     """
-    num_images = int(images.shape[0])
-    height, width, num_classes = validate_model_output(outputs.shape, num_images)
-    validate_requests(requests, num_images, (height, width), num_classes)
+    validate_requests(requests, num_images, (int(output_shape[1]), int(output_shape[2])), int(output_shape[3]))

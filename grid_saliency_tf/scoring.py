@@ -5,6 +5,10 @@ perturbed image inside ``R``; the gradient baselines differentiate the request s
 ``S(x, R, c) = ||R * f_c(x)||_1 / ||R||_1`` (Sec. 3.2); Seg-Grad-CAM (Vinogradova et al., Eq. 1)
 differentiates the sum of logits ``sum_{(i,j) in M} y^c_ij``. All of them go through the functions
 below, so the model is called, the softmax applied and the class channel selected in one place.
+
+A model with a single output channel is a sigmoid (binary) model and is read as two classes: class 1
+is the sigmoid of its logit (or the probability it returns), class 0 its complement. A softmax over
+one channel would give 1 everywhere, so that no perturbation could ever change the score.
 """
 
 from __future__ import annotations
@@ -14,31 +18,20 @@ from typing import Any, Callable
 import keras
 import tensorflow as tf
 
+from grid_saliency_tf.validation import MODEL_OUTPUTS, check_model, check_model_output_kind
+
 __all__ = [
     "MODEL_OUTPUTS",
     "call_model",
+    "check_model",
+    "check_model_output_kind",
     "class_probabilities",
+    "probabilities_from_output",
+    "class_logits",
     "select_class",
     "masked_sum",
     "request_score",
 ]
-
-#: What a model may return: class probabilities (e.g. after a softmax) or unnormalised logits.
-MODEL_OUTPUTS = ("probabilities", "logits")
-
-
-def check_model_output_kind(model_output: str) -> str:
-    """Validates the ``model_output`` argument shared by all explainers."""
-    if model_output not in MODEL_OUTPUTS:
-        raise ValueError(f"Argument `model_output` must be one of {MODEL_OUTPUTS}; received {model_output!r}.")
-    return model_output
-
-
-def check_model(model: Any) -> Callable[[tf.Tensor], tf.Tensor]:
-    """Validates that ``model`` can be called on a batch of images."""
-    if not callable(model):
-        raise TypeError(f"Argument `model` must be callable (a Keras model or a function); received {type(model).__name__}.")
-    return model
 
 
 def call_model(model: Callable[..., Any], images: tf.Tensor) -> tf.Tensor:
@@ -64,22 +57,54 @@ def call_model(model: Callable[..., Any], images: tf.Tensor) -> tf.Tensor:
     return tf.cast(output, tf.float32)
 
 
+def probabilities_from_output(output: tf.Tensor, model_output: str) -> tf.Tensor:
+    """Turns a model output into per-pixel class probabilities ``f(x)``.
+
+    Args:
+        output: float32 tensor ``(batch, height_out, width_out, classes)``; ``classes = 1`` for a sigmoid
+            model.
+        model_output: ``"probabilities"`` if ``output`` holds probabilities, ``"logits"`` if a softmax
+            (a sigmoid for one channel) must be applied.
+
+    Returns:
+        float32 tensor ``(batch, height_out, width_out, classes)``, or ``(..., 2)`` for one channel:
+        ``[1 - p, p]`` with ``p`` the sigmoid of the logit or the probability returned.
+    """
+    if output.shape[-1] == 1:
+        positive = tf.sigmoid(output) if model_output == "logits" else output
+        return tf.concat([1.0 - positive, positive], axis=-1)
+    return tf.nn.softmax(output, axis=-1) if model_output == "logits" else output
+
+
 def class_probabilities(model: Callable[..., Any], images: tf.Tensor, model_output: str) -> tf.Tensor:
     """Returns the model's per-pixel class probabilities ``f(x)``.
 
     Args:
         model: The segmentation model (see :func:`call_model`).
         images: float32 tensor of shape ``(batch, height, width, channels)``.
-        model_output: ``"probabilities"`` if the model already returns probabilities, ``"logits"`` if
-            a softmax over the class axis must be applied.
+        model_output: ``"probabilities"`` or ``"logits"``, see :func:`probabilities_from_output`.
 
     Returns:
-        float32 tensor of shape ``(batch, height_out, width_out, classes)``.
+        float32 tensor of shape ``(batch, height_out, width_out, classes)`` (two classes for a
+        single-channel model).
     """
-    output = call_model(model, images)
-    if model_output == "logits":
-        output = tf.nn.softmax(output, axis=-1)
-    return output
+    return probabilities_from_output(call_model(model, images), model_output)
+
+
+def class_logits(logits: tf.Tensor) -> tf.Tensor:
+    """The logits ``y`` of every class, for Seg-Grad-CAM; a single channel ``z`` becomes ``[-z, z]``.
+
+    For a sigmoid model ``z`` is the log-odds of class 1 and ``-z`` those of class 0, so the two
+    classes' Grad-CAM weights are opposite.
+
+    Args:
+        logits: float32 tensor ``(batch, height, width, classes)``.
+
+    Returns:
+        float32 tensor ``(batch, height, width, classes)``, or ``(..., 2)`` for one channel.
+    """
+    logits = tf.cast(logits, tf.float32)
+    return tf.concat([-logits, logits], axis=-1) if logits.shape[-1] == 1 else logits
 
 
 def select_class(outputs: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:

@@ -6,6 +6,11 @@ A^k)``. Seg-Grad-CAM replaces the class logit ``y^c`` by ``sum_{(i,j) in M} y^c_
 class logits over a pixel set ``M`` of the output: one pixel, an object mask or the whole image. Here
 ``M`` is the request mask, so one compiled call explains a batch of requests; the heatmap is
 upsampled (bilinearly by default) from the layer's resolution to the input size.
+
+The common ``saliency`` field is the heatmap in the form and normalisation chosen, the options the
+gradient methods share (:mod:`grid_saliency_tf.forms`): ``form="context"`` keeps it outside the
+request, ``(1 - R) L^c`` (Eq. 5 of Hoyer et al., NeurIPS 2019), and ``normalize="max"`` divides it by its
+maximum. A single-channel (sigmoid) model's logit ``z`` is read as the logits ``[-z, z]`` of two classes.
 """
 
 from __future__ import annotations
@@ -17,18 +22,20 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from grid_saliency_tf import perturbations, scoring
-from grid_saliency_tf.inputs import concatenate_results, iterate_request_batches
-from grid_saliency_tf.requests import Requests, check_requests_fit
+from grid_saliency_tf import forms, perturbations, scoring
+from grid_saliency_tf.explainer import DEFAULT_MAX_REQUESTS_PER_CALL, Explainer, ExplanationResult
+from grid_saliency_tf.validation import check_choice, check_int
 
 __all__ = ["SegGradCAM", "SegGradCAMResult", "pixel_mask", "whole_image_mask"]
 
 
 @dataclasses.dataclass(frozen=True)
-class SegGradCAMResult:
+class SegGradCAMResult(ExplanationResult):
     """Seg-Grad-CAM heatmaps for ``n`` requests.
 
     Attributes:
+        saliency: float32 ``(n, height, width)``: ``heatmaps`` in the form and normalisation chosen (the
+            common field of every method).
         heatmaps: float32 ``(n, height, width)``: ``L^c`` upsampled to the input size, >= 0.
         layer_heatmaps: float32 ``(n, layer_height, layer_width)``: ``L^c`` at the layer's resolution.
         weights: float32 ``(n, channels)``: ``alpha^k_c`` for every feature map ``k``.
@@ -40,10 +47,14 @@ class SegGradCAMResult:
 
 
 def pixel_mask(output_shape: tuple[int, int], row: int, column: int) -> np.ndarray:
-    """A pixel set ``M`` of one pixel, shape ``(height_out, width_out)``."""
+    """A pixel set ``M`` of one pixel, shape ``(height_out, width_out)``.
+
+    Raises:
+        ValueError: If ``(row, column)`` lies outside ``output_shape``.
+    """
     height, width = output_shape
-    if not (0 <= row < height and 0 <= column < width):
-        raise ValueError(f"Arguments `row`, `column` must lie inside {output_shape}; received ({row}, {column}).")
+    check_int("row", row, 0, height - 1)
+    check_int("column", column, 0, width - 1)
     mask = np.zeros((height, width), np.float32)
     mask[row, column] = 1.0
     return mask
@@ -83,7 +94,7 @@ def _logits_tensor(model: keras.Model, logits_layer: str | None, model_output: s
     )
 
 
-class SegGradCAM:
+class SegGradCAM(Explainer):
     """Seg-Grad-CAM heatmaps for a batch of requests at any layer chosen by name.
 
     Args:
@@ -93,17 +104,25 @@ class SegGradCAM:
         logits_layer: Name of the layer whose output are the logits ``y``. By default the model
             output if ``model_output="logits"``, or the input of a final Softmax layer.
         model_output: ``"probabilities"`` (the package-wide default) or ``"logits"``: what the model
-            returns. Seg-Grad-CAM always differentiates logits, found as described for ``logits_layer``.
+            returns (checked on every call). Seg-Grad-CAM always differentiates logits, found as
+            described for ``logits_layer``.
         upsampling: ``"bilinear"`` or ``"nearest"`` upsampling of ``L^c`` to the input size.
+        form: ``"context"`` (``saliency`` is ``(1 - R) L^c``) or ``"grid"`` (``L^c``).
+        normalize: ``"none"`` or ``"max"`` (``saliency`` divided by its maximum, in [0, 1]).
+        max_requests_per_call: See :class:`~grid_saliency_tf.explainer.Explainer`.
 
     Raises:
         TypeError: If ``model`` is not a functional Keras model.
-        ValueError: If ``layer_name`` or ``logits_layer`` is not a layer of the model, or no logits
-            can be found.
+        ValueError: If ``layer_name`` or ``logits_layer`` is not a layer of the model, no logits can be
+            found, or another argument is out of range.
     """
 
+    result_type = SegGradCAMResult
+
     def __init__(self, model: keras.Model, layer_name: str, *, logits_layer: str | None = None,
-                 model_output: str = "probabilities", upsampling: str = "bilinear") -> None:
+                 model_output: str = "probabilities", upsampling: str = "bilinear", form: str = "context",
+                 normalize: str = "none",
+                 max_requests_per_call: int | None = DEFAULT_MAX_REQUESTS_PER_CALL) -> None:
         if not isinstance(model, keras.Model):
             raise TypeError(f"Argument `model` must be a Keras model; received {type(model).__name__}.")
         try:
@@ -117,65 +136,41 @@ class SegGradCAM:
             )
         if not isinstance(layer_name, str):
             raise TypeError(f"Argument `layer_name` must be a string; received {layer_name!r}.")
-        self.model = model
+        if logits_layer is not None and not isinstance(logits_layer, str):
+            raise TypeError(f"Argument `logits_layer` must be a string or None; received {logits_layer!r}.")
+        super().__init__(model, model_output=model_output, max_requests_per_call=max_requests_per_call)
         self.layer_name = layer_name
         self.logits_layer = logits_layer
-        self.model_output = scoring.check_model_output_kind(model_output)
-        if upsampling not in perturbations.UPSAMPLING_METHODS:
-            raise ValueError(
-                f"Argument `upsampling` must be one of {perturbations.UPSAMPLING_METHODS}; received {upsampling!r}."
-            )
-        self.upsampling = upsampling
+        self.upsampling = check_choice("upsampling", upsampling, perturbations.UPSAMPLING_METHODS)
+        self.form = check_choice("form", form, forms.FORMS)
+        self.normalize = check_choice("normalize", normalize, forms.NORMALIZATIONS)
         features = _find_layer(model, layer_name).output
-        logits = _logits_tensor(model, logits_layer, model_output)
-        self._feature_model = keras.Model(model.inputs, [features, logits])
-        self._explain_fn = tf.function(self._explain_graph)
+        logits = _logits_tensor(model, logits_layer, self.model_output)
+        self._feature_model = keras.Model(model.inputs, [features, logits, model.outputs[0]])
 
     def get_config(self) -> dict[str, Any]:
         """Every constructor argument but the model."""
-        return {"layer_name": self.layer_name, "logits_layer": self.logits_layer,
-                "model_output": self.model_output, "upsampling": self.upsampling}
+        return {**super().get_config(), "layer_name": self.layer_name, "logits_layer": self.logits_layer,
+                "upsampling": self.upsampling, "form": self.form, "normalize": self.normalize}
 
-    @property
-    def tracing_count(self) -> int:
-        """How often the compiled explanation has been traced."""
-        return int(self._explain_fn.experimental_get_tracing_count())
+    def _score_output(self, images: tf.Tensor) -> tf.Tensor:
+        """The class logits ``y`` ``(batch, height_out, width_out, classes)``: the requests index them."""
+        return scoring.class_logits(self._feature_model(images, training=False)[1])
 
-    def explain(self, images: Any, requests: Requests | None = None) -> SegGradCAMResult:
-        """Computes one heatmap per request; the request mask is the pixel set ``M``.
-
-        Args:
-            images: Images ``(batch, height, width, channels)`` or a ``tf.data.Dataset`` (see
-                :mod:`grid_saliency_tf.inputs`).
-            requests: ``n`` requests; masks at the logits' resolution.
-
-        Returns:
-            A :class:`SegGradCAMResult` with ``n`` entries.
-        """
-        results = []
-        for batch_images, batch_requests in iterate_request_batches(images, requests):
-            _, logits = self._feature_model(batch_images, training=False)
-            check_requests_fit(batch_requests, batch_images, logits)
-            tensors = self._explain_fn(
-                batch_images,
-                tf.constant(batch_requests.image_indices),
-                tf.constant(batch_requests.class_ids),
-                tf.constant(batch_requests.masks),
-            )
-            results.append(SegGradCAMResult(*(tensor.numpy() for tensor in tensors)))
-        return concatenate_results(results)
-
-    def _explain_graph(self, images: tf.Tensor, image_indices: tf.Tensor, class_ids: tf.Tensor,
-                       masks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        request_images = tf.gather(images, image_indices)
+    def _explain_graph(self, request_images: tf.Tensor, class_ids: tf.Tensor,
+                       masks: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         with tf.GradientTape() as tape:
-            features, logits = self._feature_model(request_images, training=False)
+            features, logits, outputs = self._feature_model(request_images, training=False)
             tape.watch(features)
-            score = scoring.masked_sum(scoring.select_class(tf.cast(logits, tf.float32), class_ids), masks)
+            score = scoring.masked_sum(scoring.select_class(scoring.class_logits(logits), class_ids), masks)
         gradients = tape.gradient(score, features)
         weights = tf.reduce_mean(gradients, axis=[1, 2])
         layer_heatmaps = tf.nn.relu(tf.einsum("nhwk,nk->nhw", tf.cast(features, tf.float32), weights))
-        heatmaps = perturbations.upsample_mask(
-            layer_heatmaps, (int(images.shape[1]), int(images.shape[2])), self.upsampling
-        )
-        return heatmaps, layer_heatmaps, weights
+        size = (int(request_images.shape[1]), int(request_images.shape[2]))
+        heatmaps = perturbations.upsample_mask(layer_heatmaps, size, self.upsampling)
+        saliency = forms.apply_form(heatmaps, masks, self.form)
+        if self.normalize == "max":
+            saliency = forms.divide_by_max(saliency, saliency)
+        probabilities = scoring.probabilities_from_output(tf.cast(outputs, tf.float32), self.model_output)
+        results = {"saliency": saliency, "heatmaps": heatmaps, "layer_heatmaps": layer_heatmaps, "weights": weights}
+        return results, probabilities

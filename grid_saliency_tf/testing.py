@@ -7,6 +7,8 @@ mask for the second; both are serialisable Keras layers.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -26,13 +28,15 @@ class RegionTextureModel(keras.layers.Layer):
     probabilities ``softmax([0, gain * (energy - threshold)])`` at every pixel.
     """
 
-    def __init__(self, region=(0, SIZE // 2, 0, SIZE // 2), gain=20.0, threshold=0.25, **kwargs):
+    def __init__(self, region: tuple[int, int, int, int] = (0, SIZE // 2, 0, SIZE // 2), gain: float = 20.0,
+                 threshold: float = 0.25, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.region = tuple(int(v) for v in region)
         self.gain = float(gain)
         self.threshold = float(threshold)
 
-    def call(self, images):
+    def call(self, images: tf.Tensor) -> tf.Tensor:
+        """Images ``(batch, height, width, channels)`` to probabilities ``(batch, height, width, 2)``."""
         top, bottom, left, right = self.region
         patch = images[:, top:bottom, left:right, :]
         energy = tf.reduce_mean(tf.abs(patch[:, 1:] - patch[:, :-1]), axis=[1, 2, 3])
@@ -40,7 +44,7 @@ class RegionTextureModel(keras.layers.Layer):
         plane = tf.ones_like(images[..., 0]) * logit[:, None, None]
         return tf.nn.softmax(tf.stack([tf.zeros_like(plane), plane], axis=-1), axis=-1)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "region": self.region, "gain": self.gain, "threshold": self.threshold}
 
 
@@ -48,15 +52,16 @@ class RegionTextureModel(keras.layers.Layer):
 class PixelwiseModel(keras.layers.Layer):
     """Per-pixel model with no context: ``p_1(x)_ij = sigmoid(weight * (x_ij - 0.5))`` (channel mean)."""
 
-    def __init__(self, weight=8.0, **kwargs):
+    def __init__(self, weight: float = 8.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.weight = float(weight)
 
-    def call(self, images):
+    def call(self, images: tf.Tensor) -> tf.Tensor:
+        """Images ``(batch, height, width, channels)`` to probabilities ``(batch, height, width, 2)``."""
         logit = self.weight * (tf.reduce_mean(images, axis=-1) - 0.5)
         return tf.stack([tf.sigmoid(-logit), tf.sigmoid(logit)], axis=-1)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "weight": self.weight}
 
 

@@ -145,3 +145,13 @@ def test_bad_settings_name_the_argument(kwargs, name):
         IntegratedGradients(functional(CoupledModel()), steps=0)
     with pytest.raises(ValueError, match="noise_level"):
         SmoothGrad(functional(CoupledModel()), noise_level=-1.0)
+
+
+@pytest.mark.parametrize("method", [VanillaGradient, IntegratedGradients, SmoothGrad])
+def test_saliency_is_the_pooled_map_at_image_resolution(method):
+    result = method(functional(CoupledModel()), normalize="max").explain(_images(), _requests())
+    np.testing.assert_array_equal(result.saliency, np.kron(result.grid_maps, np.ones((1, 8, 8))))
+    np.testing.assert_allclose(result.saliency.max(axis=(1, 2)), 1.0, rtol=1e-6)
+    bilinear = method(functional(CoupledModel()), upsampling="bilinear").explain(_images(), _requests())
+    expected = tf.image.resize(bilinear.grid_maps[..., None], (32, 32), method="bilinear").numpy()[..., 0]
+    np.testing.assert_allclose(bilinear.saliency, expected, rtol=1e-6)

@@ -70,3 +70,23 @@ def test_bad_arguments(texture_model):
     images[0, 0, 0, 0] = np.inf
     with pytest.raises(tf.errors.InvalidArgumentError, match="images"):
         GridSaliencyLayer(texture_model, CONFIG)(images, masks, class_ids)
+
+
+def test_class_id_outside_the_models_classes_is_an_error_not_an_empty_mask(texture_model):
+    images, masks, _ = _inputs()
+    layer = GridSaliencyLayer(texture_model, CONFIG)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="class_ids.*2 classes"):
+        layer(images, masks, np.array([1, 2], np.int32))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="class_ids"):
+        tf.function(lambda i, m, c: layer(i, m, c))(images, masks, np.array([-1, 0], np.int32))
+
+
+def test_non_binary_request_masks_and_nan_outputs_are_errors_inside_the_graph(texture_model):
+    images, masks, class_ids = _inputs()
+    layer = GridSaliencyLayer(texture_model, CONFIG)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="masks"):
+        layer(images, masks * 0.5, class_ids)
+    inputs = keras.Input((32, 32, 1))
+    nan_model = keras.Model(inputs, keras.layers.Lambda(lambda x: texture_model(x) * float("nan"))(inputs))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="model_output"):
+        GridSaliencyLayer(nan_model, CONFIG)(images, masks, class_ids)

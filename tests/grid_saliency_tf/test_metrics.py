@@ -75,3 +75,25 @@ def test_metrics_reject_mismatched_shapes_and_nan():
         context_bias_detection(np.ones((1, 4, 4)), np.ones((1, 3, 3)))
     with pytest.raises(ValueError, match="saliency"):
         context_bias_detection(np.full((1, 2, 2), np.nan), np.ones((1, 2, 2)))
+
+
+def test_confusion_matrix_refuses_fractional_labels_and_iou_a_negative_matrix():
+    with pytest.raises(TypeError, match="labels.*1.5"):
+        confusion_matrix(np.array([0, 1.5]), np.array([0, 1]), 3)
+    with pytest.raises(TypeError, match="predictions.*0.25"):
+        confusion_matrix(np.array([0, 1]), np.array([0.25, 1.0]), 3)
+    # Whole-valued floats are class ids.
+    np.testing.assert_array_equal(confusion_matrix(np.array([0.0, 1.0]), np.array([0, 1]), 2), np.eye(2))
+    negative = np.eye(3)
+    negative[0, 1] = -1
+    with pytest.raises(ValueError, match="confusion.*-1"):
+        iou_per_class(negative)
+    with pytest.raises(ValueError, match="confusion"):
+        mean_iou(np.full((2, 2), np.nan))
+
+
+def test_undefined_value_must_be_a_finite_number():
+    with pytest.raises(ValueError, match="undefined_value"):
+        iou_per_class(np.zeros((2, 2)), undefined_value=float("nan"))
+    with pytest.raises(ValueError, match="undefined_value"):
+        context_bias_detection(np.ones((1, 3, 3)), np.zeros((1, 3, 3)), undefined_value=float("inf"))

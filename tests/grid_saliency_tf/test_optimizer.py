@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from grid_saliency_tf import GridSaliencyOptimizer, Requests
+from grid_saliency_tf import GridSaliencyOptimizer, Requests, blurred_image, erode_masks, noise_image, perturb
 from grid_saliency_tf.testing import RegionTextureModel, checkerboard, functional, square_mask
 
 FAST = {"steps": 40}
@@ -256,3 +256,41 @@ def test_get_config_rebuilds_the_optimizer(texture_model):
     optimizer = GridSaliencyOptimizer(texture_model, grid_shape=(2, 8), mode="grid", steps=7)
     rebuilt = GridSaliencyOptimizer(texture_model, **optimizer.get_config())
     assert rebuilt.get_config() == optimizer.get_config()
+
+
+def test_perturbation_images_are_returned_only_on_request(texture_model):
+    assert GridSaliencyOptimizer(texture_model, **FAST).explain(checkerboard(), _texture_request()) \
+        .perturbation_images is None
+    with pytest.raises(TypeError, match="return_perturbations"):
+        GridSaliencyOptimizer(texture_model, return_perturbations="yes")
+
+
+@pytest.mark.parametrize("perturbation", ["constant", "blur", "noise"])
+def test_returned_perturbation_images_are_the_ones_used(texture_model, perturbation):
+    images = np.concatenate([checkerboard(), np.random.default_rng(0).uniform(0, 1, (1, 32, 32, 1))]).astype(
+        np.float32)
+    masks = np.stack([square_mask(20, 20, 8), square_mask(2, 2, 6), square_mask(10, 10, 8)])
+    requests = Requests([0, 1, 0], [1, 0, 0], masks)
+    optimizer = GridSaliencyOptimizer(texture_model, perturbation=perturbation, blur_sigma=2.0, steps=5,
+                                      return_perturbations=True, mode="grid", check_empty_mask=False)
+    result = optimizer.explain(images, requests)
+    request_images = images[requests.image_indices]
+    assert result.perturbation_images.shape == request_images.shape
+    if perturbation == "constant":
+        expected = np.broadcast_to(result.perturbation_value[:, None, None, None], request_images.shape)
+    elif perturbation == "blur":
+        expected = blurred_image(tf.constant(request_images), 2.0).numpy()
+    else:
+        expected = np.broadcast_to(noise_image((32, 32, 1), 0, (0.0, 1.0)).numpy(), request_images.shape)
+    np.testing.assert_allclose(result.perturbation_images, expected, atol=1e-6)
+    np.testing.assert_allclose(result.perturbation_value, expected.mean(axis=(1, 2, 3)), atol=1e-5)
+    # The images reproduce the optimiser's loss: p(x, M) = x M + a (1 - M) (grid form, Eq. 2).
+    perturbed = perturb(tf.constant(request_images), tf.constant(result.masks), result.perturbation_images,
+                        (0.0, 1.0))
+    original = texture_model(request_images).numpy()
+    after = texture_model(perturbed).numpy()
+    eroded = erode_masks(tf.constant(masks), 3).numpy()
+    for i, class_id in enumerate(requests.class_ids):
+        drop = np.maximum(original[i, ..., class_id] - after[i, ..., class_id], 0)
+        np.testing.assert_allclose((eroded[i] * drop).sum() / eroded[i].sum(), result.preservation_loss[i],
+                                   atol=1e-5)

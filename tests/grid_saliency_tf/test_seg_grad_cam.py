@@ -90,3 +90,39 @@ def test_unknown_layer_and_missing_logits_are_rejected():
         SegGradCAM(fused, "head", model_output="probabilities")
     with pytest.raises(TypeError, match="model"):
         SegGradCAM(lambda x: x, "features")
+
+
+def test_context_form_and_max_normalisation_of_the_saliency():
+    model = _tiny_model()
+    images = np.random.default_rng(4).normal(size=(2, SIZE, SIZE, 2)).astype(np.float32)
+    masks = np.zeros((2, SIZE, SIZE), np.float32)
+    masks[:, 2:6, 1:4] = 1
+    requests = Requests([0, 1], [1, 2], masks)
+    raw = SegGradCAM(model, "features", form="grid").explain(images, requests)
+    np.testing.assert_array_equal(raw.saliency, raw.heatmaps)
+    context = SegGradCAM(model, "features", form="context", normalize="max").explain(images, requests)
+    np.testing.assert_allclose(context.heatmaps, raw.heatmaps, rtol=1e-6)
+    # What a caller would otherwise write in NumPy: the heatmap outside R, scaled to a maximum of 1.
+    outside = raw.heatmaps * (1.0 - masks)
+    scale = outside.max(axis=(1, 2), keepdims=True)
+    assert scale.max() > 0
+    expected = np.divide(outside, scale, out=np.zeros_like(outside), where=scale > 0)
+    np.testing.assert_allclose(context.saliency, expected, rtol=1e-5, atol=1e-7)
+    assert np.all(context.saliency[masks == 1] == 0)
+    with pytest.raises(ValueError, match="form"):
+        SegGradCAM(model, "features", form="both")
+    with pytest.raises(ValueError, match="normalize"):
+        SegGradCAM(model, "features", normalize="l1")
+
+
+def test_single_channel_logits_give_opposite_weights_for_the_two_classes():
+    inputs = keras.Input((SIZE, SIZE, 2))
+    features = keras.layers.Conv2D(3, 1, activation="relu", name="features")(inputs)
+    logit = keras.layers.Conv2D(1, 1, name="logit")(features)
+    model = keras.Model(inputs, logit)
+    images = np.random.default_rng(5).normal(size=(1, SIZE, SIZE, 2)).astype(np.float32)
+    mask = whole_image_mask((SIZE, SIZE))
+    result = SegGradCAM(model, "features", model_output="logits").explain(
+        images, Requests([0, 0], [1, 0], np.stack([mask, mask])))
+    assert np.abs(result.weights[0]).max() > 0
+    np.testing.assert_allclose(result.weights[1], -result.weights[0], rtol=1e-6)

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from deeplab_utils import DeepLabModel, find_float_input, find_logits, find_scaling
-from deeplab_utils.graph_loader import GraphIndex, strip_output_shapes
+from deeplab_utils.graph_def import GraphIndex, strip_output_shapes
 
 tf1 = tf.compat.v1
 
@@ -67,7 +67,8 @@ def test_graph_without_convolution_has_no_float_input():
         tf.identity(tf.argmax(logits, 3), name="SemanticPredictions")
 
     graph_def = _freeze(build)
-    with pytest.raises(ValueError, match="no float input found: no convolution"):
+    with pytest.raises(ValueError, match="Argument `graph_def` must have a float input .*no convolution depends on "
+                                         r"'ImageTensor:0' \(no float input found\)"):
         find_float_input(graph_def)
     with pytest.raises(ValueError, match="no float input found"):
         DeepLabModel(graph_def)
@@ -91,7 +92,7 @@ def test_graph_without_argmax_has_no_logits():
     names = []
     graph_def = _freeze(build, names)
     assert find_float_input(graph_def) == names[0]
-    with pytest.raises(ValueError, match="no logits found: no ArgMax"):
+    with pytest.raises(ValueError, match=r"Argument `graph_def` must have logits .*no ArgMax .*\(no logits found\)"):
         find_logits(graph_def)
     with pytest.raises(ValueError, match="no logits found"):
         DeepLabModel(graph_def)
