@@ -29,8 +29,8 @@ from grid_saliency_tf import GridSaliencyOptimizer
 
 __all__ = ["BatchExplainer", "automatic_batch_size", "batch_size_for_budget", "gpu_memory_bytes"]
 
-#: The engine outputs kept per request (the full-resolution masks are recomputed from the grid masks).
-_KEPT = ("low_res_masks", "total_loss", "mask_loss", "preservation_loss", "perturbation_value", "empty",
+#: The engine outputs kept per request: the common ``saliency`` field and grid saliency's own.
+_KEPT = ("saliency", "low_res_masks", "total_loss", "mask_loss", "preservation_loss", "perturbation_value", "empty",
          "converged", "empty_request")
 
 
@@ -99,9 +99,9 @@ class BatchExplainer:
             masks: float32 ``(n, height, width)`` in {0, 1}: the request masks.
 
         Returns:
-            Arrays of ``n`` entries keyed like :class:`grid_saliency_tf.GridSaliencyResult` (all but
-            ``masks``: ``low_res_masks``, the losses, ``perturbation_value``, ``empty``, ``converged``,
-            ``empty_request``).
+            Arrays of ``n`` entries keyed like the fields of :class:`grid_saliency_tf.GridSaliencyResult`:
+            ``saliency`` ``(n, height, width)``, ``low_res_masks``, the losses, ``perturbation_value``,
+            ``empty``, ``converged``, ``empty_request``.
         """
         images = np.asarray(images, np.float32)
         class_ids = np.asarray(class_ids, np.int32)

@@ -32,7 +32,7 @@ from deeplab_utils.cityscapes.protocol import Protocol
 from deeplab_utils.cityscapes.records import GroupOutcome, ImageRecord, RequestOutcome, record_name
 from deeplab_utils.cityscapes.requests import RequestGroup, build_requests
 from deeplab_utils.cityscapes.statistics import group_histograms
-from grid_saliency_tf import GridSaliencyOptimizer, upsample_mask
+from grid_saliency_tf import GridSaliencyOptimizer
 from grid_saliency_tf.experiment import Progress, figures
 
 __all__ = ["optimizer_settings", "run_settings", "explain_examples", "prediction_name"]
@@ -50,11 +50,16 @@ def optimizer_settings(overrides: dict[str, Any] | None = None, *, model_output:
     return GridSaliencyOptimizer(lambda images: images, **settings).get_config()  # validated, complete
 
 
+#: Optimizer settings that change how requests are computed, not their results: left out of a run's identity.
+_HOW = ("max_requests_per_call",)
+
+
 def run_settings(protocol: Protocol, optimizer: dict[str, Any], *, model_name: str, split: str) -> dict[str, Any]:
     """What decides a run's records (its identity): the model, the split, the protocol, the optimizer.
 
     How the work is spread (batch size, shards, strategy) is not part of it: it does not change a record.
     """
+    optimizer = {key: value for key, value in optimizer.items() if key not in _HOW}
     return {"model": model_name, "split": split, "protocol": protocol.to_settings(), "optimizer": optimizer}
 
 
@@ -159,10 +164,8 @@ class _Runner:
         outcomes = []
         for g, request_group in enumerate(work.groups):
             results = [work.results[(g, r)] for r in range(len(request_group))]
-            saliency = np.zeros((len(results), height, width), np.float32)
-            if results:
-                low_res = tf.constant(np.stack([result["low_res_masks"] for result in results]))
-                saliency = upsample_mask(low_res, (height, width), self.optimizer.upsampling).numpy()
+            saliency = (np.stack([result["saliency"] for result in results]) if results
+                        else np.zeros((0, height, width), np.float32))
             counted = np.array([bool(res["converged"]) and not res["empty"] and not res["empty_request"]
                                 for res in results], bool)
             histograms = group_histograms(work.ground_truth, request_group.requests.masks, saliency, counted,
