@@ -22,7 +22,8 @@ import tensorflow as tf
 
 from deeplab_utils.labels import CITYSCAPES
 from deeplab_utils.model import DeepLabModel
-from grid_saliency_tf.scoring import check_model_output_kind, class_probabilities
+from grid_saliency_tf.scoring import class_probabilities
+from grid_saliency_tf.validation import check_model_output_kind
 
 __all__ = ["KERAS_SUFFIXES", "load_model", "predict"]
 

@@ -23,12 +23,14 @@ import dataclasses
 from typing import Any
 
 from deeplab_utils.labels import CITYSCAPES
-from deeplab_utils.requests import CITYSCAPES_SHAPE, scaled_min_size
+from deeplab_utils.requests import CITYSCAPES_SHAPE, MIN_REQUEST_PIXELS, REQUEST_EROSION_SIZE, scaled_min_size
 
 __all__ = [
     "PREDICTION_CLASSES",
     "ERROR_PAIRS",
     "TABLE_1_CONTEXT_CLASSES",
+    "ERROR_MIN_REQUEST_PIXELS",
+    "BASELINE_PIXELS",
     "CONTEXTS",
     "BASELINE_SHARINGS",
     "Protocol",
@@ -49,6 +51,10 @@ ERROR_PAIRS: tuple[tuple[str, str], ...] = (
 #: The context classes (columns) Table 1 shows, in the paper's order.
 TABLE_1_CONTEXT_CLASSES: tuple[str, ...] = (
     "road", "bicycle", "motorcycle", "car", "vegetation", "building", "sidewalk", "rider", "person", "pole")
+#: Table S2: error requests keep at least this many pixels after the erosion, at 1024x2048.
+ERROR_MIN_REQUEST_PIXELS = 625
+#: S2.1: the baseline's dilation pixels per image and class, at 1024x2048.
+BASELINE_PIXELS = 400_000
 #: Which pixels are context: all but the request's own pixels, or every pixel of the image.
 CONTEXTS = ("outside_request", "everywhere")
 #: How the baseline's pixel budget is shared among the instances of one image and class.
@@ -107,11 +113,11 @@ class Protocol:
 
     prediction_classes: tuple[str, ...] = PREDICTION_CLASSES
     error_pairs: tuple[tuple[str, str], ...] = ERROR_PAIRS
-    min_size: int = 10000
-    error_min_size: int = 625
-    baseline_pixels: int = 400000
+    min_size: int = MIN_REQUEST_PIXELS
+    error_min_size: int = ERROR_MIN_REQUEST_PIXELS
+    baseline_pixels: int = BASELINE_PIXELS
     reference_shape: tuple[int, int] = CITYSCAPES_SHAPE
-    erosion_size: int = 3
+    erosion_size: int = REQUEST_EROSION_SIZE
     connectivity: int = 8
     context: str = "outside_request"
     baseline_sharing: str = "radius"
