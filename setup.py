@@ -37,6 +37,7 @@ setup(
             "toy-evaluate = toy_benchmark.evaluate_main:run",
             "toy-sweep = toy_benchmark.sweep_main:run",
             "deeplab-explain = deeplab_utils.explain_main:run",
+            "deeplab-cityscapes = deeplab_utils.cityscapes_main:run",
         ]
     },
     classifiers=[

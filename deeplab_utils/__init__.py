@@ -5,7 +5,9 @@ Load a zoo tarball (e.g. ``deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz``),
 :func:`explain_image` or the binary ``deeplab-explain`` (Hoyer et al., NeurIPS 2019, Sec. 5, supplement
 S2-S3). Fixture
 graphs in the export format come from :mod:`deeplab_utils.testing`; :func:`parity_report` checks a
-loaded model against the graph's own predictions.
+loaded model against the graph's own predictions. The statistics of Sec. 5 over a whole Cityscapes split
+(Fig. 6/S14, Table 1, Tables S1/S2) live in the subpackage :mod:`deeplab_utils.cityscapes` and its binary
+``deeplab-cityscapes`` (docs/cityscapes.md).
 """
 
 from deeplab_utils.archive import extract_archive, locate_frozen_graph, read_frozen_graph_bytes

@@ -1,0 +1,281 @@
+"""Explaining a Cityscapes split: predict, build requests, optimise them in batches, count, record.
+
+Per image (Sec. 5 and supplement S2 of Hoyer et al., NeurIPS 2019): the image and its fine labels are
+read by a tf.data pipeline; the model predicts it; the requests of every group of the
+:class:`~deeplab_utils.cityscapes.protocol.Protocol` are built; they join a queue of requests from
+this and earlier images, which the :class:`~deeplab_utils.cityscapes.explainer.BatchExplainer`
+optimises ``batch_size`` per replica at a time with context grid saliency; when the last request of an
+image is back, its histograms (:mod:`~deeplab_utils.cityscapes.statistics`) are computed and its
+:class:`~deeplab_utils.cityscapes.records.ImageRecord` is written atomically, after its prediction PNG
+(and, for chosen images, its Fig. S13 panels). An image whose record exists is skipped, so a killed
+run resumes where it stopped, and records of any mix of processes aggregate alike.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from deeplab_utils.cityscapes import panels as panel_figures
+from deeplab_utils.cityscapes.baseline import baseline_ring
+from deeplab_utils.cityscapes.dataset import CityscapesExample, make_image_dataset, read_example, train_ids_of
+from deeplab_utils.cityscapes.explainer import BatchExplainer
+from deeplab_utils.cityscapes.models import predict
+from deeplab_utils.cityscapes.protocol import Protocol
+from deeplab_utils.cityscapes.records import GroupOutcome, ImageRecord, RequestOutcome, record_name
+from deeplab_utils.cityscapes.requests import RequestGroup, build_requests
+from deeplab_utils.cityscapes.statistics import group_histograms
+from grid_saliency_tf import GridSaliencyOptimizer
+from grid_saliency_tf.experiment import Progress, figures
+
+__all__ = ["optimizer_settings", "run_settings", "explain_examples", "prediction_name"]
+
+
+def optimizer_settings(overrides: dict[str, Any] | None = None, *, model_output: str = "probabilities") -> dict[str, Any]:
+    """Keyword arguments of the optimizer: the Cityscapes defaults (S2.1), context mode, 0..255 images.
+
+    Args:
+        overrides: Settings replacing defaults (e.g. ``{"steps": 40}``).
+        model_output: ``"probabilities"`` or ``"logits"``.
+    """
+    settings = {**GridSaliencyOptimizer.cityscapes_defaults(), "mode": "context", "value_range": (0.0, 255.0),
+                "model_output": model_output, **(overrides or {})}
+    return GridSaliencyOptimizer(lambda images: images, **settings).get_config()  # validated, complete
+
+
+#: Optimizer settings that change how requests are computed, not their results: left out of a run's identity.
+_HOW = ("max_requests_per_call",)
+
+
+def run_settings(protocol: Protocol, optimizer: dict[str, Any], *, model_name: str, split: str) -> dict[str, Any]:
+    """What decides a run's records (its identity): the model, the split, the protocol, the optimizer.
+
+    How the work is spread (batch size, shards, strategy) is not part of it: it does not change a record.
+    """
+    optimizer = {key: value for key, value in optimizer.items() if key not in _HOW}
+    return {"model": model_name, "split": split, "protocol": protocol.to_settings(), "optimizer": optimizer}
+
+
+def prediction_name(image: str) -> str:
+    """The prediction PNG (train ids) of an image inside a run folder."""
+    return f"predictions/{image}.png"
+
+
+@dataclasses.dataclass
+class _ImageWork:
+    example: CityscapesExample
+    image: np.ndarray
+    ground_truth: np.ndarray
+    prediction: np.ndarray
+    groups: list[RequestGroup]
+    started: float
+    results: dict[tuple[int, int], dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def requests(self) -> list[tuple[int, int]]:
+        return [(g, r) for g, group in enumerate(self.groups) for r in range(len(group))]
+
+
+def _outcome(request_group: RequestGroup, index: int, result: dict[str, Any], histogram: np.ndarray) -> RequestOutcome:
+    masks = request_group.requests
+    converged, empty, empty_request = (bool(result[key]) for key in ("converged", "empty", "empty_request"))
+    return RequestOutcome(
+        index=index, pixels=int(masks.sizes[index]), eroded_pixels=int(masks.eroded_sizes[index]),
+        box=tuple(int(v) for v in masks.boxes[index]),
+        total_loss=float(result["total_loss"]), mask_loss=float(result["mask_loss"]),
+        preservation_loss=float(result["preservation_loss"]), perturbation_value=float(result["perturbation_value"]),
+        converged=converged, empty_saliency=empty, empty_request=empty_request,
+        counted=converged and not empty and not empty_request, histogram=tuple(float(v) for v in histogram),
+        low_res_mask=tuple(tuple(float(v) for v in row) for row in np.round(result["low_res_masks"], 4)))
+
+
+class _Runner:
+    """The queue of requests across images and the finishing of images (one per `explain_examples`).
+
+    Finishing an image (its histograms, baseline, panels and files) runs on a background thread, so that
+    it overlaps the optimisation of the next batch (NumPy, OpenCV and TensorFlow release the GIL in
+    their long operations); `close` waits for it and raises what it raised.
+    """
+
+    def __init__(self, model: Callable[..., Any], output_dir: Path, protocol: Protocol,
+                 optimizer: GridSaliencyOptimizer, explainer: BatchExplainer, panel_names: frozenset[str],
+                 panel_group: str, progress: Progress | None) -> None:
+        self.model, self.output_dir, self.protocol = model, output_dir, protocol
+        self.optimizer, self.explainer = optimizer, explainer
+        self.panel_names, self.panel_group, self.progress = panel_names, panel_group, progress
+        self.queue: list[tuple[_ImageWork, int, int]] = []
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="finish")
+        self.finishing: list[concurrent.futures.Future] = []
+        self.finished = 0
+        self.requests_done = 0
+        self.started = time.perf_counter()
+
+    def add(self, work: _ImageWork) -> None:
+        if self.queue and self.queue[-1][0].image.shape != work.image.shape:
+            self.drain()  # one batch holds images of one size
+        self.queue += [(work, g, r) for g, r in work.requests]
+        if not work.requests:
+            self.submit(work)
+        while len(self.queue) >= self.explainer.global_batch:
+            self.run(self.queue[: self.explainer.global_batch])
+            del self.queue[: self.explainer.global_batch]
+
+    def drain(self) -> None:
+        while self.queue:
+            self.run(self.queue[: self.explainer.global_batch])
+            del self.queue[: self.explainer.global_batch]
+
+    def run(self, batch: list[tuple[_ImageWork, int, int]]) -> None:
+        images = np.stack([work.image for work, _, _ in batch]).astype(np.float32)
+        class_ids = np.array([work.groups[g].class_id for work, g, _ in batch], np.int32)
+        masks = np.stack([work.groups[g].requests.masks[r] for work, g, r in batch]).astype(np.float32)
+        outputs = self.explainer.explain(images, class_ids, masks)
+        self.requests_done += len(batch)
+        for position, (work, g, r) in enumerate(batch):
+            work.results[(g, r)] = {key: value[position] for key, value in outputs.items()}
+            if len(work.results) == len(work.requests):
+                self.submit(work)
+
+    def submit(self, work: _ImageWork) -> None:
+        """Finishes `work` on the background thread; raises what an earlier finishing raised. At most
+        two images wait to be finished (each holds its image and maps in memory)."""
+        while self.finishing and (self.finishing[0].done() or len(self.finishing) >= 2):
+            self.finishing.pop(0).result()
+        self.finishing.append(self.pool.submit(self.finish, work))
+
+    def close(self) -> None:
+        """Waits until every submitted image is finished (its record written); raises the first error."""
+        try:
+            for future in self.finishing:
+                future.result()
+        finally:
+            self.pool.shutdown(wait=True)
+
+    def finish(self, work: _ImageWork) -> None:
+        height, width = work.prediction.shape
+        budget = self.protocol.pixels(self.protocol.baseline_pixels, (height, width))
+        outcomes = []
+        for g, request_group in enumerate(work.groups):
+            results = [work.results[(g, r)] for r in range(len(request_group))]
+            saliency = (np.stack([result["saliency"] for result in results]) if results
+                        else np.zeros((0, height, width), np.float32))
+            counted = np.array([bool(res["converged"]) and not res["empty"] and not res["empty_request"]
+                                for res in results], bool)
+            histograms = group_histograms(work.ground_truth, request_group.requests.masks, saliency, counted,
+                                          context=self.protocol.context, baseline_budget=budget,
+                                          baseline_sharing=self.protocol.baseline_sharing)
+            outcomes.append(GroupOutcome(
+                group=request_group.group, kind=request_group.kind, class_id=request_group.class_id,
+                ground_truth_id=request_group.ground_truth_id, candidates=request_group.requests.num_candidates,
+                min_size_pixels=request_group.requests.min_size,
+                requests=tuple(_outcome(request_group, r, results[r], histograms.requests[r])
+                               for r in range(len(results))),
+                combined_max=tuple(histograms.combined_max.tolist()), baseline=tuple(histograms.baseline.tolist()),
+                baseline_counted=tuple(histograms.baseline_counted.tolist()),
+                baseline_pixels=histograms.baseline_pixels))
+            if request_group.group == self.panel_group and work.example.name in self.panel_names and results:
+                self.write_panels(work, request_group, results, saliency, counted, budget)
+        valid = work.ground_truth != 255
+        accuracy = float((work.prediction == work.ground_truth)[valid].mean()) if valid.any() else None
+        figures.write_png(self.output_dir / prediction_name(work.example.name),
+                          np.repeat(work.prediction.astype(np.uint8)[..., None], 3, axis=-1))
+        ImageRecord(image=work.example.name, height=height, width=width, pixel_accuracy=accuracy,
+                    groups=tuple(outcomes), seconds=round(time.perf_counter() - work.started, 3),
+                    ).save(self.output_dir / record_name(work.example.name))
+        self.finished += 1
+        if self.progress is not None:
+            rate = self.requests_done / max(time.perf_counter() - self.started, 1e-9)
+            self.progress.bar.set_postfix_str(f"{rate:.2f} req/s", refresh=False)
+            self.progress.update(1)
+
+    def write_panels(self, work: _ImageWork, request_group: RequestGroup, results: list[dict[str, Any]],
+                     saliency: np.ndarray, counted: np.ndarray, budget: int) -> None:
+        index = int(np.flatnonzero(counted)[0]) if counted.any() else 0
+        mask = request_group.requests.masks[index]
+        ring = baseline_ring(request_group.requests.masks, budget, sharing=self.protocol.baseline_sharing)
+        panel = panel_figures.s13_panels(
+            self.model, work.image, mask, request_group.class_id, saliency[index],
+            float(results[index]["perturbation_value"]), ring, model_output=self.optimizer.model_output,
+            title=f"{work.example.name}: {request_group.group}, request {index + 1}")
+        name = f"panels/{work.example.name}_{request_group.group.replace('/', '-').replace(' ', '_')}.png"
+        figures.write_png(self.output_dir / name, panel)
+
+
+def _read(examples: Sequence[CityscapesExample]):
+    """Yields ``(example, image, label_ids)`` from the tf.data pipeline; a file it cannot decode is a
+    ValueError naming the file (found by decoding the remaining files one by one)."""
+    if not examples:
+        return
+    position = 0
+    iterator = make_image_dataset(examples).as_numpy_iterator()
+    while True:
+        try:
+            index, image, label_ids = next(iterator)
+        except StopIteration:
+            return
+        except tf.errors.OpError as error:
+            for example in examples[position:]:
+                read_example(example)  # raises the ValueError naming the file
+            raise ValueError(f"Argument `dataset` must hold readable PNG files; reading "
+                             f"{examples[position].name!r} failed: {error.message.splitlines()[0]}") from None
+        position = int(index) + 1
+        yield examples[int(index)], image, label_ids
+
+
+def explain_examples(model: Callable[..., Any], examples: Sequence[CityscapesExample], output_dir: str | os.PathLike,
+                     *, protocol: Protocol, optimizer: GridSaliencyOptimizer, batch_size: int = 8,
+                     strategy: tf.distribute.Strategy | None = None, panel_names: Sequence[str] = (),
+                     panel_group: str = "rider", progress: Progress | None = None) -> dict[str, int]:
+    """Explains every example without a record and writes its record (module docstring).
+
+    Args:
+        model: Maps 0..255 images to Cityscapes train-id probabilities (:mod:`~deeplab_utils.cityscapes.models`);
+            the optimizer must wrap the same model.
+        examples: The images to do (those with a record are skipped).
+        output_dir: The run folder (claimed by the caller, :mod:`~deeplab_utils.cityscapes.folders`).
+        protocol: Requests, thresholds and choices.
+        optimizer: Context-mode optimizer with ``value_range=(0, 255)``.
+        batch_size: Requests per replica and optimisation call.
+        strategy: A tf.distribute strategy whose local replicas share each batch; None for one device.
+        panel_names: Images whose Fig. S13 panels are drawn (for the first counted request of `panel_group`).
+        panel_group: The group of the panels.
+        progress: Advanced by one per finished image (also for skipped ones).
+
+    Returns:
+        ``{"images": done now, "skipped": already done, "requests": optimised}``.
+
+    Raises:
+        ValueError: For a model whose output is not Cityscapes probabilities, an image the model cannot
+            take, or a label map of another size (records already written are kept).
+    """
+    if optimizer.mode != "context" or tuple(optimizer.value_range) != (0.0, 255.0):
+        raise ValueError(f"Argument `optimizer` must be in context mode with value_range (0.0, 255.0); received "
+                         f"mode={optimizer.mode!r}, value_range={optimizer.value_range!r}.")
+    output_dir = Path(output_dir)
+    explainer = BatchExplainer(optimizer, batch_size=batch_size, strategy=strategy)
+    runner = _Runner(model, output_dir, protocol, optimizer, explainer, frozenset(panel_names), panel_group, progress)
+    pending = [example for example in examples if not (output_dir / record_name(example.name)).exists()]
+    if progress is not None:
+        progress.update(len(examples) - len(pending))
+    try:
+        for example, image, label_ids in _read(pending):
+            started = time.perf_counter()
+            ground_truth = train_ids_of(label_ids, example, image.shape[:2])
+            prediction = predict(model, image, optimizer.model_output).argmax(axis=-1).astype(np.uint8)
+            runner.add(_ImageWork(example, image, ground_truth, prediction,
+                                  build_requests(prediction, ground_truth, protocol), started))
+    except ValueError:
+        runner.drain()  # finish the images read before the bad one, then report it
+        raise
+    else:
+        runner.drain()
+    finally:
+        runner.close()  # images already optimised get their records, also after an interruption
+    return {"images": runner.finished, "skipped": len(examples) - len(pending), "requests": runner.requests_done}

@@ -1,0 +1,164 @@
+"""Saliency-weighted ground-truth label histograms of the context (Sec. 5 of Hoyer et al., NeurIPS 2019).
+
+"For each image and semantic class we compute the weighted label distribution of context salient
+pixels. The weight of each pixel is given by the computed saliency intensity at said pixel and its
+context class label is taken from the ground truth segmentation. For each requested object class, we
+group by label across all images and sum the saliency values within each group. [...] We normalize
+the results by the sum of all saliency values across all classes and images."
+
+A histogram here has :data:`NUM_BINS` = 20 entries: the 19 train ids, then the ignored pixels (ground
+truth 255), kept apart so that the aggregation can leave them out of the normalisation (the default) or
+count them. The saliency ``M`` is the engine's full-resolution mask (bilinearly upsampled, S2.1).
+
+Choices the paper leaves open (docs/cityscapes.md), each an argument:
+
+- which pixels are context (`context`): all but the request's own pixels (default), or all;
+- how several instances of one image combine: their histograms are summed (``"sum"``, each instance
+  adds its saliency), or their saliency maps are combined by a pixel-wise maximum first (``"max"``,
+  overlapping context counted once; context is then outside every counted request of the group). Both
+  are computed per image, so the aggregation can pick either from the records alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from deeplab_utils.cityscapes.baseline import baseline_ring
+from deeplab_utils.cityscapes.protocol import CONTEXTS
+from deeplab_utils.labels import CITYSCAPES
+
+__all__ = ["NUM_BINS", "IGNORED_BIN", "IGNORED_MODES", "label_histogram", "GroupHistograms",
+           "group_histograms", "normalise"]
+
+NUM_CLASSES = CITYSCAPES.num_classes
+#: 19 train ids and one bin for ignored ground truth.
+NUM_BINS = NUM_CLASSES + 1
+IGNORED_BIN = NUM_CLASSES
+#: Whether ignored ground truth is left out of the normalisation or counted in it.
+IGNORED_MODES = ("exclude", "include")
+
+
+def _bins(ground_truth: np.ndarray) -> np.ndarray:
+    """The histogram bin of every pixel, ``(height * width,)``: its train id, or the ignored bin."""
+    labels = np.asarray(ground_truth)
+    return np.where(labels < NUM_CLASSES, labels, IGNORED_BIN).astype(np.intp).ravel()
+
+
+def _weighted(bins: np.ndarray, weights: np.ndarray | None, where: np.ndarray | None) -> np.ndarray:
+    """``bincount`` of the bins of the pixels in `where` with non-zero weight (zeros add nothing; the
+    saliency is zero on most pixels, so this sums far fewer values)."""
+    keep = np.ones(bins.size, bool) if where is None else np.asarray(where, bool).ravel()
+    if weights is None:
+        return np.bincount(bins[keep], minlength=NUM_BINS).astype(np.float64)
+    weights = np.asarray(weights).ravel()
+    keep = keep & (weights != 0)
+    return np.bincount(bins[keep], weights=weights[keep].astype(np.float64), minlength=NUM_BINS).astype(np.float64)
+
+
+def label_histogram(ground_truth: np.ndarray, weights: np.ndarray | None = None,
+                    where: np.ndarray | None = None) -> np.ndarray:
+    """Sum of `weights` per ground-truth label over the pixels in `where`.
+
+    Args:
+        ground_truth: uint8 ``(height, width)``: train ids 0..18, anything else is ignored.
+        weights: float ``(height, width)`` (the saliency); None for 1 per pixel.
+        where: bool ``(height, width)``: the pixels that count; None for all.
+
+    Returns:
+        float64 ``(20,)``: 19 classes, then the ignored pixels.
+    """
+    return _weighted(_bins(ground_truth), weights, where)
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupHistograms:
+    """The histograms of one request group in one image.
+
+    Attributes:
+        requests: float64 ``(n, 20)``: per request, its saliency over its context.
+        combined_max: float64 ``(20,)``: the pixel-wise maximum of the counted requests' saliencies over
+            the context of all of them; zeros when none counted.
+        baseline: float64 ``(20,)``: pixels of the dilation ring of all kept instances (S2.1).
+        baseline_counted: float64 ``(20,)``: the same for the counted instances only.
+        baseline_pixels: Pixels of the ring of all kept instances.
+    """
+
+    requests: np.ndarray
+    combined_max: np.ndarray
+    baseline: np.ndarray
+    baseline_counted: np.ndarray
+    baseline_pixels: int
+
+
+def group_histograms(ground_truth: np.ndarray, masks: np.ndarray, saliency: np.ndarray, counted: np.ndarray, *,
+                     context: str, baseline_budget: int, baseline_sharing: str) -> GroupHistograms:
+    """Every histogram of one group in one image.
+
+    Args:
+        ground_truth: uint8 ``(height, width)`` train ids (255 ignored).
+        masks: bool ``(n, height, width)``: the requests (un-eroded).
+        saliency: float ``(n, height, width)``: the full-resolution saliency of each request.
+        counted: bool ``(n,)``: which requests count (non-empty, converged).
+        context: ``"outside_request"`` or ``"everywhere"``.
+        baseline_budget: Ring pixels in pixels of this image.
+        baseline_sharing: ``"radius"`` or ``"equal"`` (:func:`~deeplab_utils.cityscapes.baseline.baseline_ring`).
+
+    Returns:
+        The group's :class:`GroupHistograms`.
+
+    Raises:
+        ValueError: For an unknown `context` or arrays of mismatched shapes.
+    """
+    if context not in CONTEXTS:
+        raise ValueError(f"Argument `context` must be one of {CONTEXTS}; received {context!r}.")
+    masks, counted = np.asarray(masks, bool), np.asarray(counted, bool)
+    saliency = np.asarray(saliency)
+    if masks.ndim != 3 or saliency.shape != masks.shape or counted.shape != masks.shape[:1] \
+            or masks.shape[1:] != np.shape(ground_truth):
+        raise ValueError(f"Arguments `masks`, `saliency`, `counted` and `ground_truth` must have shapes "
+                         f"(n, h, w), (n, h, w), (n,) and (h, w); received {masks.shape}, {saliency.shape}, "
+                         f"{counted.shape} and {np.shape(ground_truth)}.")
+    everywhere = np.ones(masks.shape[1:], bool)
+
+    def context_of(request_masks: np.ndarray) -> np.ndarray:
+        return everywhere if context == "everywhere" else ~request_masks.any(axis=0)
+
+    bins = _bins(ground_truth)  # once per group, not per request
+    per_request = np.zeros((masks.shape[0], NUM_BINS))
+    for index in range(masks.shape[0]):
+        per_request[index] = _weighted(bins, saliency[index], context_of(masks[index][None]))
+    combined = np.zeros(NUM_BINS)
+    if counted.any():
+        combined = _weighted(bins, saliency[counted].max(axis=0), context_of(masks[counted]))
+    ring = baseline_ring(masks, baseline_budget, sharing=baseline_sharing)
+    ring_counted = ring if counted.all() else baseline_ring(masks[counted], baseline_budget, sharing=baseline_sharing)
+    return GroupHistograms(per_request, combined, _weighted(bins, None, ring), _weighted(bins, None, ring_counted),
+                           int(ring.sum()))
+
+
+def normalise(histogram: np.ndarray, ignored: str = "exclude") -> tuple[np.ndarray, float]:
+    """A summed histogram as a distribution over the 19 classes.
+
+    Args:
+        histogram: ``(20,)`` sums (19 classes, then ignored).
+        ignored: ``"exclude"``: divide by the mass on the 19 classes (rows sum to 1); ``"include"``:
+            divide by all mass, ignored pixels included (rows sum to at most 1).
+
+    Returns:
+        ``(distribution, total)``: float64 ``(19,)`` and the divisor; the distribution is all zeros
+        when the divisor is 0 (no saliency at all).
+
+    Raises:
+        ValueError: For an unknown `ignored` mode or a histogram that is not ``(20,)``.
+    """
+    if ignored not in IGNORED_MODES:
+        raise ValueError(f"Argument `ignored` must be one of {IGNORED_MODES}; received {ignored!r}.")
+    histogram = np.asarray(histogram, np.float64)
+    if histogram.shape != (NUM_BINS,):
+        raise ValueError(f"Argument `histogram` must have shape ({NUM_BINS},); received {histogram.shape}.")
+    total = float(histogram.sum() if ignored == "include" else histogram[:NUM_CLASSES].sum())
+    if total <= 0.0:
+        return np.zeros(NUM_CLASSES), 0.0
+    return histogram[:NUM_CLASSES] / total, total
