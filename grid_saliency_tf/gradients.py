@@ -35,8 +35,8 @@ from grid_saliency_tf import forms, perturbations, scoring
 from grid_saliency_tf.explainer import DEFAULT_MAX_REQUESTS_PER_CALL, Explainer, ExplanationResult
 from grid_saliency_tf.forms import FORMS, NORMALIZATIONS
 from grid_saliency_tf.requests import Requests
-from grid_saliency_tf.validation import (check_bool, check_choice, check_grid_fits, check_number, check_pair,
-                                         check_positive_int, check_int)
+from grid_saliency_tf.validation import (check_bool, check_choice, check_grid_fits, check_int, check_number,
+                                         check_pair, check_positive_int)
 
 __all__ = [
     "FORMS",

@@ -87,19 +87,23 @@ def value_range_check(images: tf.Tensor, value_range: tuple[float, float]) -> Ch
 def output_checks(probabilities: tf.Tensor, model_output: str) -> Checks:
     """The model output on the original images: finite, and probabilities if declared so.
 
+    The class sum of every pixel is finite exactly when all its classes are, so the checks read the
+    ``(n, height_out, width_out, classes)`` tensor twice only (the sum and, for probabilities, the minimum).
+
     Args:
         probabilities: float32 ``(n, height_out, width_out, classes)``, ``f(x)`` as returned by
             :func:`grid_saliency_tf.scoring.probabilities_from_output` (two classes for one channel).
         model_output: ``"probabilities"`` or ``"logits"``.
     """
     prefix = f"Argument `model_output`={model_output!r} must match what the model returns"
-    count = _non_finite_count(probabilities)
+    sums = tf.reduce_sum(probabilities, axis=-1)
+    count = _non_finite_count(sums)
     checks = {"model_output": _check(
-        count == 0, prefix + ": finite values; received an output with {} NaN or Inf value(s) on the original "
+        count == 0, prefix + ": finite values; received an output with NaN or Inf at {} pixel(s) of the original "
                              "images.", [count])}
     if model_output == "probabilities":
         minimum = tf.reduce_min(probabilities)
-        sum_error = tf.reduce_max(tf.abs(tf.reduce_sum(probabilities, axis=-1) - 1.0))
+        sum_error = tf.reduce_max(tf.abs(sums - 1.0))
         ok = (minimum >= -PROBABILITY_TOLERANCE) & (sum_error <= PROBABILITY_TOLERANCE)
         checks["probabilities"] = _check(
             ok, prefix + f": probabilities >= 0 that sum to 1 over the classes (tolerance {PROBABILITY_TOLERANCE}; "

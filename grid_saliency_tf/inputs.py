@@ -68,7 +68,8 @@ def iterate_request_batches(images: Any, requests: Requests | None, *,
             batch_images = tf.convert_to_tensor(batch_images)
             if batch_images.shape.rank == 3:
                 batch_images, masks, class_ids = batch_images[None], np.asarray(masks)[None], np.asarray(class_ids)[None]
-            yield validate_images(batch_images, check_values=check_values), Requests.one_per_image(masks, class_ids)
+            requests_of_batch = Requests.one_per_image(masks, class_ids)
+            yield validate_images(batch_images, check_values=check_values), requests_of_batch
         return
     if requests is None:
         raise ValueError("Argument `requests` is required when `images` is an array or tensor; received None.")

@@ -95,7 +95,15 @@ class Requests:
         return cls(np.arange(n), class_ids, masks)
 
     def subset(self, start: int, stop: int) -> "Requests":
-        """Requests ``start`` to ``stop - 1``, sharing this batch's validated arrays (no copy, no new check)."""
+        """Requests ``start`` to ``stop - 1``, sharing this batch's validated arrays (no copy, no new check).
+
+        Args:
+            start: First request, ``0 <= start < n``.
+            stop: One past the last request; clipped to ``n`` like a slice.
+
+        Returns:
+            The requests ``start:stop`` of this batch.
+        """
         subset = object.__new__(Requests)
         for field in ("image_indices", "class_ids", "masks"):
             object.__setattr__(subset, field, getattr(self, field)[start:stop])

@@ -138,3 +138,29 @@ def test_no_retracing_on_a_second_call_with_the_same_shapes(name):
     explainer.explain(images, Requests(np.arange(3), class_ids, masks))
     explainer.explain(images[::-1] * 0.5, Requests(np.arange(3)[::-1], class_ids[::-1], masks))
     assert explainer.tracing_count == 1
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_explain_tensors_inside_a_graph_equals_explain_and_asserts_the_checks(name):
+    explainer = METHODS[name](_model())
+    images, masks, class_ids = _data()
+    expected = explainer.explain(images, Requests(np.arange(3), class_ids, masks))
+
+    @tf.function
+    def compiled(*args):
+        return explainer.explain_tensors(*args)
+
+    indices = np.arange(3, dtype=np.int32)
+    tensors = compiled(images, indices, class_ids.astype(np.int32), masks)
+    for field in dataclasses.fields(expected):
+        if getattr(expected, field.name) is not None:
+            np.testing.assert_allclose(tensors[field.name].numpy(), getattr(expected, field.name), rtol=1e-5,
+                                       atol=1e-6, err_msg=field.name)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="class_ids.*3 classes; received 3"):
+        compiled(images, indices, np.array([0, 1, 3], np.int32), masks)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="image_indices.*received 5"):
+        compiled(images, np.array([0, 5, 1], np.int32), class_ids.astype(np.int32), masks)
+    bad = images.copy()
+    bad[1, 2, 3, 0] = np.nan
+    with pytest.raises(tf.errors.InvalidArgumentError, match="images.*1 NaN"):
+        compiled(bad, indices, class_ids.astype(np.int32), masks)

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from grid_saliency_tf import (GridSaliencyOptimizer, IntegratedGradients, Requests, SegGradCAM, SmoothGrad,
                               VanillaGradient)
@@ -78,3 +79,27 @@ def test_a_model_failing_inside_the_compiled_function_gives_one_clear_message(na
         explainer.explain(images, requests)
     message = str(error.value)
     assert "in user code" not in message and "File " not in message and "\x1b[" not in message
+
+
+@keras.saving.register_keras_serializable(package="grid_saliency_tests")
+class BrightnessGuard(keras.layers.Layer):
+    """Passes images through, with a graph assertion that no pixel exceeds 0.9 (fails at run time)."""
+
+    def call(self, images):
+        check = tf.debugging.assert_less_equal(tf.reduce_max(images), 0.9, message="pixel above 0.9")
+        with tf.control_dependencies([check]):
+            return tf.identity(images)
+
+
+def test_a_model_failing_at_run_time_inside_the_compiled_function_gives_one_clear_message():
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((SIZE, SIZE, 1))
+    x = keras.layers.Conv2D(3, 3, padding="same", name="bottleneck")(BrightnessGuard()(inputs))
+    model = keras.Model(inputs, keras.layers.Softmax()(x))
+    images, requests = _data()
+    for explainer in (VanillaGradient(model), GridSaliencyOptimizer(model, steps=2, perturbation_values=(0.0, 0.5))):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="model.*pixel above 0.9") as error:
+            explainer.explain(images, requests)
+        message = str(error.value)
+        assert "Graph execution error" not in message and "File " not in message and "[[" not in message
+        explainer.explain(images * 0.5, requests)  # the same explainer still works on valid images
