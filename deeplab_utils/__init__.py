@@ -5,7 +5,8 @@ Load a zoo tarball (e.g. ``deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz``),
 :func:`explain_image` or the binary ``deeplab-explain`` (Hoyer et al., NeurIPS 2019, Sec. 5, supplement
 S2-S3). Fixture
 graphs in the export format come from :mod:`deeplab_utils.testing`; :func:`parity_report` checks a
-loaded model against the graph's own predictions.
+loaded model against the graph's own predictions. :class:`DeepLabV3Plus` is the same network as a native
+Keras model, loaded from the zoo's checkpoint with :func:`load_deeplab` (:mod:`deeplab_utils.native`).
 """
 
 from deeplab_utils.archive import extract_archive, locate_frozen_graph, read_frozen_graph_bytes
@@ -26,6 +27,7 @@ from deeplab_utils.labels import (
     pascal_color_map,
 )
 from deeplab_utils.model import DeepLabModel, parity_report
+from deeplab_utils.native import DeepLabV3Plus, NativeZooModel, load_deeplab
 from deeplab_utils.pipeline import explain_image
 from deeplab_utils.requests import (
     MIN_REQUEST_PIXELS,
@@ -41,11 +43,13 @@ __all__ = [
     "CITYSCAPES_LABEL_IDS",
     "COCO_CATEGORY_IDS_OF_VOC",
     "DeepLabModel",
+    "DeepLabV3Plus",
     "ExplainSettings",
     "FrozenGraph",
     "IGNORE_LABEL",
     "LabelSet",
     "MIN_REQUEST_PIXELS",
+    "NativeZooModel",
     "PASCAL_VOC",
     "REQUEST_EROSION_SIZE",
     "RequestMasks",
@@ -60,6 +64,7 @@ __all__ = [
     "find_scaling",
     "fit_to_crop",
     "label_set_for",
+    "load_deeplab",
     "load_graph_def",
     "locate_frozen_graph",
     "parity_report",
