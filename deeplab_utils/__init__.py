@@ -8,6 +8,8 @@ graphs in the export format come from :mod:`deeplab_utils.testing`; :func:`parit
 loaded model against the graph's own predictions. The statistics of Sec. 5 over a whole Cityscapes split
 (Fig. 6/S14, Table 1, Tables S1/S2) live in the subpackage :mod:`deeplab_utils.cityscapes` and its binary
 ``deeplab-cityscapes`` (docs/cityscapes.md).
+loaded model against the graph's own predictions. :class:`DeepLabV3Plus` is the same network as a native
+Keras model, loaded from the zoo's checkpoint with :func:`load_deeplab` (:mod:`deeplab_utils.native`).
 """
 
 from deeplab_utils.archive import extract_archive, locate_frozen_graph, read_frozen_graph_bytes
@@ -28,6 +30,7 @@ from deeplab_utils.labels import (
     pascal_color_map,
 )
 from deeplab_utils.model import DeepLabModel, parity_report
+from deeplab_utils.native import DeepLabV3Plus, NativeZooModel, load_deeplab
 from deeplab_utils.pipeline import explain_image
 from deeplab_utils.requests import (
     MIN_REQUEST_PIXELS,
@@ -43,11 +46,13 @@ __all__ = [
     "CITYSCAPES_LABEL_IDS",
     "COCO_CATEGORY_IDS_OF_VOC",
     "DeepLabModel",
+    "DeepLabV3Plus",
     "ExplainSettings",
     "FrozenGraph",
     "IGNORE_LABEL",
     "LabelSet",
     "MIN_REQUEST_PIXELS",
+    "NativeZooModel",
     "PASCAL_VOC",
     "REQUEST_EROSION_SIZE",
     "RequestMasks",
@@ -62,6 +67,7 @@ __all__ = [
     "find_scaling",
     "fit_to_crop",
     "label_set_for",
+    "load_deeplab",
     "load_graph_def",
     "locate_frozen_graph",
     "parity_report",

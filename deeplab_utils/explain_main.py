@@ -11,8 +11,11 @@ connected component of the predicted class that keeps at least --min_size pixels
 ``GridSaliencyOptimizer.cityscapes_defaults()`` and writes into the run folder --output_dir, per request,
 the saliency overlay (Fig. 5/S15), the intermediate panels (Fig. S13) and a JSON record; see
 :mod:`deeplab_utils.pipeline`. The same command again resumes; other settings are refused unless
---overwrite; a second process on the same folder is refused. Bad input ends with one line
-``deeplab-explain: error: ...`` and exit status 2, Ctrl-C with one line and exit status 130.
+--overwrite; a second process on the same folder is refused. --backend=keras (the default) explains
+the native Keras model loaded from the download's checkpoint (:mod:`deeplab_utils.native`, parity mode:
+the export's crop and padding), --backend=graph the frozen graph through ``DeepLabModel``. Bad input
+ends with one line ``deeplab-explain: error: ...`` and exit status 2, Ctrl-C with one line and exit
+status 130.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 from absl import flags
 
 from deeplab_utils.model import DeepLabModel
+from deeplab_utils.native.zoo_model import NativeZooModel
 from deeplab_utils.pipeline import explain_image
 from deeplab_utils.requests import MIN_REQUEST_PIXELS, REQUEST_MODES
 from deeplab_utils.settings import LABEL_SETS, ExplainSettings
@@ -56,8 +60,14 @@ _MASK_WEIGHT = flags.DEFINE_float("mask_weight", _PAPER["mask_weight"], "lambda,
 _UPSAMPLING = flags.DEFINE_enum("upsampling", _PAPER["upsampling"], UPSAMPLING_METHODS,
                                 "Upsampling of the saliency grid.")
 _PERTURBATION = flags.DEFINE_enum("perturbation", "constant", PERTURBATIONS, "Perturbation image.")
-_INPUT_NAME = flags.DEFINE_string("input_name", None, "Float input tensor; found in the graph by default.")
-_LOGITS_NAME = flags.DEFINE_string("logits_name", None, "Logits tensor; found in the graph by default.")
+_BACKEND = flags.DEFINE_enum(
+    "backend", "keras", ["keras", "graph"],
+    "keras: the native Keras DeepLab (deeplab_utils.native) with the download's checkpoint; graph: its "
+    "frozen graph (DeepLabModel).")
+_INPUT_NAME = flags.DEFINE_string("input_name", None,
+                                   "--backend=graph: float input tensor; found in the graph by default.")
+_LOGITS_NAME = flags.DEFINE_string("logits_name", None,
+                                   "--backend=graph: logits tensor; found in the graph by default.")
 _CHECK_PARITY = flags.DEFINE_boolean(
     "check_parity", True, "Compare the labels with the graph's own SemanticPredictions.")
 
@@ -82,7 +92,14 @@ def main(argv: list[str]) -> None:
     say = (lambda line: print(line, flush=True)) if _VERBOSE.value >= 1 else None
     if say:
         say(f"loading {_MODEL.value}")
-    model = DeepLabModel(_MODEL.value, input_name=_INPUT_NAME.value, logits_name=_LOGITS_NAME.value)
+    if _BACKEND.value == "graph":
+        model = DeepLabModel(_MODEL.value, input_name=_INPUT_NAME.value, logits_name=_LOGITS_NAME.value)
+    elif _INPUT_NAME.value is not None or _LOGITS_NAME.value is not None:
+        raise ValueError("Arguments `input_name` and `logits_name` must be left out with --backend=keras "
+                         f"(they name graph tensors); received {_INPUT_NAME.value!r}, "
+                         f"{_LOGITS_NAME.value!r}.")
+    else:
+        model = NativeZooModel(_MODEL.value)
     explain_image(model, _IMAGE.value, _OUTPUT_DIR.value, settings, overwrite=_OVERWRITE.value,
                   batch_size=_BATCH_SIZE.value, progress=say)
 

@@ -143,7 +143,7 @@ def plan_explanation(model: DeepLabModel | str | os.PathLike, image: np.ndarray 
     Raises:
         ValueError, TypeError: For a model, image, class or setting that cannot be used.
     """
-    if not isinstance(model, DeepLabModel):
+    if isinstance(model, (str, os.PathLike)):  # else a loaded model: DeepLabModel or NativeZooModel
         say(f"loading {model}")
         model = DeepLabModel(model)
     say(model.describe())

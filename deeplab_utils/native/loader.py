@@ -15,13 +15,14 @@ import os
 from typing import Any, Sequence
 
 import keras
+import tensorflow as tf
 
 from deeplab_utils.native.export import ExportSettings, infer_architecture, read_export_settings
 from deeplab_utils.native.layers import ConvUnit
 from deeplab_utils.native.model import DeepLabV3Plus, zoo_atrous_rates
 from deeplab_utils.native.sources import OfficialVariables, open_official
 
-__all__ = ["LoadReport", "official_variables", "assign_official_weights", "load_deeplab"]
+__all__ = ["LoadReport", "official_variables", "assign_official_weights", "build_deeplab", "load_deeplab"]
 
 _LISTED = 12  # names listed per kind of problem in an error message
 
@@ -99,12 +100,32 @@ def assign_official_weights(model: keras.Model, variables: OfficialVariables) ->
     return LoadReport(variables.source, len(targets), parameters, variables.skipped)
 
 
-def load_deeplab(
-    path: str | os.PathLike,
+def load_deeplab(path: str | os.PathLike, *, prefer: str = "checkpoint", **options: Any) -> DeepLabV3Plus:
+    """Builds the native model of an official DeepLab download and loads its weights.
+
+    Args:
+        path: A zoo tarball, its folder, a checkpoint prefix (``.../model.ckpt-30000``) or a ``.pb``.
+        prefer: Where the weights come from when both are there: ``"checkpoint"`` or ``"frozen_graph"``.
+        **options: Keyword arguments of :func:`build_deeplab` (``mode``, ``output``, ``output_stride``,
+            ``atrous_rates``, ``crop_size``, ``depth_multiplier``, ``name``, ``dtype``).
+
+    Returns:
+        The :class:`DeepLabV3Plus` with the weights loaded (see :func:`build_deeplab`).
+
+    Raises:
+        ValueError: If nothing can be read at `path`, the variables do not match the architecture
+            (listed), or parity mode has no crop size.
+    """
+    variables, graph_def = open_official(path, prefer=prefer)
+    return build_deeplab(variables, graph_def, **options)
+
+
+def build_deeplab(
+    variables: OfficialVariables,
+    graph_def: tf.compat.v1.GraphDef | None = None,
     *,
     mode: str = "parity",
     output: str = "probabilities",
-    prefer: str = "checkpoint",
     output_stride: int | None = None,
     atrous_rates: Sequence[int] | None = None,
     crop_size: Sequence[int] | None = None,
@@ -112,18 +133,18 @@ def load_deeplab(
     name: str | None = None,
     dtype: Any = None,
 ) -> DeepLabV3Plus:
-    """Builds the native model of an official DeepLab download and loads its weights.
+    """Builds the native model an official model's variables describe and loads them.
 
     The architecture is read from the variables (backbone, depth multiplier, classes, decoder, number
     of ASPP branches); crop size, output stride, ASPP rates and the head's batch-norm epsilon from the
-    frozen graph when the download has one, else from the arguments or the zoo's defaults (output
-    stride 8 for MobileNetV2 and 16 for Xception-65, rates 6/12/18 at 16, epsilon 1.001e-5).
+    frozen graph when there is one, else from the arguments or the zoo's defaults (output stride 8 for
+    MobileNetV2 and 16 for Xception-65, rates 6/12/18 at 16, epsilon 1.001e-5).
 
     Args:
-        path: A zoo tarball, its folder, a checkpoint prefix (``.../model.ckpt-30000``) or a ``.pb``.
+        variables: The weights (:func:`~deeplab_utils.native.sources.open_official`).
+        graph_def: The frozen export of the same model, for its settings; None without one.
         mode: ``"parity"`` (needs the crop size: from the frozen graph or `crop_size`) or ``"any_size"``.
         output: ``"probabilities"`` or ``"logits"``.
-        prefer: Where the weights come from when both are there: ``"checkpoint"`` or ``"frozen_graph"``.
         output_stride: Overrides the export's (or the default) output stride.
         atrous_rates: Overrides the export's (or the default) ASPP rates.
         crop_size: The export crop size, when no frozen graph tells it (parity mode).
@@ -136,10 +157,9 @@ def load_deeplab(
         :class:`LoadReport` and ``model.export_settings`` the :class:`ExportSettings` or None.
 
     Raises:
-        ValueError: If nothing can be read at `path`, the variables do not match the architecture
-            (listed), or parity mode has no crop size.
+        ValueError: If the variables do not match the architecture (listed), or parity mode has no crop
+            size.
     """
-    variables, graph_def = open_official(path, prefer=prefer)
     settings: ExportSettings | None = read_export_settings(graph_def) if graph_def is not None else None
     architecture = infer_architecture(variables)
     backbone = architecture["backbone"]
@@ -154,8 +174,8 @@ def load_deeplab(
                          f"({architecture['atrous_branches']}); received {tuple(atrous_rates)!r}.")
     if mode == "parity" and crop_size is None:
         if settings is None:
-            raise ValueError(f"Argument `crop_size` must be given for parity mode: {variables.source} has no "
-                             "frozen graph to read it from; received None.")
+            raise ValueError(f"Argument `crop_size` must be given for parity mode: {variables.source} comes "
+                             "without the frozen graph to read it from; received None.")
         crop_size = settings.crop_size
     head = {}
     if settings is not None and settings.head_batch_norm_epsilon is not None:
