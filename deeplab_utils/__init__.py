@@ -3,12 +3,10 @@
 Load a zoo tarball (e.g. ``deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz``), its folder or the
 ``frozen_inference_graph.pb`` with :class:`DeepLabModel`; explain a predicted class of one image with
 :func:`explain_image` or the binary ``deeplab-explain`` (Hoyer et al., NeurIPS 2019, Sec. 5, supplement
-S2-S3). Fixture
-graphs in the export format come from :mod:`deeplab_utils.testing`; :func:`parity_report` checks a
-loaded model against the graph's own predictions. The statistics of Sec. 5 over a whole Cityscapes split
+S2-S3). Fixture graphs in the export format come from :mod:`deeplab_utils.testing`; :func:`parity_report`
+checks a loaded model against the graph's own predictions. The statistics of Sec. 5 over a whole Cityscapes split
 (Fig. 6/S14, Table 1, Tables S1/S2) live in the subpackage :mod:`deeplab_utils.cityscapes` and its binary
-``deeplab-cityscapes`` (docs/cityscapes.md).
-loaded model against the graph's own predictions. :class:`DeepLabV3Plus` is the same network as a native
+``deeplab-cityscapes`` (docs/cityscapes.md). :class:`DeepLabV3Plus` is the same network as a native
 Keras model, loaded from the zoo's checkpoint with :func:`load_deeplab` (:mod:`deeplab_utils.native`).
 """
 
