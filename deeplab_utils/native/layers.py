@@ -36,6 +36,14 @@ def official_scope(name: str) -> str:
     return name.replace(".", "/")
 
 
+def _spatial_size(reference: tf.Tensor) -> list:
+    """``[height, width]`` of a ``(batch, height, width, channels)`` tensor: Python ints where the static
+    shape knows them (so that the output of an op sized by them keeps a static shape), else tensors."""
+    dynamic = tf.shape(reference)
+    return [side if side is not None else dynamic[axis] for axis, side in ((1, reference.shape[1]),
+                                                                           (2, reference.shape[2]))]
+
+
 def _check_pair(name: str, value: Any) -> tuple[int, int]:
     if isinstance(value, int):
         value = (value, value)
@@ -307,8 +315,11 @@ class BroadcastLike(keras.layers.Layer):
 
     def call(self, inputs: Sequence[tf.Tensor]) -> tf.Tensor:
         values, reference = inputs
-        shape = tf.shape(reference)
-        return tf.broadcast_to(values, tf.stack([shape[0], shape[1], shape[2], tf.shape(values)[3]]))
+        height, width = _spatial_size(reference)
+        shape = tf.stack([tf.shape(reference)[0], height, width, tf.shape(values)[3]])
+        outputs = tf.broadcast_to(values, shape)
+        outputs.set_shape([reference.shape[0], reference.shape[1], reference.shape[2], values.shape[3]])
+        return outputs
 
     def compute_output_shape(self, input_shapes: Sequence[Sequence[int | None]]) -> tuple:
         values, reference = input_shapes
@@ -329,11 +340,12 @@ class AlignedResize(keras.layers.Layer):
 
     def call(self, inputs: Sequence[tf.Tensor]) -> tf.Tensor:
         values, reference = inputs
-        size = tf.shape(reference)[1:3]
+        size = tf.stack(_spatial_size(reference))
         if values.dtype not in (tf.float16, tf.float32, tf.float64, tf.bfloat16):
             values = tf.cast(values, tf.float32)
         resized = tf.raw_ops.ResizeBilinear(images=values, size=size, align_corners=True,
                                             half_pixel_centers=False)
+        resized.set_shape([values.shape[0], reference.shape[1], reference.shape[2], values.shape[3]])
         return tf.cast(resized, self.compute_dtype)
 
     def compute_output_shape(self, input_shapes: Sequence[Sequence[int | None]]) -> tuple:
@@ -356,8 +368,8 @@ class CropLike(keras.layers.Layer):
 
     def call(self, inputs: Sequence[tf.Tensor]) -> tf.Tensor:
         values, reference = inputs
-        shape = tf.shape(reference)
-        return values[:, : shape[1], : shape[2], :]
+        height, width = _spatial_size(reference)
+        return values[:, :height, :width, :]
 
     def compute_output_shape(self, input_shapes: Sequence[Sequence[int | None]]) -> tuple:
         values, reference = input_shapes

@@ -3,6 +3,7 @@ layer names, output sizes, the stride bookkeeping, parameter counts and construc
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from deeplab_utils.native import DeepLabV3Plus, layer_name, official_scope, official_variables
 from deeplab_utils.native.backbones import make_divisible
@@ -110,3 +111,15 @@ def test_constructor_refuses_bad_arguments(options, message):
     arguments = {"backbone": "mobilenet_v2", "num_classes": 3, **options}
     with pytest.raises(ValueError, match=message):
         DeepLabV3Plus(arguments.pop("backbone"), arguments.pop("num_classes"), **arguments)
+
+
+@pytest.mark.parametrize("mode", ["parity", "any_size"])
+def test_static_image_sizes_give_static_output_shapes(mode):
+    # The engine traces models on (None, height, width, 3) and needs the output's height, width and
+    # classes statically (grid_saliency_tf.validation.validate_model_output).
+    model = DeepLabV3Plus("xception_65", 5, mode=mode, crop_size=(33, 41) if mode == "parity" else None)
+    function = tf.function(lambda images: model(images))
+    concrete = function.get_concrete_function(tf.TensorSpec([None, 30, 41, 3]))
+    assert concrete.structured_outputs.shape.as_list() == [None, 30, 41, 5]
+    dynamic = function.get_concrete_function(tf.TensorSpec([None, None, None, 3]))
+    assert dynamic.structured_outputs.shape.as_list() == [None, None, None, 5]

@@ -9,6 +9,7 @@ from deeplab_utils.archive import extract_archive
 from deeplab_utils.native import (
     DeepLabV3Plus,
     assign_official_weights,
+    from_checkpoint,
     from_frozen_graph,
     from_mapping,
     infer_architecture,
@@ -70,18 +71,22 @@ def test_folder_prefix_and_frozen_graph_file(official, tarball, tmp_path):
 @pytest.mark.parametrize("change,named", [
     (lambda v: v.pop("MobilenetV2/expanded_conv_7/depthwise/BatchNorm/moving_variance"),
      "1 missing: MobilenetV2/expanded_conv_7/depthwise/BatchNorm/moving_variance"),
-    (lambda v: v.update({"aspp1_depthwise/depthwise_weights": np.zeros((3, 3, 320, 1))}),
-     "1 unexpected: aspp1_depthwise/depthwise_weights"),
-    (lambda v: v.update({"logits/semantic/biases": np.zeros(21)}),
+    # MobileNetV2's last 1x1 convolution (1280 channels), which DeepLab does not build.
+    (lambda v: v.update({"MobilenetV2/Conv_1/weights": np.zeros((1, 1, 320, 1280), np.float32)}),
+     "1 unexpected: MobilenetV2/Conv_1/weights"),
+    (lambda v: v.update({"logits/semantic/biases": np.zeros(21, np.float32)}),
      r"1 with another shape: logits/semantic/biases \(21,\) \(model \(19,\)\)"),
 ])
-def test_one_wrong_variable_is_refused_by_name_and_nothing_is_assigned(official, change, named):
-    model = DeepLabV3Plus("mobilenet_v2", 19)
-    before = _weights(model)
+def test_one_wrong_variable_is_refused_by_name_and_nothing_is_assigned(official, change, named, tmp_path):
     variables = dict(official.variables)
     change(variables)
+    prefix = write_checkpoint(variables, tmp_path / "model.ckpt-1")
     with pytest.raises(ValueError, match=named):
-        assign_official_weights(model, from_mapping(variables, "edited"))
+        load_deeplab(prefix, mode="any_size")
+    model = DeepLabV3Plus("mobilenet_v2", 19)
+    before = _weights(model)
+    with pytest.raises(ValueError, match=f"received checkpoint {prefix} with {named}"):
+        assign_official_weights(model, from_checkpoint(prefix))
     for a, b in zip(_weights(model), before):
         np.testing.assert_array_equal(a, b)
 
