@@ -209,7 +209,8 @@ class Explainer(abc.ABC):
         key = tuple(tf.TensorShape(images_shape).as_list())
         if key not in self._output_shapes:
             spec = tf.TensorSpec(images_shape, tf.float32)
-            shape = self._run_compiled(self._output_fn.get_concrete_function, images_shape, spec).structured_outputs.shape
+            concrete = self._run_compiled(self._output_fn.get_concrete_function, images_shape, spec)
+            shape = concrete.structured_outputs.shape
             if shape.rank == 4 and None in shape.as_list()[1:] and images is not None:
                 shape = self._run_compiled(self._output_fn, images_shape, images).shape
             height, width, classes = validate_model_output(shape, key[0])
