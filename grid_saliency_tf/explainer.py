@@ -114,7 +114,7 @@ class Explainer(abc.ABC):
         """
         results = []
         for batch_images, batch_requests in iterate_request_batches(images, requests, check_values=False):
-            output_shape = self._output_shape(batch_images.shape)
+            output_shape = self._output_shape(batch_images.shape, batch_images)
             check_requests_fit(batch_requests, int(batch_images.shape[0]), output_shape)
             self._check_image_size((int(batch_images.shape[1]), int(batch_images.shape[2])))
             for chunk in split_requests(batch_requests, self.max_requests_per_call):
@@ -198,13 +198,22 @@ class Explainer(abc.ABC):
                   **graph_checks.results_check(results, self.model_output)}
         return results, checks
 
-    def _output_shape(self, images_shape: tf.TensorShape) -> tuple[int | None, int, int, int]:
-        """The shape of :meth:`_score_output` on images of ``images_shape``, by tracing (never running) it."""
+    def _output_shape(self, images_shape: tf.TensorShape,
+                      images: tf.Tensor | None = None) -> tuple[int | None, int, int, int]:
+        """The shape of :meth:`_score_output` on images of ``images_shape``, cached per image shape.
+
+        It is read from a trace of the model, which costs no model pass. Only a model whose output shape
+        is not static in a trace (its size depends on values) is run, once per image shape, on ``images``
+        (eager images; inside a graph such a model is refused).
+        """
         key = tuple(tf.TensorShape(images_shape).as_list())
         if key not in self._output_shapes:
             spec = tf.TensorSpec(images_shape, tf.float32)
             concrete = self._run_compiled(self._output_fn.get_concrete_function, images_shape, spec)
-            height, width, classes = validate_model_output(concrete.structured_outputs.shape, key[0])
+            shape = concrete.structured_outputs.shape
+            if shape.rank == 4 and None in shape.as_list()[1:] and images is not None:
+                shape = self._run_compiled(self._output_fn, images_shape, images).shape
+            height, width, classes = validate_model_output(shape, key[0])
             self._output_shapes[key] = (key[0], height, width, classes)
         return self._output_shapes[key]
 

@@ -182,7 +182,7 @@ def validate_model_output(output_shape: tf.TensorShape, num_images: int | None) 
         ``(height_out, width_out, classes)``.
 
     Raises:
-        ValueError: If the output is not of shape ``(num_images, height, width, classes)`` with static
+        ValueError: If the output is not of shape ``(num_images, height, width, classes)`` with known
             height, width and classes.
     """
     shape = tf.TensorShape(output_shape)

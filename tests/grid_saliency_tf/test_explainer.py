@@ -103,3 +103,35 @@ def test_a_model_failing_at_run_time_inside_the_compiled_function_gives_one_clea
         message = str(error.value)
         assert "Graph execution error" not in message and "File " not in message and "[[" not in message
         explainer.explain(images * 0.5, requests)  # the same explainer still works on valid images
+
+
+@keras.saving.register_keras_serializable(package="grid_saliency_tests")
+class ValueSizedResize(keras.layers.Layer):
+    """Resizes to the input's own size, computed from a value: the output size is unknown in a trace."""
+
+    def call(self, images):
+        size = tf.shape(images)[1:3] + tf.cast(tf.reduce_sum(images) * 0.0, tf.int32)
+        return tf.image.resize(images, size)
+
+
+def test_a_model_whose_output_shape_is_known_only_at_run_time_is_run_once_per_image_shape():
+    static = _model()
+    inputs = keras.Input((SIZE, SIZE, 1))
+    dynamic = keras.Model(inputs, static(ValueSizedResize()(inputs)))
+    images, requests = _data()
+    for name in ("vanilla_gradient", "grid_saliency"):
+        expected = METHODS[name](static).explain(images, requests)
+        explainer = METHODS[name](dynamic)
+        result = explainer.explain(images, requests)
+        np.testing.assert_allclose(result.saliency, expected.saliency, rtol=1e-5, atol=1e-6)
+        with pytest.raises(ValueError, match="requests.class_ids.*3 classes"):
+            explainer.explain(images, Requests([0], [3], requests.masks[:1]))
+    explainer = VanillaGradient(dynamic)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, SIZE, SIZE, 1])])
+    def in_a_graph(images):  # there the model cannot be run to learn its output shape
+        return explainer.explain_tensors(images, tf.zeros([1], tf.int32), tf.zeros([1], tf.int32),
+                                         tf.zeros([1, SIZE, SIZE]))
+
+    with pytest.raises(ValueError, match="Argument `model` must map images.*returned shape"):
+        in_a_graph.get_concrete_function()
