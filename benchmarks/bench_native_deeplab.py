@@ -13,7 +13,8 @@ Sections (all by default):
 Usage:
 
   .venv/bin/python benchmarks/bench_native_deeplab.py [--sections speed,parity,parameters]
-      [--repeats 30] [--jit_repeats 5] [--crop_mobilenet 129] [--crop_xception 65]
+      [--repeats 30] [--jit_repeats 5] [--crop_mobilenet 129] [--crop_xception 129]
+      [--backbones mobilenet_v2,xception_65]
 """
 
 from __future__ import annotations
@@ -125,10 +126,11 @@ def parameters() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sections", default="speed,parity,parameters")
+    parser.add_argument("--backbones", default="mobilenet_v2,xception_65")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--jit_repeats", type=int, default=5)
     parser.add_argument("--crop_mobilenet", type=int, default=129, help="a multiple of 8 plus 1")
-    parser.add_argument("--crop_xception", type=int, default=65, help="a multiple of 16 plus 1")
+    parser.add_argument("--crop_xception", type=int, default=129, help="a multiple of 16 plus 1")
     arguments = parser.parse_args()
     sections = arguments.sections.split(",")
     devices = [device.device_type for device in tf.config.list_physical_devices()]
@@ -138,6 +140,8 @@ def main() -> None:
         parameters()
     crops = (("mobilenet_v2", arguments.crop_mobilenet), ("xception_65", arguments.crop_xception))
     for backbone, crop in crops:
+        if backbone not in arguments.backbones.split(","):
+            continue
         if not {"speed", "parity"} & set(sections):
             break
         fixture = build_official_graph(backbone, crop_size=(crop, crop), num_classes=21, seed=1)

@@ -9,8 +9,9 @@ the 7 classes and 16 error pairs; context grid saliency with the Cityscapes sett
 record per image), then aggregates the records into Fig. 6/S14, Table 1, Tables S1/S2, examples and
 ``report.md`` (see docs/cityscapes.md). Defaults are the paper's. Rerun the same command to resume;
 split the work with --num_shards/--shard_index (one output folder) or --strategy=mirrored|multi_worker;
-rebuild the aggregate from the records alone with --stage=aggregate. Bad input ends with one line on
-stderr and exit status 2.
+rebuild the aggregate from the records alone with --stage=aggregate. A zoo download is explained as the
+native Keras DeepLab (--backend=keras, the default; docs/deeplab_native.md) or its frozen graph
+(--backend=graph). Bad input ends with one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ _SPLIT = flags.DEFINE_string("split", "val", "Split (the paper: the 500 images o
 _CITIES = flags.DEFINE_list("cities", None, "Only these cities (default: all).")
 _MAX_IMAGES = flags.DEFINE_integer("max_images", 0, "Only the first N images by name (0: all).")
 _MODEL = flags.DEFINE_string("model", None, "Zoo tarball, its folder, .pb, or a Keras .keras/.h5 model.")
+_BACKEND = flags.DEFINE_enum(
+    "backend", "keras", ["keras", "graph"],
+    "keras: the native Keras DeepLab (deeplab_utils.native) with the download's checkpoint; graph: its "
+    "frozen graph (DeepLabModel).")
 _MODEL_OUTPUT = flags.DEFINE_enum("model_output", "probabilities", ["probabilities", "logits"],
                                   "What the model returns (DeepLab exports: probabilities).")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Run folder (resumable, shared by shards).", required=True)
@@ -128,7 +133,8 @@ def main(argv: list[str]) -> None:
             cities=_CITIES.value, max_images=_MAX_IMAGES.value, optimizer_overrides=overrides,
             model_output=_MODEL_OUTPUT.value, batch_size=_BATCH_SIZE.value, strategy=strategy,
             num_shards=_NUM_SHARDS.value, shard_index=_SHARD_INDEX.value, panel_group=panel_group,
-            panel_images=_PANEL_IMAGES.value, overwrite=_OVERWRITE.value, verbose=_VERBOSE.value)
+            panel_images=_PANEL_IMAGES.value, overwrite=_OVERWRITE.value, verbose=_VERBOSE.value,
+            backend=_BACKEND.value)
         say(f"shard {summary['shard']}: {summary['images']} images explained, {summary['skipped']} done before, "
             f"{summary['requests']} requests (batch {summary['batch_size']})")
     if _STAGE.value in ("all", "aggregate"):

@@ -1,10 +1,11 @@
 """The segmentation model of a Cityscapes run: a DeepLab export, or any Keras model, checked on use.
 
-Accepted: a DeepLab model-zoo tarball, its folder or ``frozen_inference_graph.pb``
-(:class:`deeplab_utils.model.DeepLabModel`, e.g. ``deeplabv3_mnv2_cityscapes_train_2018_02_05``), a
+Accepted: a DeepLab model-zoo tarball, its folder or ``frozen_inference_graph.pb`` (e.g.
+``deeplabv3_mnv2_cityscapes_train_2018_02_05``; loaded as the native Keras DeepLab of
+:mod:`deeplab_utils.native`, or with ``backend="graph"`` as :class:`deeplab_utils.model.DeepLabModel`), a
 saved Keras model (``.keras``/``.h5``) or an in-memory callable: anything mapping float images
 ``(batch, height, width, 3)`` in 0..255 to the 19 Cityscapes train-id probabilities (or logits, with
-``model_output="logits"``) at the input resolution, such as the native Keras DeepLab once it lands.
+``model_output="logits"``) at the input resolution.
 
 :func:`predict` checks every output before it is used: its shape (a 21-class PASCAL model is refused
 at the first image, before anything is written) and, for declared probabilities, that they are
@@ -25,24 +26,32 @@ from deeplab_utils.model import DeepLabModel
 from grid_saliency_tf.scoring import class_probabilities
 from grid_saliency_tf.validation import check_model_output_kind
 
-__all__ = ["KERAS_SUFFIXES", "load_model", "predict"]
+__all__ = ["BACKENDS", "KERAS_SUFFIXES", "load_model", "predict"]
 
 KERAS_SUFFIXES = (".keras", ".h5")
+BACKENDS = ("keras", "graph")
 
 
-def load_model(model: str | os.PathLike | Callable[..., Any]) -> tuple[Callable[..., Any], str]:
+def load_model(model: str | os.PathLike | Callable[..., Any],
+               backend: str = "keras") -> tuple[Callable[..., Any], str]:
     """The model to explain and its name (for the run's settings).
 
     Args:
         model: A path (zoo tarball, its folder, ``.pb``, ``.keras``/``.h5``) or a callable model.
+        backend: For a zoo download: ``"keras"``, the native Keras DeepLab loaded from its checkpoint in
+            parity mode (:func:`deeplab_utils.native.load_deeplab`), or ``"graph"``, the frozen graph
+            (:class:`~deeplab_utils.model.DeepLabModel`).
 
     Returns:
-        ``(model, name)``: the callable and the file name (``type name`` for a callable).
+        ``(model, name)``: the callable and the file name (``type name`` for a callable), with
+        `` (keras)`` appended for the native model, so that a run is not resumed with the other backend.
 
     Raises:
         ValueError: If the path does not exist or cannot be loaded.
         TypeError: If `model` is neither a path nor callable.
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"Argument `backend` must be one of {BACKENDS}; received {backend!r}.")
     if callable(model) and not isinstance(model, (str, os.PathLike)):
         return model, getattr(model, "name", type(model).__name__)
     if not isinstance(model, (str, os.PathLike)):
@@ -58,6 +67,10 @@ def load_model(model: str | os.PathLike | Callable[..., Any]) -> tuple[Callable[
         except (ValueError, TypeError, OSError) as error:
             raise ValueError(f"Argument `model` must be a loadable Keras model; received {str(path)!r} "
                              f"({' '.join(str(error).split())[:200]}).") from None
+    if backend == "keras":
+        from deeplab_utils.native import load_deeplab
+
+        return load_deeplab(path), f"{path.name} (keras)"
     return DeepLabModel(path), path.name
 
 

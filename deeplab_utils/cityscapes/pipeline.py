@@ -33,7 +33,7 @@ def run_explain(dataset: str | os.PathLike, model: str | os.PathLike | Callable[
                 optimizer_overrides: dict[str, Any] | None = None, model_output: str = "probabilities",
                 batch_size: int = 8, strategy: tf.distribute.Strategy | None = None, num_shards: int = 1,
                 shard_index: int = 0, panel_group: str = "rider", panel_images: int = 10,
-                overwrite: bool = False, verbose: int = 1) -> dict[str, Any]:
+                overwrite: bool = False, verbose: int = 1, backend: str = "keras") -> dict[str, Any]:
     """Explains this process's share of a split into `output_dir` (resumable; see :mod:`~deeplab_utils.cityscapes.job`).
 
     Args:
@@ -50,6 +50,7 @@ def run_explain(dataset: str | os.PathLike, model: str | os.PathLike | Callable[
         panel_group, panel_images: Fig. S13 panels for this group in the first `panel_images` images.
         overwrite: Replace a run with other settings in `output_dir`.
         verbose: 0 for silence, 1 for a progress bar (images done/total, requests/s, time left).
+        backend: How a zoo download is loaded: ``"keras"`` (native) or ``"graph"`` (frozen graph).
 
     Returns:
         ``{"images": done now, "skipped": done before, "requests": optimised, "shard": "i-of-n",
@@ -67,7 +68,7 @@ def run_explain(dataset: str | os.PathLike, model: str | os.PathLike | Callable[
     index, count = combined_shard(shard_index, num_shards, *worker_position(strategy))
     mine = select_shard(examples, count, index)
     sizes = check_sizes(mine)
-    loaded, model_name = load_model(model)
+    loaded, model_name = load_model(model, backend)
     settings = run_settings(protocol, settings_optimizer, model_name=model_name, split=split)
     claim_run(output_dir, settings, overwrite=overwrite)
     optimizer = GridSaliencyOptimizer(loaded, **settings_optimizer)

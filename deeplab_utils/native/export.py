@@ -100,13 +100,16 @@ def read_export_settings(graph_def: tf.compat.v1.GraphDef,
     conv = _op_in_scope(index, "image_pooling/", ("Conv2D",))
     pool = _producer(index, conv.input[0]) if conv is not None else None
     if pool is None or pool.op != "AvgPool":
+        found = pool.op if pool is not None else "no image_pooling convolution"
         raise ValueError("Argument `graph_def` must pool the image-level feature with AvgPool over the crop "
-                         "window (an export with a crop size); pass output_stride and crop_size instead.")
+                         f"window (an export with a crop size); received {found}: pass output_stride and "
+                         "crop_size instead.")
     window = tuple(int(k) for k in pool.attr["ksize"].list.i[1:3])
     strides = [s for s in _STRIDES if tuple(_scale_dimension(c, 1.0 / s) for c in crop) == window]
     if len(strides) != 1:
-        raise ValueError(f"Argument `graph_def`: the pooling window {window} of the crop {crop} does not "
-                         f"tell the output stride (candidates {strides}); pass output_stride.")
+        raise ValueError(f"Argument `graph_def` must have a pooling window that tells the output stride; "
+                         f"received the window {window} for the crop {crop} (candidates {strides}): pass "
+                         "output_stride and crop_size instead.")
     rates = {}
     for node in index.nodes.values():
         match = _ASPP.match(node.name)

@@ -214,8 +214,8 @@ def write_official_tarball(
     if tarball.exists():
         raise ValueError(f"Argument `name` must not name an existing tarball; received {str(tarball)!r}.")
     if checkpoint is None and not frozen_graph:
-        raise ValueError("Arguments `checkpoint` and `frozen_graph`: the tarball must hold one of them; "
-                         "received checkpoint=None, frozen_graph=False.")
+        raise ValueError("Arguments `checkpoint` and `frozen_graph` must leave the tarball one of them to "
+                         "hold; received checkpoint=None, frozen_graph=False.")
     folder_name = _DATE_SUFFIX.sub("", name)
     with tempfile.TemporaryDirectory(dir=directory) as staging:
         folder = Path(staging) / folder_name

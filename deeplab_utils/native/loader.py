@@ -138,7 +138,8 @@ def build_deeplab(
     The architecture is read from the variables (backbone, depth multiplier, classes, decoder, number
     of ASPP branches); crop size, output stride, ASPP rates and the head's batch-norm epsilon from the
     frozen graph when there is one, else from the arguments or the zoo's defaults (output stride 8 for
-    MobileNetV2 and 16 for Xception-65, rates 6/12/18 at 16, epsilon 1.001e-5).
+    MobileNetV2 and 16 for Xception-65, rates 6/12/18 at 16, epsilon 1.001e-5). A graph whose settings
+    cannot be read is refused unless `output_stride` (and, in parity mode, `crop_size`) are given.
 
     Args:
         variables: The weights (:func:`~deeplab_utils.native.sources.open_official`).
@@ -160,7 +161,13 @@ def build_deeplab(
         ValueError: If the variables do not match the architecture (listed), or parity mode has no crop
             size.
     """
-    settings: ExportSettings | None = read_export_settings(graph_def) if graph_def is not None else None
+    settings: ExportSettings | None = None
+    if graph_def is not None:
+        try:
+            settings = read_export_settings(graph_def)
+        except ValueError:
+            if output_stride is None or (mode == "parity" and crop_size is None):
+                raise  # the message says what to pass; given, the graph's settings are not needed
     architecture = infer_architecture(variables)
     backbone = architecture["backbone"]
     stride = output_stride or (settings.output_stride if settings else None)

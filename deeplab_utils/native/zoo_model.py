@@ -80,8 +80,9 @@ class NativeZooModel:
             ValueError: If the download has no frozen graph to compare with.
         """
         if self._graph_def is None:
-            raise ValueError(f"Argument `image`: {self.source} comes without a frozen graph whose "
-                             "SemanticPredictions could be compared; turn the parity check off.")
+            raise ValueError("Argument `image` can be compared only with the SemanticPredictions of a frozen "
+                             f"graph; received one for {self.source}, which comes without: turn the parity "
+                             "check off.")
         if self._runner is None:
             self._runner = ExportRunner(self._graph_def)
         return self._runner(np.asarray(image))[1]

@@ -1,5 +1,5 @@
-"""`deeplab-explain --backend=keras` (the default) end to end on a full MobileNetV2 zoo tarball, and the
-`NativeZooModel` it explains with."""
+"""The binaries with `--backend=keras` (the default) on a full MobileNetV2 zoo tarball: `deeplab-explain`
+and the `NativeZooModel` it explains with, and the Cityscapes job's model loading."""
 
 import os
 import subprocess
@@ -12,6 +12,8 @@ import pytest
 
 from deeplab_utils import MIN_REQUEST_PIXELS, build_request_masks, scaled_min_size
 from deeplab_utils.archive import extract_archive
+from deeplab_utils.cityscapes.models import load_model, predict
+from deeplab_utils.cityscapes.testing import street_scene, write_cityscapes_fixture
 from deeplab_utils.labels import CITYSCAPES
 from deeplab_utils.native import DeepLabV3Plus
 from deeplab_utils.native.fixtures import build_official_graph, write_official_tarball
@@ -39,10 +41,13 @@ def native(zoo):
     return NativeZooModel(zoo[0])
 
 
+def _environment():
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+
+
 def _binary(*args):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-m", "deeplab_utils.explain_main", *args], cwd=REPO, env=env,
-                           capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", "deeplab_utils.explain_main", *args], cwd=REPO,
+                          env=_environment(), capture_output=True, text=True, timeout=600)
 
 
 def _last_line(stderr):
@@ -66,7 +71,7 @@ def test_native_zoo_model_answers_like_the_wrapper(native, zoo):
 def test_without_a_frozen_graph_parity_cannot_be_checked(zoo, tmp_path):
     folder = extract_archive(zoo[0], tmp_path / "model") / "deeplabv3_mnv2_cityscapes_train"
     model = NativeZooModel(folder / "model.ckpt-30000", crop_size=CROP)
-    with pytest.raises(ValueError, match="without a frozen graph"):
+    with pytest.raises(ValueError, match="which comes without"):
         model.semantic_predictions(zoo[2])
 
 
@@ -103,4 +108,35 @@ def test_binary_refuses_graph_names_and_miniature_exports_in_one_line(zoo, tmp_p
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     line = _last_line(refused.stderr)
     assert line.startswith("deeplab-explain: error: Argument `variables` must match the model's")
-    assert "model.ckpt-30000 with " in line and " missing: MobilenetV2/" in line and "with another shape" in line
+    assert "model.ckpt-30000 with " in line and " missing: MobilenetV2/" in line
+    assert "with another shape" in line
+
+
+def test_the_cityscapes_job_loads_a_zoo_download_as_the_native_model(zoo, native):
+    tarball, _, _ = zoo
+    loaded, name = load_model(tarball)
+    assert isinstance(loaded, DeepLabV3Plus) and name == f"{tarball.name} (keras)"
+    image = street_scene(32, 64, seed=1)[0]
+    probabilities = predict(loaded, image)
+    assert probabilities.shape == (32, 64, 19)
+    np.testing.assert_array_equal(probabilities.argmax(-1), native.semantic_predictions(image))
+    graph, graph_name = load_model(tarball, backend="graph")
+    assert graph_name == tarball.name and not isinstance(graph, DeepLabV3Plus)
+    with pytest.raises(ValueError, match="Argument `backend` must be one of"):
+        load_model(tarball, backend="onnx")
+
+
+@pytest.mark.slow  # the Cityscapes binary in a subprocess: 30-60 s
+def test_the_cityscapes_binary_explains_with_the_native_model(tmp_path):
+    fixture = build_official_graph("mobilenet_v2", crop_size=(65, 129), num_classes=19, seed=3)
+    tarball = write_official_tarball(tmp_path, "deeplabv3_mnv2_cityscapes_train_2018_02_05", fixture)
+    write_cityscapes_fixture(tmp_path / "cityscapes", images_per_city=1)
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "deeplab_utils.cityscapes_main", "--dataset", str(tmp_path / "cityscapes"),
+         "--model", str(tarball), "--output_dir", str(out), "--max_images=1", "--prediction_classes=car,road",
+         "--error_pairs=", "--steps=3", "--stage=explain", "--verbose=0", "--batch_size=2"],
+        cwd=REPO, env=_environment(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(list((out / "records").rglob("*.json"))) == 1
+    assert f"{tarball.name} (keras)" in (out / "run.json").read_text()

@@ -151,3 +151,21 @@ def test_sources_that_cannot_be_used_are_refused(official, tarball, tmp_path):
         open_official(tmp_path / "empty")
     with pytest.raises(ValueError, match="one rate per ASPP branch"):
         load_deeplab(tarball, atrous_rates=(6,))
+
+
+def test_settings_the_graph_does_not_tell_can_be_given(official, tmp_path):
+    # An export whose image pooling is not an AvgPool over the crop window (a global mean): the output
+    # stride and crop size cannot be read, the loader says so, and they can be passed instead.
+    graph_def = type(official.graph_def)()
+    graph_def.CopyFrom(official.graph_def)
+    pool = next(node for node in graph_def.node if node.op == "AvgPool")
+    pool.op = "Mean"
+    path = tmp_path / "frozen_inference_graph.pb"
+    path.write_bytes(graph_def.SerializeToString())
+    with pytest.raises(ValueError, match="pass output_stride and crop_size"):
+        load_deeplab(path)
+    model = load_deeplab(path, output_stride=8, crop_size=(33, 33))
+    assert (model.output_stride, model.crop_size, model.export_settings) == (8, (33, 33), None)
+    (tmp_path / "official.pb").write_bytes(official.graph_def.SerializeToString())
+    for a, b in zip(_weights(model), _weights(load_deeplab(tmp_path / "official.pb"))):
+        np.testing.assert_array_equal(a, b)
