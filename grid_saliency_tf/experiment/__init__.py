@@ -9,9 +9,17 @@ package imports matplotlib only inside the functions that draw with it. See docs
 - `binary`: `run_binary`, one-line errors with exit status 2 and Ctrl-C with 130 for absl binaries.
 - `figures`: `overlay` (saliency in red, request in blue), `tile`, PNG files, matplotlib figures.
 - `progress`: `Progress`, a tqdm bar that is silent at verbose 0.
+- `bootstrap`: `bootstrap_interval`, seeded percentile intervals over images (`Interval`).
 """
 
 from grid_saliency_tf.experiment.binary import EXIT_ERROR, EXIT_INTERRUPTED, USER_ERRORS, error_line, run_binary
+from grid_saliency_tf.experiment.bootstrap import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_NUM_RESAMPLES,
+    Interval,
+    bootstrap_interval,
+    mean_statistic,
+)
 from grid_saliency_tf.experiment.figures import (
     REQUEST_COLOR,
     SALIENCY_COLOR,
@@ -49,8 +57,11 @@ from grid_saliency_tf.experiment.run_folder import (
 )
 
 __all__ = [
+    "DEFAULT_CONFIDENCE",
+    "DEFAULT_NUM_RESAMPLES",
     "EXIT_ERROR",
     "EXIT_INTERRUPTED",
+    "Interval",
     "LOCK_FILE",
     "REQUEST_COLOR",
     "RUN_FILE",
@@ -65,11 +76,13 @@ __all__ = [
     "TEMPORARY_PREFIX",
     "USER_ERRORS",
     "atomic_path",
+    "bootstrap_interval",
     "copy_file",
     "decode_png",
     "differences",
     "encode_png",
     "error_line",
+    "mean_statistic",
     "new_figure",
     "overlay",
     "panel_figure",
