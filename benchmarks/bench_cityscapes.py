@@ -4,7 +4,9 @@ Prints, from one run (ratios are measured within the run; wall-clock times vary 
 
 1. optimisation overhead: time(one batch of requests through BatchExplainer, `steps` SGD steps) /
    time(`steps` plain forward+backward passes of the same batch: a compiled loop of input gradients of
-   the class score inside the requests), on the MobileNetV2 DeepLab fixture export;
+   the class score inside the requests), on the MobileNetV2 DeepLab fixture export (`--architecture`:
+   the miniature fixture of the tests, or the full official MobileNetV2 architecture with random weights,
+   whose forward+backward costs what the real model's does at that crop);
 2. the share of per-image work outside the optimisation (reading, prediction, requests, histograms,
    baseline, writing records and PNGs) in a whole explain run over the fixture data set, traces warm:
    1 - time(inside BatchExplainer.explain) / wall time; finishing (histograms, baseline, files) runs on a
@@ -15,7 +17,8 @@ Prints, from one run (ratios are measured within the run; wall-clock times vary 
    batches of 1 and 2 requests (CPU; on a GPU use deeplab_utils.cityscapes.automatic_batch_size).
 
 Usage:
-    python benchmarks/bench_cityscapes.py [--repeats 3] [--steps 80] [--batch 8] [--memory]
+    python benchmarks/bench_cityscapes.py [--repeats 3] [--steps 80] [--batch 8] [--crop 129]
+        [--architecture miniature|full] [--memory]
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from deeplab_utils.cityscapes import (BatchExplainer, Protocol, build_requests, 
 from deeplab_utils.cityscapes import explainer as explainer_module  # noqa: E402
 from deeplab_utils.cityscapes import job as job_module  # noqa: E402
 from deeplab_utils.cityscapes.testing import write_cityscapes_fixture  # noqa: E402
+from deeplab_utils.native.fixtures import build_official_graph  # noqa: E402
 from deeplab_utils.testing import build_frozen_graph  # noqa: E402
 from grid_saliency_tf import GridSaliencyOptimizer  # noqa: E402
 
@@ -65,8 +69,13 @@ print("PEAK", before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def _fixture_model(crop: int) -> DeepLabModel:
-    return DeepLabModel(build_frozen_graph("mobilenet_v2", crop_size=(crop, crop), num_classes=19, seed=1).graph_def)
+def _fixture_model(crop: int, architecture: str = "miniature") -> DeepLabModel:
+    """The MobileNetV2 DeepLab export: the miniature fixture, or the full official architecture."""
+    if architecture == "full":
+        fixture = build_official_graph("mobilenet_v2", crop_size=(crop, crop), num_classes=19, seed=1)
+    else:
+        fixture = build_frozen_graph("mobilenet_v2", crop_size=(crop, crop), num_classes=19, seed=1)
+    return DeepLabModel(fixture.graph_def)
 
 
 def _requests(model, examples, protocol, count):
@@ -180,12 +189,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=80)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--crop", type=int, default=129)
+    parser.add_argument("--architecture", choices=("miniature", "full"), default="miniature",
+                        help="the miniature MobileNetV2 export fixture or the full official architecture")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory at --memory_size")
     parser.add_argument("--memory_size", type=int, nargs=2, default=(1024, 2048))
     arguments = parser.parse_args()
     print(f"TensorFlow {tf.__version__}; devices: {[d.name for d in tf.config.list_logical_devices()]}; "
           f"{os.cpu_count()} CPU cores")
-    model = _fixture_model(arguments.crop)
+    model = _fixture_model(arguments.crop, arguments.architecture)
+    print(f"model: MobileNetV2 DeepLab export, {arguments.architecture} architecture, crop {arguments.crop}")
     with tempfile.TemporaryDirectory() as root:
         write_cityscapes_fixture(root)
         examples = list_examples(root)
