@@ -16,8 +16,6 @@ native Keras DeepLab (--backend=keras, the default; docs/deeplab_native.md) or i
 
 from __future__ import annotations
 
-import inspect
-
 from absl import flags
 
 from deeplab_utils.cityscapes.dataset import list_examples
@@ -25,11 +23,9 @@ from deeplab_utils.cityscapes.distribute import STRATEGIES, make_strategy
 from deeplab_utils.cityscapes.pipeline import run_explain
 from deeplab_utils.cityscapes.protocol import ERROR_PAIRS, PREDICTION_CLASSES, Protocol
 from deeplab_utils.cityscapes.summary import write_aggregate
-from grid_saliency_tf import GridSaliencyOptimizer
+from deeplab_utils.optimizer_flags import define_optimizer_flags
 from grid_saliency_tf.experiment import run_binary
 
-_PAPER = GridSaliencyOptimizer.cityscapes_defaults()
-_ENGINE = {name: parameter.default for name, parameter in inspect.signature(GridSaliencyOptimizer).parameters.items()}
 _DEFAULT_PROTOCOL = Protocol()
 
 _DATASET = flags.DEFINE_string("dataset", None, "Cityscapes folder (leftImg8bit/, gtFine/).")
@@ -58,17 +54,7 @@ _CONTEXT = flags.DEFINE_enum("context", _DEFAULT_PROTOCOL.context, ["outside_req
                              "Whether the request's own pixels count as context.")
 _SHARING = flags.DEFINE_enum("baseline_sharing", _DEFAULT_PROTOCOL.baseline_sharing, ["radius", "equal"],
                              "How instances share the baseline's pixels: one radius, or equal shares.")
-_STEPS = flags.DEFINE_integer("steps", _PAPER["steps"], "SGD steps (S2.1).")
-_GRID = flags.DEFINE_list("grid_shape", [str(v) for v in _PAPER["grid_shape"]], "Rows,columns of the mask (S2.1).")
-_LEARNING_RATE = flags.DEFINE_float("learning_rate", _PAPER["learning_rate"], "SGD learning rate (S2.1).")
-_MASK_WEIGHT = flags.DEFINE_float("mask_weight", _PAPER["mask_weight"], "lambda (S2.1).")
-_THRESHOLD = flags.DEFINE_float("convergence_threshold", _ENGINE["convergence_threshold"],
-                                 "Largest preservation loss that counts (S2.1).")
-_MOMENTUM = flags.DEFINE_float("momentum", _ENGINE["momentum"], "SGD momentum (S1.2, carried over).")
-_INITIAL = flags.DEFINE_float("initial_value", _ENGINE["initial_value"], "Initial mask value (S1.2).")
-_CLIP = flags.DEFINE_float("clip_below", _ENGINE["clip_below"], "Mask values below this are set to 0 each step (S2.1).")
-_EROSION = flags.DEFINE_integer("erosion_size", _DEFAULT_PROTOCOL.erosion_size,
-                                "Square erosion of the requests, for the size test and the loss (S2.1).")
+_OPTIMIZER = define_optimizer_flags(_DEFAULT_PROTOCOL.erosion_size)
 _CONNECTIVITY = flags.DEFINE_enum("connectivity", str(_DEFAULT_PROTOCOL.connectivity), ["4", "8"],
                                   "Pixel connectivity of the request components.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 8, "Requests per replica and call; 0 picks it from GPU memory.")
@@ -100,18 +86,11 @@ def _pairs(values: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def _grid(values: list[str]) -> tuple[int, int]:
-    try:
-        return tuple(int(value) for value in values)
-    except ValueError:
-        raise ValueError(f"Argument `grid_shape` must be two integers; received {values!r}.") from None
-
-
 def main(argv: list[str]) -> None:
     strategy = make_strategy(_STRATEGY.value)  # before any other TensorFlow work
     protocol = Protocol(prediction_classes=tuple(_CLASSES.value), error_pairs=_pairs(_PAIRS.value),
                         min_size=_MIN_SIZE.value, error_min_size=_ERROR_MIN_SIZE.value,
-                        baseline_pixels=_BASELINE_PIXELS.value, erosion_size=_EROSION.value,
+                        baseline_pixels=_BASELINE_PIXELS.value, erosion_size=_OPTIMIZER()["erosion_size"],
                         connectivity=int(_CONNECTIVITY.value), context=_CONTEXT.value, baseline_sharing=_SHARING.value)
     panel_group = _PANEL_CLASS.value
     if panel_group not in protocol.groups and not flags.FLAGS["panel_class"].present:
@@ -124,10 +103,7 @@ def main(argv: list[str]) -> None:
         if not _DATASET.value or not _MODEL.value:
             raise ValueError("Arguments `dataset` and `model` must be given to explain; received "
                              f"dataset={_DATASET.value!r}, model={_MODEL.value!r}.")
-        overrides = {"steps": _STEPS.value, "grid_shape": _grid(_GRID.value), "learning_rate": _LEARNING_RATE.value,
-                     "mask_weight": _MASK_WEIGHT.value, "convergence_threshold": _THRESHOLD.value,
-                     "momentum": _MOMENTUM.value, "initial_value": _INITIAL.value, "clip_below": _CLIP.value,
-                     "erosion_size": _EROSION.value}
+        overrides = _OPTIMIZER()
         summary = run_explain(
             _DATASET.value, _MODEL.value, _OUTPUT_DIR.value, protocol=protocol, split=_SPLIT.value,
             cities=_CITIES.value, max_images=_MAX_IMAGES.value, optimizer_overrides=overrides,

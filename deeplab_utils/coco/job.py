@@ -16,6 +16,7 @@ the prediction PNG. A rerun skips what has a record, so a killed run resumes whe
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -87,6 +88,7 @@ class _Finisher:
     def __init__(self, output_dir: Path, protocol: CocoProtocol, num_context_classes: int) -> None:
         self.output_dir, self.protocol, self.num_context_classes = output_dir, protocol, num_context_classes
         self.finished = 0
+        self.lock = threading.Lock()  # the queues of several models finish on their own threads
 
     def __call__(self, work: ImageWork) -> None:
         example: _Example = work.example
@@ -119,7 +121,8 @@ class _Finisher:
                          pixel_accuracy=example.pixel_accuracy, classes=tuple(classes),
                          seconds=round(time.perf_counter() - work.started, 3),
                          ).save(self.output_dir / record_name(example.model, example.image.name))
-        self.finished += 1
+        with self.lock:
+            self.finished += 1
 
 
 def _read(images: Sequence[CocoImage]) -> Iterator[tuple[CocoImage, np.ndarray]]:
@@ -194,9 +197,9 @@ def explain_images(models: Sequence[ComparedModel], dataset: CocoDataset, output
             started = time.perf_counter()
             voc, context = ground_truth_maps(dataset, image)
             valid = voc != IGNORE_LABEL
-            for entry in todo[image.name]:
-                probabilities = predict(entry.model, pixels, entry.optimizer.model_output, label_set=PASCAL_VOC)
-                prediction = probabilities.argmax(axis=-1).astype(np.uint8)
+            predictions = [predict(entry.model, pixels, entry.optimizer.model_output, label_set=PASCAL_VOC)
+                           .argmax(axis=-1).astype(np.uint8) for entry in todo[image.name]]  # all checked first
+            for entry, prediction in zip(todo[image.name], predictions):
                 accuracy = float((prediction == voc)[valid].mean()) if valid.any() else None
                 queues[entry.name].add(ImageWork(_Example(image, entry.name, accuracy), pixels, context, prediction,
                                                  _groups(prediction, protocol), started))
