@@ -133,8 +133,8 @@ def s16_figure(records: Mapping[str, Mapping[str, ModelImageRecord]], *, run_dir
                 picture = cv2.resize(picture, (width, round(picture.shape[0] * width / picture.shape[1])),
                                      interpolation=cv2.INTER_AREA)
             pictures.append(picture)
-            labels.append(f"{model}: {class_name} {image_name} loss {request.preservation_loss:.2f}")
+            labels.append(f"{model}: {class_name}, loss {request.preservation_loss:.2f}")
     if not pictures:
         return None
     return figures.tile(pictures, len(records), labels=labels,
-                        title="Fig. S16: grid saliency (red) of each model's request (blue), one column per model")
+                        title="Fig. S16: saliency (red), request (blue)")
