@@ -23,7 +23,7 @@ from deeplab_utils.cityscapes.distribute import STRATEGIES, make_strategy
 from deeplab_utils.cityscapes.pipeline import run_explain
 from deeplab_utils.cityscapes.protocol import ERROR_PAIRS, PREDICTION_CLASSES, Protocol
 from deeplab_utils.cityscapes.summary import write_aggregate
-from deeplab_utils.optimizer_flags import define_optimizer_flags
+from deeplab_utils.run_flags import define_optimizer_flags, define_request_flags
 from grid_saliency_tf.experiment import run_binary
 
 _DEFAULT_PROTOCOL = Protocol()
@@ -50,13 +50,8 @@ _ERROR_MIN_SIZE = flags.DEFINE_integer("error_min_size", _DEFAULT_PROTOCOL.error
                                        "Error requests: pixels after erosion at 1024x2048.")
 _BASELINE_PIXELS = flags.DEFINE_integer("baseline_pixels", _DEFAULT_PROTOCOL.baseline_pixels,
                                         "Baseline dilation pixels per image and class at 1024x2048.")
-_CONTEXT = flags.DEFINE_enum("context", _DEFAULT_PROTOCOL.context, ["outside_request", "everywhere"],
-                             "Whether the request's own pixels count as context.")
-_SHARING = flags.DEFINE_enum("baseline_sharing", _DEFAULT_PROTOCOL.baseline_sharing, ["radius", "equal"],
-                             "How instances share the baseline's pixels: one radius, or equal shares.")
 _OPTIMIZER = define_optimizer_flags(_DEFAULT_PROTOCOL.erosion_size)
-_CONNECTIVITY = flags.DEFINE_enum("connectivity", str(_DEFAULT_PROTOCOL.connectivity), ["4", "8"],
-                                  "Pixel connectivity of the request components.")
+_REQUESTS = define_request_flags(_DEFAULT_PROTOCOL)
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 8, "Requests per replica and call; 0 picks it from GPU memory.")
 _STRATEGY = flags.DEFINE_enum("strategy", "none", list(STRATEGIES),
                               "none, mirrored (all local GPUs) or multi_worker (TF_CONFIG).")
@@ -91,7 +86,7 @@ def main(argv: list[str]) -> None:
     protocol = Protocol(prediction_classes=tuple(_CLASSES.value), error_pairs=_pairs(_PAIRS.value),
                         min_size=_MIN_SIZE.value, error_min_size=_ERROR_MIN_SIZE.value,
                         baseline_pixels=_BASELINE_PIXELS.value, erosion_size=_OPTIMIZER()["erosion_size"],
-                        connectivity=int(_CONNECTIVITY.value), context=_CONTEXT.value, baseline_sharing=_SHARING.value)
+                        **_REQUESTS())
     panel_group = _PANEL_CLASS.value
     if panel_group not in protocol.groups and not flags.FLAGS["panel_class"].present:
         panel_group = protocol.groups[0]  # the default, rider, is not requested: panels of the first group

@@ -22,7 +22,7 @@ from absl import flags
 
 from deeplab_utils.coco.pipeline import run_explain, write_comparison
 from deeplab_utils.coco.protocol import VOC_CLASSES, CocoProtocol
-from deeplab_utils.optimizer_flags import define_optimizer_flags
+from deeplab_utils.run_flags import define_optimizer_flags, define_request_flags
 from grid_saliency_tf.experiment import run_binary
 
 _DEFAULT = CocoProtocol()
@@ -47,13 +47,8 @@ _REFERENCE = flags.DEFINE_list("reference_shape", [str(v) for v in _DEFAULT.refe
                                "Height,width at which --min_size and --baseline_pixels are stated.")
 _BASELINE_PIXELS = flags.DEFINE_integer("baseline_pixels", _DEFAULT.baseline_pixels,
                                         "Baseline dilation pixels per image and class at --reference_shape.")
-_CONTEXT = flags.DEFINE_enum("context", _DEFAULT.context, ["outside_request", "everywhere"],
-                             "Whether the request's own pixels count as context.")
-_SHARING = flags.DEFINE_enum("baseline_sharing", _DEFAULT.baseline_sharing, ["radius", "equal"],
-                             "How instances share the baseline's pixels.")
-_CONNECTIVITY = flags.DEFINE_enum("connectivity", str(_DEFAULT.connectivity), ["4", "8"],
-                                  "Pixel connectivity of the request components.")
 _OPTIMIZER = define_optimizer_flags(_DEFAULT.erosion_size)
+_REQUESTS = define_request_flags(_DEFAULT)
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 8, "Requests per optimisation call.")
 _IGNORED = flags.DEFINE_enum("ignored", "exclude", ["exclude", "include"], "Unannotated pixels in the normaliser.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the bootstrap.")
@@ -76,8 +71,7 @@ def main(argv: list[str]) -> None:
     overrides = _OPTIMIZER()
     protocol = CocoProtocol(classes=tuple(_CLASSES.value), min_size=_MIN_SIZE.value,
                             baseline_pixels=_BASELINE_PIXELS.value, reference_shape=_shape(_REFERENCE.value),
-                            erosion_size=overrides["erosion_size"], connectivity=int(_CONNECTIVITY.value),
-                            context=_CONTEXT.value, baseline_sharing=_SHARING.value)
+                            erosion_size=overrides["erosion_size"], **_REQUESTS())
     say = print if _VERBOSE.value else (lambda *args: None)
     if _STAGE.value in ("all", "explain"):
         if not _IMAGES.value or not _INSTANCES.value or not _MODELS.value:

@@ -28,7 +28,7 @@ from deeplab_utils.cityscapes.explainer import BatchExplainer
 from deeplab_utils.cityscapes.models import predict
 from deeplab_utils.cityscapes.protocol import Protocol
 from deeplab_utils.cityscapes.queue import ImageWork, RequestQueue
-from deeplab_utils.cityscapes.records import GroupOutcome, ImageRecord, RequestOutcome, record_name
+from deeplab_utils.cityscapes.records import GroupOutcome, ImageRecord, RequestOutcome, optimisation_fields, record_name
 from deeplab_utils.cityscapes.requests import RequestGroup, build_requests
 from deeplab_utils.cityscapes.statistics import group_histograms
 from grid_saliency_tf import GridSaliencyOptimizer
@@ -68,16 +68,8 @@ def prediction_name(image: str) -> str:
 
 
 def _outcome(request_group: RequestGroup, index: int, result: dict[str, Any], histogram: np.ndarray) -> RequestOutcome:
-    masks = request_group.requests
-    converged, empty, empty_request = (bool(result[key]) for key in ("converged", "empty", "empty_request"))
-    return RequestOutcome(
-        index=index, pixels=int(masks.sizes[index]), eroded_pixels=int(masks.eroded_sizes[index]),
-        box=tuple(int(v) for v in masks.boxes[index]),
-        total_loss=float(result["total_loss"]), mask_loss=float(result["mask_loss"]),
-        preservation_loss=float(result["preservation_loss"]), perturbation_value=float(result["perturbation_value"]),
-        converged=converged, empty_saliency=empty, empty_request=empty_request,
-        counted=converged and not empty and not empty_request, histogram=tuple(float(v) for v in histogram),
-        low_res_mask=tuple(tuple(float(v) for v in row) for row in np.round(result["low_res_masks"], 4)))
+    return RequestOutcome(**optimisation_fields(request_group.requests, index, result),
+                          histogram=tuple(float(v) for v in histogram))
 
 
 class _Runner:
@@ -100,11 +92,7 @@ class _Runner:
         budget = self.protocol.pixels(self.protocol.baseline_pixels, (height, width))
         outcomes = []
         for g, request_group in enumerate(work.groups):
-            results = [work.results[(g, r)] for r in range(len(request_group))]
-            saliency = (np.stack([result["saliency"] for result in results]) if results
-                        else np.zeros((0, height, width), np.float32))
-            counted = np.array([bool(res["converged"]) and not res["empty"] and not res["empty_request"]
-                                for res in results], bool)
+            results, saliency, counted = work.group_results(g)
             histograms = group_histograms(work.ground_truth, request_group.requests.masks, saliency, counted,
                                           context=self.protocol.context, baseline_budget=budget,
                                           baseline_sharing=self.protocol.baseline_sharing)

@@ -54,6 +54,20 @@ class ImageWork:
         """``(group, request)`` of every request, in group order."""
         return [(g, r) for g, group in enumerate(self.groups) for r in range(len(group.requests))]
 
+    def group_results(self, g: int) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+        """The explained requests of group `g`, once every result is back.
+
+        Returns:
+            ``(results, saliency, counted)``: the outputs of each request, float32 ``(n, height, width)``
+            saliency maps, and bool ``(n,)``: converged, non-empty saliency, non-empty request (Table S1).
+        """
+        results = [self.results[(g, r)] for r in range(len(self.groups[g].requests))]
+        saliency = (np.stack([result["saliency"] for result in results]) if results
+                    else np.zeros((0, *self.prediction.shape), np.float32))
+        counted = np.array([bool(res["converged"]) and not res["empty"] and not res["empty_request"]
+                            for res in results], bool)
+        return results, saliency, counted
+
 
 class RequestQueue:
     """Batches the requests of many images for one explainer; finishes each image when its requests are back.

@@ -160,14 +160,8 @@ def context_model(*, cell: int = 4, window: tuple[int, int] = (7, 5), temperatur
                   gain: float = 12.0, offset: float = 0.25, strength: float = 12.0) -> keras.Model:
     """The fixture model: colours to classes, and "rider" only with a bicycle nearby (module docstring).
 
-    Args:
-        cell: Side of the square cells the bicycle evidence is averaged over first (image sides must be
-            multiples of it).
-        window: ``(height, width)`` of the mean filter over those cells.
-        temperature: ``T`` of the colour logits.
-        sigma: Width of the bicycle-colour similarity.
-        gain, offset: ``b = clip(gain * mean - offset, 0, 1)``.
-        strength: ``s``, the logit margin between rider and person at ``b = 1``.
+    The arguments are those of :func:`deeplab_utils.rule_model.color_rule_model` (the bicycle's colour is
+    the context colour; rider and person the two classes it decides between).
 
     Returns:
         A Keras model ``(batch, height, width, 3)`` in 0..255 -> ``(batch, height, width, 19)``

@@ -148,9 +148,9 @@ class Comparison(Record):
         Raises:
             ValueError: If there is no such row.
         """
-        for row in self.statistics:
-            if row.model == model and row.class_name == class_name:
-                return row
+        found = next((row for row in self.statistics if (row.model, row.class_name) == (model, class_name)), None)
+        if found is not None:
+            return found
         raise ValueError(f"Arguments `model` and `class_name` must name a row; received {model!r}, {class_name!r}.")
 
     def difference(self, class_name: str, measure: str, model_a: str, model_b: str) -> PairedDifference:
@@ -159,9 +159,11 @@ class Comparison(Record):
         Raises:
             ValueError: If there is no such comparison.
         """
-        for row in self.differences:
-            if (row.class_name, row.measure, row.model_a, row.model_b) == (class_name, measure, model_a, model_b):
-                return row
+        key = (class_name, measure, model_a, model_b)
+        found = next((row for row in self.differences
+                      if (row.class_name, row.measure, row.model_a, row.model_b) == key), None)
+        if found is not None:
+            return found
         raise ValueError(f"Arguments must name a compared class, measure and pair; received {class_name!r}, "
                          f"{measure!r}, {model_a!r}, {model_b!r}.")
 

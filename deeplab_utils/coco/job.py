@@ -27,6 +27,7 @@ import tensorflow as tf
 from deeplab_utils.cityscapes.explainer import BatchExplainer
 from deeplab_utils.cityscapes.models import predict
 from deeplab_utils.cityscapes.queue import ImageWork, RequestQueue
+from deeplab_utils.cityscapes.records import optimisation_fields
 from deeplab_utils.cityscapes.requests import RequestGroup
 from deeplab_utils.cityscapes.statistics import group_histograms
 from deeplab_utils.coco.dataset import CocoDataset, CocoImage, ground_truth_maps, make_image_dataset
@@ -69,17 +70,9 @@ class _Example:
 
 def _request(group: RequestGroup, index: int, result: dict[str, Any], histogram: np.ndarray,
              context_saliency: float) -> RequestRecord:
-    masks = group.requests
-    converged, empty, empty_request = (bool(result[key]) for key in ("converged", "empty", "empty_request"))
-    return RequestRecord(
-        index=index, pixels=int(masks.sizes[index]), eroded_pixels=int(masks.eroded_sizes[index]),
-        box=tuple(int(v) for v in masks.boxes[index]), total_loss=float(result["total_loss"]),
-        mask_loss=float(result["mask_loss"]), preservation_loss=float(result["preservation_loss"]),
-        empty_mask_loss=float(result["empty_mask_loss"]), perturbation_value=float(result["perturbation_value"]),
-        converged=converged, empty_saliency=empty, empty_request=empty_request,
-        counted=converged and not empty and not empty_request, context_saliency=context_saliency,
-        histogram=tuple(float(v) for v in histogram),
-        low_res_mask=tuple(tuple(float(v) for v in row) for row in np.round(result["low_res_masks"], 4)))
+    return RequestRecord(**optimisation_fields(group.requests, index, result),
+                         empty_mask_loss=float(result["empty_mask_loss"]), context_saliency=context_saliency,
+                         histogram=tuple(float(v) for v in histogram))
 
 
 class _Finisher:
@@ -96,11 +89,7 @@ class _Finisher:
         budget = self.protocol.pixels(self.protocol.baseline_pixels, (height, width))
         classes = []
         for g, group in enumerate(work.groups):
-            results = [work.results[(g, r)] for r in range(len(group))]
-            saliency = (np.stack([result["saliency"] for result in results]) if results
-                        else np.zeros((0, height, width), np.float32))
-            counted = np.array([bool(res["converged"]) and not res["empty"] and not res["empty_request"]
-                                for res in results], bool)
+            results, saliency, counted = work.group_results(g)
             histograms = group_histograms(work.ground_truth, group.requests.masks, saliency, counted,
                                           context=self.protocol.context, baseline_budget=budget,
                                           baseline_sharing=self.protocol.baseline_sharing,

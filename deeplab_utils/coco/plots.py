@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from deeplab_utils.cityscapes.panels import shrink
 from deeplab_utils.cityscapes.plots import heatmap, shared_vmax
 from deeplab_utils.coco.comparison import Comparison
 from deeplab_utils.coco.dataset import CocoImage
@@ -128,11 +129,7 @@ def s16_figure(records: Mapping[str, Mapping[str, ModelImageRecord]], *, run_dir
             request = entry.requests[0]
             low_res = tf.constant(np.asarray(request.low_res_mask, np.float32)[None])
             saliency = upsample_mask(low_res, pixels.shape[:2], upsampling).numpy()[0]
-            picture = figures.overlay(pixels, saliency, masks.masks[0])
-            if picture.shape[1] > width:
-                picture = cv2.resize(picture, (width, round(picture.shape[0] * width / picture.shape[1])),
-                                     interpolation=cv2.INTER_AREA)
-            pictures.append(picture)
+            pictures.append(shrink(figures.overlay(pixels, saliency, masks.masks[0]), width))
             labels.append(f"{model}: {class_name}, loss {request.preservation_loss:.2f}")
     if not pictures:
         return None

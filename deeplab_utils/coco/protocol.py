@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from deeplab_utils.cityscapes.protocol import BASELINE_PIXELS, BASELINE_SHARINGS, CONTEXTS
+from deeplab_utils.cityscapes.protocol import BASELINE_PIXELS, check_request_settings
 from deeplab_utils.labels import PASCAL_VOC
 from deeplab_utils.requests import CITYSCAPES_SHAPE, MIN_REQUEST_PIXELS, REQUEST_EROSION_SIZE, scaled_min_size
 
@@ -22,11 +22,6 @@ __all__ = ["VOC_CLASSES", "CocoProtocol"]
 
 #: The 20 VOC object classes (background is not requested).
 VOC_CLASSES: tuple[str, ...] = PASCAL_VOC.class_names[1:]
-
-
-def _positive_int(name: str, value: Any, low: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"Argument `{name}` must be an integer >= {low}; received {value!r}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,19 +64,7 @@ class CocoProtocol:
             names.append(PASCAL_VOC.class_names[class_id])
         if len(set(names)) != len(names):
             raise ValueError(f"Argument `classes` must not repeat a class; received {tuple(names)!r}.")
-        if (not isinstance(self.reference_shape, (tuple, list)) or len(self.reference_shape) != 2
-                or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in self.reference_shape)):
-            raise ValueError(f"Argument `reference_shape` must be (height, width) of positive integers; "
-                             f"received {self.reference_shape!r}.")
-        for name in ("min_size", "baseline_pixels", "erosion_size"):
-            _positive_int(name, getattr(self, name))
-        if self.erosion_size % 2 == 0:
-            raise ValueError(f"Argument `erosion_size` must be odd; received {self.erosion_size!r}.")
-        if self.connectivity not in (4, 8):
-            raise ValueError(f"Argument `connectivity` must be 4 or 8; received {self.connectivity!r}.")
-        for name, choices in (("context", CONTEXTS), ("baseline_sharing", BASELINE_SHARINGS)):
-            if getattr(self, name) not in choices:
-                raise ValueError(f"Argument `{name}` must be one of {choices}; received {getattr(self, name)!r}.")
+        check_request_settings(self, ("min_size", "baseline_pixels"))
         object.__setattr__(self, "classes", tuple(names))
         object.__setattr__(self, "reference_shape", tuple(self.reference_shape))
 

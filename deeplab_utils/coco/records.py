@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import ClassVar
 
+from deeplab_utils.cityscapes.records import OptimisationOutcome
 from grid_saliency_tf.experiment import TEMPORARY_PREFIX, Record, RecordError
 
 __all__ = ["RequestRecord", "ClassRecord", "ModelImageRecord", "record_name", "load_model_records"]
@@ -31,49 +32,26 @@ def _check_sums(name: str, values: tuple[float, ...]) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class RequestRecord:
-    """One request (a predicted component of a VOC class).
+class RequestRecord(OptimisationOutcome):
+    """One request (a predicted component of a VOC class): the optimisation's outcome
+    (:class:`~deeplab_utils.cityscapes.records.OptimisationOutcome`), reliance and context.
 
     Attributes:
-        index: Position among the class's requests (largest first).
-        pixels, eroded_pixels: Size before and after the 3x3 erosion.
-        box: ``(top, left, bottom, right)``, bottom/right exclusive.
-        total_loss, mask_loss, preservation_loss: Eq. 3 for the returned mask.
         empty_mask_loss: Preservation loss of the empty mask (all context removed): how much the model
             loses without context.
-        perturbation_value: The chosen constant (0..255).
-        converged: ``preservation_loss <= convergence_threshold``.
-        empty_saliency: The returned mask is empty: the request is self-contained (supplement S2.2).
-        empty_request: The request held no pixel.
-        counted: Converged, non-empty saliency, non-empty request (as Table S1's caption).
         context_saliency: Sum of the full-resolution saliency over the context pixels.
         histogram: The saliency-weighted context histogram (context classes, then unannotated).
         low_res_mask: The grid mask, rounded to 4 decimals (for figures).
     """
 
-    index: int
-    pixels: int
-    eroded_pixels: int
-    box: tuple[int, int, int, int]
-    total_loss: float
-    mask_loss: float
-    preservation_loss: float
     empty_mask_loss: float
-    perturbation_value: float
-    converged: bool
-    empty_saliency: bool
-    empty_request: bool
-    counted: bool
     context_saliency: float
     histogram: tuple[float, ...]
     low_res_mask: tuple[tuple[float, ...], ...]
 
     def __post_init__(self) -> None:
         _check_sums("histogram", self.histogram)
-        if self.counted != (self.converged and not self.empty_saliency and not self.empty_request):
-            raise ValueError(f"Argument `counted` must be converged and not empty; received counted={self.counted}, "
-                             f"converged={self.converged}, empty_saliency={self.empty_saliency}, "
-                             f"empty_request={self.empty_request}.")
+        super().__post_init__()
 
     @property
     def self_contained(self) -> bool:
@@ -145,11 +123,11 @@ class ModelImageRecord(Record):
         Raises:
             ValueError: If the record has no such class.
         """
-        for entry in self.classes:
-            if entry.name == name:
-                return entry
-        raise ValueError(f"Argument `name` must be a class of the record ({', '.join(c.name for c in self.classes)}); "
-                         f"received {name!r}.")
+        found = next((entry for entry in self.classes if entry.name == name), None)
+        if found is None:
+            raise ValueError(f"Argument `name` must be a class of the record "
+                             f"({', '.join(c.name for c in self.classes)}); received {name!r}.")
+        return found
 
 
 def record_name(model: str, image: str) -> str:

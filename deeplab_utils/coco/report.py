@@ -8,10 +8,9 @@ interval and the images and requests it rests on. A row without requests shows "
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any, Sequence
 
+from deeplab_utils.cityscapes.tables import csv_text
 from deeplab_utils.coco.comparison import MEASURES, Comparison
 
 __all__ = ["comparison_markdown", "statistics_csv", "differences_csv", "distribution_csv"]
@@ -74,22 +73,13 @@ def comparison_markdown(comparison: Comparison, settings: dict[str, Any]) -> str
     return "\n".join(parts)
 
 
-def _csv(rows: list[list[Any]]) -> str:
-    stream = io.StringIO()
-    writer = csv.writer(stream, lineterminator="\n")
-    for row in rows:
-        writer.writerow(["" if value is None else f"{value:.6f}" if isinstance(value, float) else value
-                         for value in row])
-    return stream.getvalue()
-
-
 def statistics_csv(comparison: Comparison) -> str:
     """One row per model and class: counts and the reliance measures."""
     rows: list[list[Any]] = [["model", "class", "images", "requests", "counted", "not_converged", "self_contained",
                               *MEASURES]]
     rows += [[row.model, row.class_name, row.images, row.requests, row.counted, row.not_converged,
               row.self_contained, *(row.measures[m] for m in MEASURES)] for row in comparison.statistics]
-    return _csv(rows)
+    return csv_text(rows)
 
 
 def differences_csv(comparison: Comparison) -> str:
@@ -98,7 +88,7 @@ def differences_csv(comparison: Comparison) -> str:
                               "requests_a", "requests_b"]]
     rows += [[row.class_name, row.measure, row.model_a, row.model_b, row.estimate, row.low, row.high, row.images,
               row.requests_a, row.requests_b] for row in comparison.differences]
-    return _csv(rows)
+    return csv_text(rows)
 
 
 def distribution_csv(comparison: Comparison, which: str = "saliency") -> str:
@@ -109,6 +99,4 @@ def distribution_csv(comparison: Comparison, which: str = "saliency") -> str:
                                                    else row.baseline_distribution)
         rows.append([row.model, row.class_name, row.counted,
                      *(distribution or [None] * len(comparison.context_classes))])
-    return _csv(rows)
-
-
+    return csv_text(rows)

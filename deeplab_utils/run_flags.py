@@ -1,9 +1,10 @@
-"""The optimizer's absl flags, shared by the binaries that run the Cityscapes settings (supplement S2.1).
+"""The absl flags shared by the binaries that run the Cityscapes settings (supplement S2.1).
 
 ``deeplab-cityscapes`` and ``deeplab-coco`` (supplement S3 borrows "all implementation details and
-optimization parameter settings" from the Cityscapes experiments) define the same flags with the
-paper's defaults (:meth:`grid_saliency_tf.GridSaliencyOptimizer.cityscapes_defaults`) and the engine's
-other defaults. Only binaries import this module; library code takes the overrides as a plain dict.
+optimization parameter settings" from the Cityscapes experiments) define the same optimizer flags with
+the paper's defaults (:meth:`grid_saliency_tf.GridSaliencyOptimizer.cityscapes_defaults`) and the
+engine's other defaults, and the same request choices (context, baseline sharing, connectivity). Only
+binaries import this module; library code takes the values as plain arguments.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from absl import flags
 
 from grid_saliency_tf import GridSaliencyOptimizer
 
-__all__ = ["define_optimizer_flags", "parse_grid"]
+__all__ = ["define_optimizer_flags", "define_request_flags", "parse_grid"]
 
 _PAPER = GridSaliencyOptimizer.cityscapes_defaults()
 _ENGINE = {name: parameter.default for name, parameter in inspect.signature(GridSaliencyOptimizer).parameters.items()}
@@ -58,3 +59,19 @@ def define_optimizer_flags(erosion_size: int) -> Callable[[], dict[str, Any]]:
                 "erosion_size": erosion.value}
 
     return overrides
+
+
+def define_request_flags(defaults: Any) -> Callable[[], dict[str, Any]]:
+    """Defines ``--context``, ``--baseline_sharing`` and ``--connectivity``; returns a function giving their values.
+
+    Args:
+        defaults: A protocol whose fields give the defaults (:class:`deeplab_utils.cityscapes.Protocol`).
+    """
+    context = flags.DEFINE_enum("context", defaults.context, ["outside_request", "everywhere"],
+                                "Whether the request's own pixels count as context.")
+    sharing = flags.DEFINE_enum("baseline_sharing", defaults.baseline_sharing, ["radius", "equal"],
+                                "How instances share the baseline's pixels: one radius, or equal shares.")
+    connectivity = flags.DEFINE_enum("connectivity", str(defaults.connectivity), ["4", "8"],
+                                     "Pixel connectivity of the request components.")
+    return lambda: {"context": context.value, "baseline_sharing": sharing.value,
+                    "connectivity": int(connectivity.value)}
