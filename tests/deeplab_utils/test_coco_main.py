@@ -107,3 +107,26 @@ def test_bad_input_is_one_line_and_exit_status_2(data, tmp_path):
         assert len(lines) == 1 and lines[0].startswith("deeplab-coco: "), (name, lines)
         assert expected[name] in lines[0], (name, lines[0])
     assert not list((tmp_path / "d").rglob("records/*/*.json"))
+
+
+@pytest.mark.slow
+def test_zoo_downloads_of_both_backbones_and_a_keras_model_are_compared_in_one_run(data, tmp_path):
+    # Miniature exports (random weights, narrow layers) load as frozen graphs only (the native model
+    # needs the official widths): --backend=graph; a .keras model is loaded as such whatever the backend.
+    from deeplab_utils.testing import write_model_tarball
+
+    root, good, _, _ = data
+    names = ("deeplabv3_mnv2_pascal_train_aug_2018_01_29", "deeplabv3_pascal_train_aug_2018_01_04")
+    for name in names:
+        write_model_tarball(tmp_path, name, crop_size=(129, 129), seed=3)  # holds the 64x128 images
+    models = ",".join([*(f"{tmp_path}/{name}.tar.gz" for name in names), str(root / "water.keras")])
+    [result] = _cases([[*_args(root, good, tmp_path / "run", "--backend=graph", "--max_images=2", "--steps=2",
+                               "--classes=aeroplane,boat,person,train"), f"--models={models}"]])
+    assert result["code"] == 0, result["stderr"]
+    settings = json.loads((tmp_path / "run" / "run.json").read_text())["settings"]
+    assert [entry["name"] for entry in settings["models"]] == [*names, "water"]
+    assert [entry["file"] for entry in settings["models"]] == [f"{name}.tar.gz" for name in names] + ["water.keras"]
+    comparison = json.loads((tmp_path / "run" / "comparison" / "comparison.json").read_text())
+    assert comparison["images"] == 2
+    assert {(row["model_a"], row["model_b"]) for row in comparison["differences"]} == {
+        (names[0], names[1]), (names[0], "water"), (names[1], "water")}
