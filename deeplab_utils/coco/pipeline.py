@@ -3,7 +3,8 @@
 Everything that can be checked before the long work is checked first, each failing with one ValueError
 naming the argument: the protocol, the optimizer settings, the models (two or more, loadable, names
 unique), the annotation files against the image folder (:func:`~deeplab_utils.coco.dataset.load_dataset`),
-then the run folder (another run's settings are refused). A model whose output is not the 21 PASCAL VOC
+then the run folder (another run's settings are refused; a second process explaining into the same folder
+at the same time is refused too). A model whose output is not the 21 PASCAL VOC
 classes is refused at the first image, before any of that image's requests is queued.
 """
 
@@ -24,11 +25,13 @@ from deeplab_utils.coco.job import ComparedModel, explain_images
 from deeplab_utils.coco.protocol import CocoProtocol
 from deeplab_utils.coco.records import load_model_records
 from grid_saliency_tf import GridSaliencyOptimizer
-from grid_saliency_tf.experiment import RUN_FILE, Progress, files, figures, save_figure
+from grid_saliency_tf.experiment import RUN_FILE, Progress, RunFolder, files, figures, save_figure
 
-__all__ = ["RUN_KIND", "model_name_of", "run_explain", "write_comparison", "read_run_settings"]
+__all__ = ["RUN_KIND", "WORKER_FOLDER", "model_name_of", "run_explain", "write_comparison", "read_run_settings"]
 
 RUN_KIND = "deeplab_utils.coco"
+#: Held by the explaining process for as long as it works.
+WORKER_FOLDER = "worker"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SUFFIXES = (".tar.gz", ".tgz", ".keras", ".h5", ".pb")
 
@@ -106,8 +109,11 @@ def run_explain(images: str | os.PathLike, instances: str | os.PathLike, models:
     claim_run(output_dir, settings, overwrite=overwrite, kind=RUN_KIND)
     compared = [ComparedModel(name, model, GridSaliencyOptimizer(model, **settings_optimizer))
                 for name, (model, _) in zip(names, loaded)]
-    with Progress(len(dataset.images), description="images", unit="img", verbose=verbose) as bar:
-        return explain_images(compared, dataset, output_dir, protocol=protocol, batch_size=batch_size, progress=bar)
+    # One explaining process per folder: a second one is refused (RunFolderBusy) rather than doing the same work.
+    with RunFolder.open(os.path.join(os.fspath(output_dir), WORKER_FOLDER), kind=f"{RUN_KIND}.worker", settings={}):
+        with Progress(len(dataset.images), description="images", unit="img", verbose=verbose) as bar:
+            return explain_images(compared, dataset, output_dir, protocol=protocol, batch_size=batch_size,
+                                  progress=bar)
 
 
 def read_run_settings(output_dir: str | os.PathLike) -> dict[str, Any]:

@@ -88,3 +88,20 @@ def test_a_model_of_another_label_set_stops_at_the_first_image_before_anything_i
                                          r"an output of shape \(1, 64, 128, 19\)"):
         explain_images([models[0], wrong], dataset, tmp_path, protocol=PROTOCOL)
     assert not list(tmp_path.rglob("*.json"))
+
+
+def test_a_second_process_on_the_same_folder_is_refused(dataset, tmp_path):
+    from deeplab_utils.coco.pipeline import WORKER_FOLDER, run_explain
+    from grid_saliency_tf.experiment import RunFolder, RunFolderBusy
+
+    images = dataset.images[0].path.parent
+    annotations = images.parent / "annotations"
+    models = [water_boat_model(), self_contained_model()]
+    arguments = dict(stuff=annotations / "stuff.json", model_names=["water", "plain"], protocol=PROTOCOL,
+                     optimizer_overrides={"steps": 20}, max_images=1, verbose=0)
+    summary = run_explain(images, annotations / "instances.json", models, tmp_path, **arguments)
+    assert summary["images"] == 1 and summary["records"] == 2
+    with RunFolder.open(tmp_path / WORKER_FOLDER, kind="deeplab_utils.coco.worker", settings={}):  # another process
+        with pytest.raises(RunFolderBusy):
+            run_explain(images, annotations / "instances.json", models, tmp_path, **{**arguments, "max_images": 2})
+    assert run_explain(images, annotations / "instances.json", models, tmp_path, **arguments)["skipped"] == 1
