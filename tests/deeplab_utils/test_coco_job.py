@@ -105,3 +105,13 @@ def test_a_second_process_on_the_same_folder_is_refused(dataset, tmp_path):
         with pytest.raises(RunFolderBusy):
             run_explain(images, annotations / "instances.json", models, tmp_path, **{**arguments, "max_images": 2})
     assert run_explain(images, annotations / "instances.json", models, tmp_path, **arguments)["skipped"] == 1
+
+
+def test_an_unreadable_image_stops_the_run_naming_it_and_keeps_the_records_before_it(models, tmp_path):
+    paths = write_coco_fixture(tmp_path / "data", scenes=("train_on_rails", "train_on_rails", "boat_on_sea"))
+    (paths["images"] / "000000000002.png").write_bytes(b"not a png")
+    broken = load_dataset(paths["images"], paths["instances"], paths["stuff"])
+    with pytest.raises(ValueError, match=r"must hold readable JPEG or PNG files; reading '.*000000000002.png' failed"):
+        explain_images(models, broken, tmp_path / "run", protocol=PROTOCOL, batch_size=4)
+    assert sorted(p.relative_to(tmp_path / "run").as_posix() for p in (tmp_path / "run").rglob("*.json")) == [
+        "records/plain/000000000001.json", "records/water/000000000001.json"]
