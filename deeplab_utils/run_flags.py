@@ -48,7 +48,8 @@ def define_optimizer_flags(erosion_size: int) -> Callable[[], dict[str, Any]]:
                                    "Largest preservation loss that counts (S2.1).")
     momentum = flags.DEFINE_float("momentum", _ENGINE["momentum"], "SGD momentum (S1.2, carried over).")
     initial = flags.DEFINE_float("initial_value", _ENGINE["initial_value"], "Initial mask value (S1.2).")
-    clip = flags.DEFINE_float("clip_below", _ENGINE["clip_below"], "Mask values below this are set to 0 each step (S2.1).")
+    clip = flags.DEFINE_float("clip_below", _ENGINE["clip_below"],
+                              "Mask values below this are set to 0 each step (S2.1).")
     erosion = flags.DEFINE_integer("erosion_size", erosion_size,
                                    "Square erosion of the requests, for the size test and the loss (S2.1).")
 

@@ -141,8 +141,12 @@ def load_dataset(image_dir: str | os.PathLike, instances_file: str | os.PathLike
         if {entry["id"] for entry in stuff.dataset["images"]} != {entry["id"] for entry in entries}:
             raise ValueError(f"Argument `stuff` must annotate the images of `instances`; received {str(stuff_file)!r}, "
                              f"which lists {len(stuff.dataset['images'])} images of another set.")
-    images = tuple(CocoImage(Path(str(entry["file_name"])).stem, int(entry["id"]), folder / str(entry["file_name"]),
-                             int(entry["height"]), int(entry["width"])) for entry in entries)
+    try:
+        images = tuple(CocoImage(Path(str(entry["file_name"])).stem, int(entry["id"]), folder / str(entry["file_name"]),
+                                 int(entry["height"]), int(entry["width"])) for entry in entries)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"Argument `instances` must give every image an id, file_name, height and width; received "
+                         f"{str(instances_file)!r} ({type(error).__name__}: {error}).") from None
     if max_images:
         images = images[:max_images]
     categories = sorted(instances.dataset["categories"], key=lambda category: category["id"])

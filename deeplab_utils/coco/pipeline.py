@@ -1,11 +1,11 @@
 """The COCO comparison from plain arguments: the explain stage and the comparison stage the binary calls.
 
-Everything that can be checked before the long work is checked first, each failing with one ValueError
-naming the argument: the protocol, the optimizer settings, the models (two or more, loadable, names
+Everything that can be checked before the long work is checked first, in this order, each failing with
+one ValueError naming the argument: the protocol, the optimizer settings, the model names (two or more,
 unique), the annotation files against the image folder (:func:`~deeplab_utils.coco.dataset.load_dataset`),
-then the run folder (another run's settings are refused; a second process explaining into the same folder
-at the same time is refused too). A model whose output is not the 21 PASCAL VOC
-classes is refused at the first image, before any of that image's requests is queued.
+the models (loadable), then the run folder (another run's settings are refused, and so is a second
+process explaining into the same folder at the same time). A model whose output is not the 21 PASCAL
+VOC classes is refused at the first image, before any of that image's requests is queued.
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ def run_explain(images: str | os.PathLike, instances: str | os.PathLike, models:
     names = _names(models, model_names)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"Argument `batch_size` must be an integer >= 1; received {batch_size!r}.")
+    dataset = load_dataset(images, instances, stuff, max_images=max_images)  # before the (slow) model loading
     loaded = [load_model(model, backend) for model in models]
-    dataset = load_dataset(images, instances, stuff, max_images=max_images)
     settings = {"models": [{"name": name, "file": file} for name, (_, file) in zip(names, loaded)],
                 "instances": Path(instances).name, "stuff": None if stuff is None else Path(stuff).name,
                 "context_classes": list(dataset.context_classes), "protocol": protocol.to_settings(),
@@ -123,7 +123,8 @@ def read_run_settings(output_dir: str | os.PathLike) -> dict[str, Any]:
         ValueError: If the folder holds no COCO comparison run.
     """
     content = files.read_json(Path(output_dir) / RUN_FILE, missing_ok=True)
-    if not isinstance(content, dict) or content.get("kind") != RUN_KIND or not isinstance(content.get("settings"), dict):
+    if (not isinstance(content, dict) or content.get("kind") != RUN_KIND
+            or not isinstance(content.get("settings"), dict)):
         raise ValueError(f"Argument `output_dir` must be the folder of a COCO comparison run (with {RUN_FILE}); "
                          f"received {os.fspath(output_dir)!r}.")
     return content["settings"]

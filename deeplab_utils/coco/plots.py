@@ -114,7 +114,8 @@ def s16_figure(records: Mapping[str, Mapping[str, ModelImageRecord]], *, run_dir
     pictures, labels = [], []
     for image_name, class_name in choose_s16_examples(records, protocol.classes, count):
         if image_name not in by_name:
-            raise ValueError(f"Argument `images` must hold the images of the records; received none for {image_name!r}.")
+            raise ValueError(f"Argument `images` must hold the images of the records; received none for "
+                             f"{image_name!r}.")
         pixels = cv2.cvtColor(cv2.imread(os.fspath(by_name[image_name].path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         for model, model_records in records.items():
             path = Path(run_dir) / prediction_name(model, image_name)
