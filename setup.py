@@ -25,6 +25,7 @@ setup(
         "opencv-python-headless>=4.8",
         "absl-py>=2.0",
         "tqdm>=4.60",
+        "pycocotools>=2.0.7",
     ],
     extras_require={
         "test": ["pytest>=8", "matplotlib>=3.8"],
@@ -38,6 +39,7 @@ setup(
             "toy-sweep = toy_benchmark.sweep_main:run",
             "deeplab-explain = deeplab_utils.explain_main:run",
             "deeplab-cityscapes = deeplab_utils.cityscapes_main:run",
+            "deeplab-coco = deeplab_utils.coco_main:run",
         ]
     },
     classifiers=[

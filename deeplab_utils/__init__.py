@@ -6,7 +6,8 @@ Load a zoo tarball (e.g. ``deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz``),
 S2-S3). Fixture graphs in the export format come from :mod:`deeplab_utils.testing`; :func:`parity_report`
 checks a loaded model against the graph's own predictions. The statistics of Sec. 5 over a whole Cityscapes split
 (Fig. 6/S14, Table 1, Tables S1/S2) live in the subpackage :mod:`deeplab_utils.cityscapes` and its binary
-``deeplab-cityscapes`` (docs/cityscapes.md). :class:`DeepLabV3Plus` is the same network as a native
+``deeplab-cityscapes`` (docs/cityscapes.md); the COCO comparison of models by their context reliance
+(supplement S3, Fig. S16) in :mod:`deeplab_utils.coco` and ``deeplab-coco`` (docs/coco.md). :class:`DeepLabV3Plus` is the same network as a native
 Keras model, loaded from the zoo's checkpoint with :func:`load_deeplab` (:mod:`deeplab_utils.native`).
 """
 

@@ -16,8 +16,6 @@ native Keras DeepLab (--backend=keras, the default; docs/deeplab_native.md) or i
 
 from __future__ import annotations
 
-import inspect
-
 from absl import flags
 
 from deeplab_utils.cityscapes.dataset import list_examples
@@ -25,11 +23,9 @@ from deeplab_utils.cityscapes.distribute import STRATEGIES, make_strategy
 from deeplab_utils.cityscapes.pipeline import run_explain
 from deeplab_utils.cityscapes.protocol import ERROR_PAIRS, PREDICTION_CLASSES, Protocol
 from deeplab_utils.cityscapes.summary import write_aggregate
-from grid_saliency_tf import GridSaliencyOptimizer
+from deeplab_utils.run_flags import define_optimizer_flags, define_request_flags
 from grid_saliency_tf.experiment import run_binary
 
-_PAPER = GridSaliencyOptimizer.cityscapes_defaults()
-_ENGINE = {name: parameter.default for name, parameter in inspect.signature(GridSaliencyOptimizer).parameters.items()}
 _DEFAULT_PROTOCOL = Protocol()
 
 _DATASET = flags.DEFINE_string("dataset", None, "Cityscapes folder (leftImg8bit/, gtFine/).")
@@ -54,23 +50,8 @@ _ERROR_MIN_SIZE = flags.DEFINE_integer("error_min_size", _DEFAULT_PROTOCOL.error
                                        "Error requests: pixels after erosion at 1024x2048.")
 _BASELINE_PIXELS = flags.DEFINE_integer("baseline_pixels", _DEFAULT_PROTOCOL.baseline_pixels,
                                         "Baseline dilation pixels per image and class at 1024x2048.")
-_CONTEXT = flags.DEFINE_enum("context", _DEFAULT_PROTOCOL.context, ["outside_request", "everywhere"],
-                             "Whether the request's own pixels count as context.")
-_SHARING = flags.DEFINE_enum("baseline_sharing", _DEFAULT_PROTOCOL.baseline_sharing, ["radius", "equal"],
-                             "How instances share the baseline's pixels: one radius, or equal shares.")
-_STEPS = flags.DEFINE_integer("steps", _PAPER["steps"], "SGD steps (S2.1).")
-_GRID = flags.DEFINE_list("grid_shape", [str(v) for v in _PAPER["grid_shape"]], "Rows,columns of the mask (S2.1).")
-_LEARNING_RATE = flags.DEFINE_float("learning_rate", _PAPER["learning_rate"], "SGD learning rate (S2.1).")
-_MASK_WEIGHT = flags.DEFINE_float("mask_weight", _PAPER["mask_weight"], "lambda (S2.1).")
-_THRESHOLD = flags.DEFINE_float("convergence_threshold", _ENGINE["convergence_threshold"],
-                                 "Largest preservation loss that counts (S2.1).")
-_MOMENTUM = flags.DEFINE_float("momentum", _ENGINE["momentum"], "SGD momentum (S1.2, carried over).")
-_INITIAL = flags.DEFINE_float("initial_value", _ENGINE["initial_value"], "Initial mask value (S1.2).")
-_CLIP = flags.DEFINE_float("clip_below", _ENGINE["clip_below"], "Mask values below this are set to 0 each step (S2.1).")
-_EROSION = flags.DEFINE_integer("erosion_size", _DEFAULT_PROTOCOL.erosion_size,
-                                "Square erosion of the requests, for the size test and the loss (S2.1).")
-_CONNECTIVITY = flags.DEFINE_enum("connectivity", str(_DEFAULT_PROTOCOL.connectivity), ["4", "8"],
-                                  "Pixel connectivity of the request components.")
+_OPTIMIZER = define_optimizer_flags(_DEFAULT_PROTOCOL.erosion_size)
+_REQUESTS = define_request_flags(_DEFAULT_PROTOCOL)
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 8, "Requests per replica and call; 0 picks it from GPU memory.")
 _STRATEGY = flags.DEFINE_enum("strategy", "none", list(STRATEGIES),
                               "none, mirrored (all local GPUs) or multi_worker (TF_CONFIG).")
@@ -100,19 +81,12 @@ def _pairs(values: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def _grid(values: list[str]) -> tuple[int, int]:
-    try:
-        return tuple(int(value) for value in values)
-    except ValueError:
-        raise ValueError(f"Argument `grid_shape` must be two integers; received {values!r}.") from None
-
-
 def main(argv: list[str]) -> None:
     strategy = make_strategy(_STRATEGY.value)  # before any other TensorFlow work
     protocol = Protocol(prediction_classes=tuple(_CLASSES.value), error_pairs=_pairs(_PAIRS.value),
                         min_size=_MIN_SIZE.value, error_min_size=_ERROR_MIN_SIZE.value,
-                        baseline_pixels=_BASELINE_PIXELS.value, erosion_size=_EROSION.value,
-                        connectivity=int(_CONNECTIVITY.value), context=_CONTEXT.value, baseline_sharing=_SHARING.value)
+                        baseline_pixels=_BASELINE_PIXELS.value, erosion_size=_OPTIMIZER()["erosion_size"],
+                        **_REQUESTS())
     panel_group = _PANEL_CLASS.value
     if panel_group not in protocol.groups and not flags.FLAGS["panel_class"].present:
         panel_group = protocol.groups[0]  # the default, rider, is not requested: panels of the first group
@@ -124,10 +98,7 @@ def main(argv: list[str]) -> None:
         if not _DATASET.value or not _MODEL.value:
             raise ValueError("Arguments `dataset` and `model` must be given to explain; received "
                              f"dataset={_DATASET.value!r}, model={_MODEL.value!r}.")
-        overrides = {"steps": _STEPS.value, "grid_shape": _grid(_GRID.value), "learning_rate": _LEARNING_RATE.value,
-                     "mask_weight": _MASK_WEIGHT.value, "convergence_threshold": _THRESHOLD.value,
-                     "momentum": _MOMENTUM.value, "initial_value": _INITIAL.value, "clip_below": _CLIP.value,
-                     "erosion_size": _EROSION.value}
+        overrides = _OPTIMIZER()
         summary = run_explain(
             _DATASET.value, _MODEL.value, _OUTPUT_DIR.value, protocol=protocol, split=_SPLIT.value,
             cities=_CITIES.value, max_images=_MAX_IMAGES.value, optimizer_overrides=overrides,

@@ -52,6 +52,9 @@ class GridSaliencyResult(ExplanationResult):
             False for an empty request.
         empty_request: bool ``(n,)``: the request mask held no pixel; such a request gets a zero mask
             and zero losses.
+        empty_mask_loss: float32 ``(n,)``: the preservation loss of the empty mask ``M = 0`` with the chosen
+            perturbation (all context removed): how much of its class score the request loses without
+            context (supplement S3's context reliance); 0 for an empty request.
         perturbation_images: float32 ``(n, height, width, channels)``: the perturbation image ``a`` of
             every request (the chosen constant, the blurred image or the noise), in image units; only
             with ``return_perturbations=True``, else None. ``p(x, M) = x M + a (1 - M)`` (clipped to
@@ -66,6 +69,7 @@ class GridSaliencyResult(ExplanationResult):
     empty: np.ndarray
     converged: np.ndarray
     empty_request: np.ndarray
+    empty_mask_loss: np.ndarray
     perturbation_images: np.ndarray | None = None
 
     @property
@@ -348,6 +352,7 @@ class GridSaliencyOptimizer(Explainer):
             "empty": is_empty,
             "converged": (preservation <= self.convergence_threshold) & ~empty_request,
             "empty_request": empty_request,
+            "empty_mask_loss": tf.where(empty_request, zero, loss_at_empty),
         }
         if self.return_perturbations:
             results["perturbation_images"] = perturbation + tf.zeros_like(request_images)

@@ -10,7 +10,8 @@ docs/cityscapes.md describes the protocol, the choices where the paper is silent
 - `requests`: per image, the prediction and error requests.
 - `baseline`: the 400k-pixel contour dilation.
 - `statistics`: saliency-weighted ground-truth histograms.
-- `explainer`: batches of requests on one device or a tf.distribute strategy.
+- `explainer`: batches of requests on one device or a tf.distribute strategy; `queue`: the requests of
+  many images batched for it (shared with the COCO comparison, :mod:`deeplab_utils.coco`).
 - `job`, `folders`, `records`: the resumable, shardable run and its per-image records.
 - `aggregate`, `tables`, `plots`, `examples`, `panels`, `report`, `summary`: the outputs.
 - `models`: loading and checking the model; `paper`: the paper's numbers; `testing`: fixtures.
@@ -30,35 +31,41 @@ from deeplab_utils.cityscapes.explainer import BatchExplainer, automatic_batch_s
 from deeplab_utils.cityscapes.folders import claim_run, shard_lock
 from deeplab_utils.cityscapes.job import explain_examples, optimizer_settings, run_settings
 from deeplab_utils.cityscapes.models import load_model, predict
-from deeplab_utils.cityscapes.protocol import ERROR_PAIRS, PREDICTION_CLASSES, Protocol
-from deeplab_utils.cityscapes.records import GroupOutcome, ImageRecord, RequestOutcome, load_records
+from deeplab_utils.cityscapes.protocol import ERROR_PAIRS, PREDICTION_CLASSES, Protocol, check_request_settings
+from deeplab_utils.cityscapes.queue import ImageWork, RequestQueue
+from deeplab_utils.cityscapes.records import (
+    GroupOutcome,
+    ImageRecord,
+    OptimisationOutcome,
+    RequestOutcome,
+    load_records,
+    optimisation_fields,
+)
 from deeplab_utils.cityscapes.requests import RequestGroup, build_requests
 from deeplab_utils.cityscapes.statistics import group_histograms, label_histogram, normalise
 from deeplab_utils.cityscapes.summary import read_run_settings, write_aggregate
 
 __all__ = [
     "Aggregate",
+    "aggregate_records",
+    "automatic_batch_size",
     "BASELINE_INSTANCES",
+    "baseline_ring",
+    "batch_size_for_budget",
     "BatchExplainer",
-    "COMBINES",
+    "build_requests",
+    "check_request_settings",
+    "check_sizes",
     "CityscapesExample",
+    "claim_run",
+    "COMBINES",
     "ERROR_PAIRS",
+    "explain_examples",
+    "group_histograms",
     "GroupOutcome",
     "GroupStatistics",
     "ImageRecord",
-    "PREDICTION_CLASSES",
-    "Protocol",
-    "RequestGroup",
-    "RequestOutcome",
-    "aggregate_records",
-    "automatic_batch_size",
-    "baseline_ring",
-    "batch_size_for_budget",
-    "build_requests",
-    "check_sizes",
-    "claim_run",
-    "explain_examples",
-    "group_histograms",
+    "ImageWork",
     "label_histogram",
     "list_examples",
     "load_model",
@@ -66,10 +73,17 @@ __all__ = [
     "make_image_dataset",
     "nearest_pixels",
     "normalise",
+    "optimisation_fields",
+    "OptimisationOutcome",
     "optimizer_settings",
     "predict",
+    "PREDICTION_CLASSES",
+    "Protocol",
     "read_example",
     "read_run_settings",
+    "RequestGroup",
+    "RequestOutcome",
+    "RequestQueue",
     "run_settings",
     "select_shard",
     "shard_lock",

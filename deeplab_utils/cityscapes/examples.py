@@ -12,12 +12,12 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-import cv2
 import numpy as np
 import tensorflow as tf
 
 from deeplab_utils.cityscapes.dataset import CityscapesExample, read_example
 from deeplab_utils.cityscapes.job import prediction_name
+from deeplab_utils.cityscapes.panels import shrink
 from deeplab_utils.cityscapes.protocol import Protocol
 from deeplab_utils.cityscapes.records import ImageRecord
 from deeplab_utils.cityscapes.requests import build_requests
@@ -70,11 +70,7 @@ def example_overlays(records: Sequence[ImageRecord], group: str, count: int, *, 
         outcome = next(o for o in by_image[image_name].groups if o.group == group).requests[index]
         low_res = tf.constant(np.asarray(outcome.low_res_mask, np.float32)[None])
         saliency = upsample_mask(low_res, image.shape[:2], upsampling).numpy()[0]
-        picture = figures.overlay(image, saliency, request_group.requests.masks[index])
-        if picture.shape[1] > width:
-            picture = cv2.resize(picture, (width, round(picture.shape[0] * width / picture.shape[1])),
-                                 interpolation=cv2.INTER_AREA)
-        pictures.append(picture)
+        pictures.append(shrink(figures.overlay(image, saliency, request_group.requests.masks[index]), width))
         labels.append(f"{image_name.split('/')[-1]} #{index + 1} loss {outcome.preservation_loss:.3f}")
     if not pictures:
         return None

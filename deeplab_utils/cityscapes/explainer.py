@@ -31,7 +31,7 @@ __all__ = ["BatchExplainer", "automatic_batch_size", "batch_size_for_budget", "g
 
 #: The engine outputs kept per request: the common ``saliency`` field and grid saliency's own.
 _KEPT = ("saliency", "low_res_masks", "total_loss", "mask_loss", "preservation_loss", "perturbation_value", "empty",
-         "converged", "empty_request")
+         "converged", "empty_request", "empty_mask_loss")
 
 
 class BatchExplainer:
@@ -101,7 +101,7 @@ class BatchExplainer:
         Returns:
             Arrays of ``n`` entries keyed like the fields of :class:`grid_saliency_tf.GridSaliencyResult`:
             ``saliency`` ``(n, height, width)``, ``low_res_masks``, the losses, ``perturbation_value``,
-            ``empty``, ``converged``, ``empty_request``.
+            ``empty``, ``converged``, ``empty_request``, ``empty_mask_loss``.
         """
         images = np.asarray(images, np.float32)
         class_ids = np.asarray(class_ids, np.int32)

@@ -30,7 +30,7 @@ SHARD_KIND = "deeplab_utils.cityscapes.shard"
 
 @contextlib.contextmanager
 def open_run(output_dir: str | os.PathLike, settings: Mapping[str, Any], *, overwrite: bool = False,
-             wait_seconds: float = 60.0) -> Iterator[RunFolder]:
+             wait_seconds: float = 60.0, kind: str = RUN_KIND) -> Iterator[RunFolder]:
     """`RunFolder.open` of the top folder, waiting up to `wait_seconds` while another process holds it.
 
     Raises:
@@ -41,7 +41,7 @@ def open_run(output_dir: str | os.PathLike, settings: Mapping[str, Any], *, over
     stack = contextlib.ExitStack()
     while True:
         try:
-            run = stack.enter_context(RunFolder.open(output_dir, kind=RUN_KIND, settings=settings,
+            run = stack.enter_context(RunFolder.open(output_dir, kind=kind, settings=settings,
                                                      overwrite=overwrite))
             break
         except RunFolderBusy:
@@ -52,8 +52,15 @@ def open_run(output_dir: str | os.PathLike, settings: Mapping[str, Any], *, over
         yield run
 
 
-def claim_run(output_dir: str | os.PathLike, settings: Mapping[str, Any], *, overwrite: bool = False) -> bool:
+def claim_run(output_dir: str | os.PathLike, settings: Mapping[str, Any], *, overwrite: bool = False,
+              kind: str = RUN_KIND) -> bool:
     """Creates the run (``run.json``) or checks that the folder holds this run; then lets go of it.
+
+    Args:
+        output_dir: The run folder.
+        settings: The run's identity.
+        overwrite: Replace a run with other settings.
+        kind: The kind of run (:data:`RUN_KIND` for Cityscapes; the COCO comparison has its own).
 
     Returns:
         True if the folder already held this run (a resume, or another shard's start).
@@ -62,7 +69,7 @@ def claim_run(output_dir: str | os.PathLike, settings: Mapping[str, Any], *, ove
         RunFolderMismatch: If the folder holds a run with other settings (and not `overwrite`).
         RunFolderError: If the folder holds foreign files or is not a folder (and not `overwrite`).
     """
-    with open_run(output_dir, settings, overwrite=overwrite) as run:
+    with open_run(output_dir, settings, overwrite=overwrite, kind=kind) as run:
         return run.resumed
 
 

@@ -13,8 +13,6 @@ run resumes where it stopped, and records of any mix of processes aggregate alik
 
 from __future__ import annotations
 
-import concurrent.futures
-import dataclasses
 import os
 import time
 from pathlib import Path
@@ -29,7 +27,8 @@ from deeplab_utils.cityscapes.dataset import CityscapesExample, make_image_datas
 from deeplab_utils.cityscapes.explainer import BatchExplainer
 from deeplab_utils.cityscapes.models import predict
 from deeplab_utils.cityscapes.protocol import Protocol
-from deeplab_utils.cityscapes.records import GroupOutcome, ImageRecord, RequestOutcome, record_name
+from deeplab_utils.cityscapes.queue import ImageWork, RequestQueue
+from deeplab_utils.cityscapes.records import GroupOutcome, ImageRecord, RequestOutcome, optimisation_fields, record_name
 from deeplab_utils.cityscapes.requests import RequestGroup, build_requests
 from deeplab_utils.cityscapes.statistics import group_histograms
 from grid_saliency_tf import GridSaliencyOptimizer
@@ -68,106 +67,32 @@ def prediction_name(image: str) -> str:
     return f"predictions/{image}.png"
 
 
-@dataclasses.dataclass
-class _ImageWork:
-    example: CityscapesExample
-    image: np.ndarray
-    ground_truth: np.ndarray
-    prediction: np.ndarray
-    groups: list[RequestGroup]
-    started: float
-    results: dict[tuple[int, int], dict[str, Any]] = dataclasses.field(default_factory=dict)
-
-    @property
-    def requests(self) -> list[tuple[int, int]]:
-        return [(g, r) for g, group in enumerate(self.groups) for r in range(len(group))]
-
-
 def _outcome(request_group: RequestGroup, index: int, result: dict[str, Any], histogram: np.ndarray) -> RequestOutcome:
-    masks = request_group.requests
-    converged, empty, empty_request = (bool(result[key]) for key in ("converged", "empty", "empty_request"))
-    return RequestOutcome(
-        index=index, pixels=int(masks.sizes[index]), eroded_pixels=int(masks.eroded_sizes[index]),
-        box=tuple(int(v) for v in masks.boxes[index]),
-        total_loss=float(result["total_loss"]), mask_loss=float(result["mask_loss"]),
-        preservation_loss=float(result["preservation_loss"]), perturbation_value=float(result["perturbation_value"]),
-        converged=converged, empty_saliency=empty, empty_request=empty_request,
-        counted=converged and not empty and not empty_request, histogram=tuple(float(v) for v in histogram),
-        low_res_mask=tuple(tuple(float(v) for v in row) for row in np.round(result["low_res_masks"], 4)))
+    return RequestOutcome(**optimisation_fields(request_group.requests, index, result),
+                          histogram=tuple(float(v) for v in histogram))
 
 
 class _Runner:
-    """The queue of requests across images and the finishing of images (one per `explain_examples`).
-
-    Finishing an image (its histograms, baseline, panels and files) runs on a background thread, so that
-    it overlaps the optimisation of the next batch (NumPy, OpenCV and TensorFlow release the GIL in
-    their long operations); `close` waits for it and raises what it raised.
-    """
+    """Finishes the images of one `explain_examples` call (histograms, baseline, panels, files); the
+    :class:`~deeplab_utils.cityscapes.queue.RequestQueue` batches their requests and calls `finish` on
+    its background thread."""
 
     def __init__(self, model: Callable[..., Any], output_dir: Path, protocol: Protocol,
                  optimizer: GridSaliencyOptimizer, explainer: BatchExplainer, panel_names: frozenset[str],
                  panel_group: str, progress: Progress | None) -> None:
         self.model, self.output_dir, self.protocol = model, output_dir, protocol
-        self.optimizer, self.explainer = optimizer, explainer
+        self.optimizer = optimizer
         self.panel_names, self.panel_group, self.progress = panel_names, panel_group, progress
-        self.queue: list[tuple[_ImageWork, int, int]] = []
-        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="finish")
-        self.finishing: list[concurrent.futures.Future] = []
+        self.queue = RequestQueue(explainer, self.finish)
         self.finished = 0
-        self.requests_done = 0
         self.started = time.perf_counter()
 
-    def add(self, work: _ImageWork) -> None:
-        if self.queue and self.queue[-1][0].image.shape != work.image.shape:
-            self.drain()  # one batch holds images of one size
-        self.queue += [(work, g, r) for g, r in work.requests]
-        if not work.requests:
-            self.submit(work)
-        while len(self.queue) >= self.explainer.global_batch:
-            self.run(self.queue[: self.explainer.global_batch])
-            del self.queue[: self.explainer.global_batch]
-
-    def drain(self) -> None:
-        while self.queue:
-            self.run(self.queue[: self.explainer.global_batch])
-            del self.queue[: self.explainer.global_batch]
-
-    def run(self, batch: list[tuple[_ImageWork, int, int]]) -> None:
-        images = np.stack([work.image for work, _, _ in batch]).astype(np.float32)
-        class_ids = np.array([work.groups[g].class_id for work, g, _ in batch], np.int32)
-        masks = np.stack([work.groups[g].requests.masks[r] for work, g, r in batch]).astype(np.float32)
-        outputs = self.explainer.explain(images, class_ids, masks)
-        self.requests_done += len(batch)
-        for position, (work, g, r) in enumerate(batch):
-            work.results[(g, r)] = {key: value[position] for key, value in outputs.items()}
-            if len(work.results) == len(work.requests):
-                self.submit(work)
-
-    def submit(self, work: _ImageWork) -> None:
-        """Finishes `work` on the background thread; raises what an earlier finishing raised. At most
-        two images wait to be finished (each holds its image and maps in memory)."""
-        while self.finishing and (self.finishing[0].done() or len(self.finishing) >= 2):
-            self.finishing.pop(0).result()
-        self.finishing.append(self.pool.submit(self.finish, work))
-
-    def close(self) -> None:
-        """Waits until every submitted image is finished (its record written); raises the first error."""
-        try:
-            for future in self.finishing:
-                future.result()
-        finally:
-            self.pool.shutdown(wait=True)
-
-    def finish(self, work: _ImageWork) -> None:
+    def finish(self, work: ImageWork) -> None:
         height, width = work.prediction.shape
         budget = self.protocol.pixels(self.protocol.baseline_pixels, (height, width))
         outcomes = []
         for g, request_group in enumerate(work.groups):
-            results = [work.results[(g, r)] for r in range(len(request_group))]
-            saliency = (np.stack([result["saliency"] for result in results]) if results
-                        else np.zeros((0, height, width), np.float32))
-            counted = np.array([bool(res["converged"]) and not res["empty"] and not res["empty_request"]
-                                for res in results], bool)
+            results, saliency, counted = work.group_results(g)
             histograms = group_histograms(work.ground_truth, request_group.requests.masks, saliency, counted,
                                           context=self.protocol.context, baseline_budget=budget,
                                           baseline_sharing=self.protocol.baseline_sharing)
@@ -191,11 +116,11 @@ class _Runner:
                     ).save(self.output_dir / record_name(work.example.name))
         self.finished += 1
         if self.progress is not None:
-            rate = self.requests_done / max(time.perf_counter() - self.started, 1e-9)
+            rate = self.queue.requests_done / max(time.perf_counter() - self.started, 1e-9)
             self.progress.bar.set_postfix_str(f"{rate:.2f} req/s", refresh=False)
             self.progress.update(1)
 
-    def write_panels(self, work: _ImageWork, request_group: RequestGroup, results: list[dict[str, Any]],
+    def write_panels(self, work: ImageWork, request_group: RequestGroup, results: list[dict[str, Any]],
                      saliency: np.ndarray, counted: np.ndarray, budget: int) -> None:
         index = int(np.flatnonzero(counted)[0]) if counted.any() else 0
         mask = request_group.requests.masks[index]
@@ -269,13 +194,13 @@ def explain_examples(model: Callable[..., Any], examples: Sequence[CityscapesExa
             started = time.perf_counter()
             ground_truth = train_ids_of(label_ids, example, image.shape[:2])
             prediction = predict(model, image, optimizer.model_output).argmax(axis=-1).astype(np.uint8)
-            runner.add(_ImageWork(example, image, ground_truth, prediction,
+            runner.queue.add(ImageWork(example, image, ground_truth, prediction,
                                   build_requests(prediction, ground_truth, protocol), started))
     except ValueError:
-        runner.drain()  # finish the images read before the bad one, then report it
+        runner.queue.drain()  # finish the images read before the bad one, then report it
         raise
     else:
-        runner.drain()
+        runner.queue.drain()
     finally:
-        runner.close()  # images already optimised get their records, also after an interruption
-    return {"images": runner.finished, "skipped": len(examples) - len(pending), "requests": runner.requests_done}
+        runner.queue.close()  # images already optimised get their records, also after an interruption
+    return {"images": runner.finished, "skipped": len(examples) - len(pending), "requests": runner.queue.requests_done}

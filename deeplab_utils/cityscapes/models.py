@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import tensorflow as tf
 
-from deeplab_utils.labels import CITYSCAPES
+from deeplab_utils.labels import CITYSCAPES, LabelSet
 from deeplab_utils.model import DeepLabModel
 from grid_saliency_tf.scoring import class_probabilities
 from grid_saliency_tf.validation import check_model_output_kind
@@ -74,30 +74,32 @@ def load_model(model: str | os.PathLike | Callable[..., Any],
     return DeepLabModel(path), path.name
 
 
-def predict(model: Callable[..., Any], image: np.ndarray, model_output: str = "probabilities") -> np.ndarray:
-    """Class probabilities of one image, checked to be Cityscapes train-id probabilities.
+def predict(model: Callable[..., Any], image: np.ndarray, model_output: str = "probabilities", *,
+            label_set: LabelSet = CITYSCAPES) -> np.ndarray:
+    """Class probabilities of one image, checked to be probabilities of `label_set` (Cityscapes train ids).
 
     Args:
         model: See the module docstring.
         image: uint8 ``(height, width, 3)``.
         model_output: ``"probabilities"`` or ``"logits"`` (a softmax is applied).
+        label_set: The classes the model must predict (PASCAL VOC for the COCO comparison).
 
     Returns:
-        float32 ``(height, width, 19)``.
+        float32 ``(height, width, classes)`` (19 for Cityscapes).
 
     Raises:
-        ValueError: If the output is not ``(1, height, width, 19)``, or declared probabilities are not
+        ValueError: If the output is not ``(1, height, width, classes)``, or declared probabilities are not
             non-negative values summing to 1 over the classes.
     """
     check_model_output_kind(model_output)
     height, width = image.shape[:2]
     output = class_probabilities(model, tf.constant(image[None], tf.float32), model_output)
     shape = tuple(output.shape)
-    classes = CITYSCAPES.num_classes
+    classes = label_set.num_classes
+    kind = "Cityscapes train-id" if label_set is CITYSCAPES else f"{label_set.name} class"
     if shape != (1, height, width, classes):
-        raise ValueError(f"Argument `model` must map a (1, {height}, {width}, 3) image to the {classes} Cityscapes "
-                         f"train-id probabilities (1, {height}, {width}, {classes}); received an output of shape "
-                         f"{shape}.")
+        raise ValueError(f"Argument `model` must map a (1, {height}, {width}, 3) image to the {classes} {kind} "
+                         f"probabilities (1, {height}, {width}, {classes}); received an output of shape {shape}.")
     probabilities = output.numpy()[0]
     if not np.isfinite(probabilities).all():
         raise ValueError("Argument `model` must return finite values; received NaN or infinity.")

@@ -19,7 +19,7 @@ from grid_saliency_tf import perturb
 from grid_saliency_tf.experiment import figures
 from grid_saliency_tf.scoring import class_probabilities
 
-__all__ = ["s13_panels", "color_map", "ring_overlay"]
+__all__ = ["s13_panels", "color_map", "ring_overlay", "shrink"]
 
 _VALUE_RANGE = (0.0, 255.0)
 
@@ -35,7 +35,8 @@ def ring_overlay(image: np.ndarray, ring: np.ndarray, request_mask: np.ndarray) 
     return figures.overlay(image, np.asarray(ring, np.float32), request_mask, opacity=0.6)
 
 
-def _shrink(picture: np.ndarray, width: int) -> np.ndarray:
+def shrink(picture: np.ndarray, width: int) -> np.ndarray:
+    """`picture` shrunk to `width` columns (aspect kept) if it is wider; else itself."""
     if picture.shape[1] <= width:
         return picture
     height = max(1, round(picture.shape[0] * width / picture.shape[1]))
@@ -69,7 +70,7 @@ def s13_panels(model: Callable[..., Any], image: np.ndarray, request_mask: np.nd
     scores = class_probabilities(model, tf.concat([x, context, optimised], 0), model_output).numpy()[..., class_id]
     pictures = [image, color_map(scores[0]), context[0].numpy(), color_map(scores[1]), optimised[0].numpy(),
                 color_map(scores[2]), color_map(saliency), ring_overlay(image, ring, request_mask)]
-    pictures = [_shrink(figures.to_uint8_rgb(picture, _VALUE_RANGE), panel_width) for picture in pictures]
+    pictures = [shrink(figures.to_uint8_rgb(picture, _VALUE_RANGE), panel_width) for picture in pictures]
     labels = ["(a) input frame", "(b) softmax on (a)", "(c) perturbed context p(x, R)", "(d) softmax on (c)",
               "(e) optimised image", "(f) softmax on (e)", "(g) grid saliency M*", "(h) baseline dilation"]
     return figures.tile(pictures, 4, labels=labels, title=title)

@@ -18,7 +18,7 @@ from grid_saliency_tf.experiment import new_figure
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-__all__ = ["context_heatmaps", "table_1_figure"]
+__all__ = ["context_heatmaps", "table_1_figure", "heatmap", "shared_vmax"]
 
 
 def _matrix(rows: Sequence[GroupStatistics], class_names: Sequence[str], columns: Sequence[str],
@@ -32,7 +32,8 @@ def _matrix(rows: Sequence[GroupStatistics], class_names: Sequence[str], columns
     return values
 
 
-def _heatmap(axes, values: np.ndarray, rows: Sequence[str], columns: Sequence[str], title: str, vmax: float) -> object:
+def heatmap(axes, values: np.ndarray, rows: Sequence[str], columns: Sequence[str], title: str, vmax: float) -> object:
+    """Draws `values` ``(rows, columns)`` on `axes` with labelled ticks and cell values; NaN cells blank."""
     shown = axes.imshow(np.ma.masked_invalid(values), cmap="viridis", vmin=0.0, vmax=vmax, aspect="auto")
     axes.set_xticks(range(len(columns)), labels=columns, rotation=60, ha="right", fontsize=8)
     axes.set_yticks(range(len(rows)), labels=rows, fontsize=8)
@@ -44,7 +45,8 @@ def _heatmap(axes, values: np.ndarray, rows: Sequence[str], columns: Sequence[st
     return shown
 
 
-def _vmax(*matrices: np.ndarray) -> float:
+def shared_vmax(*matrices: np.ndarray) -> float:
+    """The largest finite value of the matrices (1 if none is positive): one colour scale for all."""
     finite = np.concatenate([m[np.isfinite(m)] for m in matrices])
     return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
 
@@ -64,11 +66,11 @@ def context_heatmaps(aggregate: Aggregate, kind: str = "prediction") -> "Figure"
     labels = [f"{row.group} ({row.images_counted})" for row in rows]
     saliency = _matrix(rows, names, names, "saliency")
     baseline = _matrix(rows, names, names, "baseline")
-    vmax = _vmax(saliency, baseline)
+    vmax = shared_vmax(saliency, baseline)
     figure = new_figure((16, 1.2 + 0.35 * max(len(rows), 1)), layout="constrained")
     left, right = figure.subplots(1, 2, sharey=True)
-    _heatmap(left, saliency, labels, names, "Grid saliency", vmax)
-    shown = _heatmap(right, baseline, labels, names, "Baseline (contour dilation)", vmax)
+    heatmap(left, saliency, labels, names, "Grid saliency", vmax)
+    shown = heatmap(right, baseline, labels, names, "Baseline (contour dilation)", vmax)
     figure.colorbar(shown, ax=[left, right], fraction=0.02, pad=0.01)
     return figure
 
@@ -84,7 +86,7 @@ def table_1_figure(aggregate: Aggregate) -> "Figure":
     figure = new_figure((8, 1.2 + 0.35 * max(len(rows), 1)), layout="constrained")
     axes = figure.subplots()
     labels = [f"GT {row.group.split('/')[0]} / pred {row.group.split('/')[-1]} ({row.images_counted})" for row in rows]
-    shown = _heatmap(axes, values, labels, TABLE_1_CONTEXT_CLASSES, "Context of correct and erroneous predictions",
-                     _vmax(values))
+    shown = heatmap(axes, values, labels, TABLE_1_CONTEXT_CLASSES, "Context of correct and erroneous predictions",
+                     shared_vmax(values))
     figure.colorbar(shown, ax=axes, fraction=0.03, pad=0.01)
     return figure

@@ -20,7 +20,7 @@ docs/cityscapes.md).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Sequence
 
 from deeplab_utils.labels import CITYSCAPES
 from deeplab_utils.requests import CITYSCAPES_SHAPE, MIN_REQUEST_PIXELS, REQUEST_EROSION_SIZE, scaled_min_size
@@ -35,6 +35,7 @@ __all__ = [
     "BASELINE_SHARINGS",
     "Protocol",
     "group_name",
+    "check_request_settings",
 ]
 
 #: Requested classes of Fig. 6/S14 and Table S1, in the paper's order.
@@ -76,6 +77,29 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"Argument `{name}` must be one of {choices}; received {value!r}.")
     return value
+
+
+def check_request_settings(protocol: Any, counts: Sequence[str]) -> None:
+    """Checks the fields a request protocol shares (Cityscapes and COCO), each error naming its field:
+    ``reference_shape``, the pixel counts named in `counts` (integers >= 1), ``erosion_size`` (odd),
+    ``connectivity`` (4 or 8), ``context`` and ``baseline_sharing``.
+
+    Raises:
+        ValueError: For the first field out of range.
+    """
+    shape = protocol.reference_shape
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in shape)):
+        raise ValueError(f"Argument `reference_shape` must be (height, width) of positive integers; received {shape!r}.")
+    for name in counts:
+        _check_int(name, getattr(protocol, name), 1)
+    _check_int("erosion_size", protocol.erosion_size, 1)
+    if protocol.erosion_size % 2 == 0:
+        raise ValueError(f"Argument `erosion_size` must be odd; received {protocol.erosion_size!r}.")
+    if protocol.connectivity not in (4, 8):
+        raise ValueError(f"Argument `connectivity` must be 4 or 8; received {protocol.connectivity!r}.")
+    _check_choice("context", protocol.context, CONTEXTS)
+    _check_choice("baseline_sharing", protocol.baseline_sharing, BASELINE_SHARINGS)
 
 
 def _canonical_class(name: str, argument: str) -> str:
@@ -139,19 +163,7 @@ class Protocol:
             raise ValueError(f"Argument `error_pairs` must not repeat a pair; received {pairs!r}.")
         if not classes and not pairs:
             raise ValueError("Arguments `prediction_classes` and `error_pairs` must not both be empty; received ().")
-        if (not isinstance(self.reference_shape, (tuple, list)) or len(self.reference_shape) != 2
-                or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in self.reference_shape)):
-            raise ValueError(f"Argument `reference_shape` must be (height, width) of positive integers; "
-                             f"received {self.reference_shape!r}.")
-        for name in ("min_size", "error_min_size", "baseline_pixels"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("erosion_size", self.erosion_size, 1)
-        if self.erosion_size % 2 == 0:
-            raise ValueError(f"Argument `erosion_size` must be odd; received {self.erosion_size!r}.")
-        if self.connectivity not in (4, 8):
-            raise ValueError(f"Argument `connectivity` must be 4 or 8; received {self.connectivity!r}.")
-        _check_choice("context", self.context, CONTEXTS)
-        _check_choice("baseline_sharing", self.baseline_sharing, BASELINE_SHARINGS)
+        check_request_settings(self, ("min_size", "error_min_size", "baseline_pixels"))
         object.__setattr__(self, "prediction_classes", classes)
         object.__setattr__(self, "error_pairs", tuple(pairs))
         object.__setattr__(self, "reference_shape", tuple(self.reference_shape))

@@ -12,12 +12,15 @@ import dataclasses
 import math
 import os
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, Mapping
+
+import numpy as np
 
 from deeplab_utils.cityscapes.statistics import NUM_BINS
+from deeplab_utils.requests import RequestMasks
 from grid_saliency_tf.experiment import TEMPORARY_PREFIX, Record, RecordError
 
-__all__ = ["RequestOutcome", "GroupOutcome", "ImageRecord", "RECORDS_FOLDER", "record_name", "load_records"]
+__all__ = ["OptimisationOutcome", "optimisation_fields", "RequestOutcome", "GroupOutcome", "ImageRecord", "RECORDS_FOLDER", "record_name", "load_records"]
 
 RECORDS_FOLDER = "records"
 
@@ -28,8 +31,8 @@ def _check_histogram(name: str, values: tuple[float, ...]) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class RequestOutcome:
-    """One request: its size, the optimisation's outcome, and its context histogram.
+class OptimisationOutcome:
+    """What every request record holds: its size and the optimisation's outcome (Cityscapes and COCO).
 
     Attributes:
         index: Position in its group (components largest first).
@@ -42,9 +45,6 @@ class RequestOutcome:
         empty_request: The request mask held no pixel.
         counted: Not an empty request, not an empty saliency, converged: the three conditions of
             Table S1's caption.
-        histogram: The saliency-weighted ground-truth histogram of its context (19 classes, ignored).
-        low_res_mask: The optimised grid mask ``(grid_height, grid_width)``, rounded to 4 decimals (for
-            figures only; the histograms use the exact mask).
     """
 
     index: int
@@ -59,15 +59,44 @@ class RequestOutcome:
     empty_saliency: bool
     empty_request: bool
     counted: bool
+
+    def __post_init__(self) -> None:
+        if self.counted != (self.converged and not self.empty_saliency and not self.empty_request):
+            raise ValueError(f"Argument `counted` must be converged and not empty; received counted={self.counted}, "
+                             f"converged={self.converged}, empty_saliency={self.empty_saliency}, "
+                             f"empty_request={self.empty_request}.")
+
+
+def optimisation_fields(masks: RequestMasks, index: int, result: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`OptimisationOutcome` fields of request `index` of `masks` from its engine outputs
+    (:class:`~deeplab_utils.cityscapes.explainer.BatchExplainer`), and its grid mask rounded to 4
+    decimals as ``low_res_mask``."""
+    converged, empty, empty_request = (bool(result[key]) for key in ("converged", "empty", "empty_request"))
+    return dict(
+        index=index, pixels=int(masks.sizes[index]), eroded_pixels=int(masks.eroded_sizes[index]),
+        box=tuple(int(v) for v in masks.boxes[index]), total_loss=float(result["total_loss"]),
+        mask_loss=float(result["mask_loss"]), preservation_loss=float(result["preservation_loss"]),
+        perturbation_value=float(result["perturbation_value"]), converged=converged, empty_saliency=empty,
+        empty_request=empty_request, counted=converged and not empty and not empty_request,
+        low_res_mask=tuple(tuple(float(v) for v in row) for row in np.round(result["low_res_masks"], 4)))
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestOutcome(OptimisationOutcome):
+    """One request: its size, the optimisation's outcome (:class:`OptimisationOutcome`), and its context histogram.
+
+    Attributes:
+        histogram: The saliency-weighted ground-truth histogram of its context (19 classes, ignored).
+        low_res_mask: The optimised grid mask ``(grid_height, grid_width)``, rounded to 4 decimals (for
+            figures only; the histograms use the exact mask).
+    """
+
     histogram: tuple[float, ...]
     low_res_mask: tuple[tuple[float, ...], ...]
 
     def __post_init__(self) -> None:
         _check_histogram("histogram", self.histogram)
-        if self.counted != (self.converged and not self.empty_saliency and not self.empty_request):
-            raise ValueError(f"Argument `counted` must be converged and not empty; received counted={self.counted}, "
-                             f"converged={self.converged}, empty_saliency={self.empty_saliency}, "
-                             f"empty_request={self.empty_request}.")
+        super().__post_init__()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,36 +40,39 @@ IGNORED_BIN = NUM_CLASSES
 IGNORED_MODES = ("exclude", "include")
 
 
-def _bins(ground_truth: np.ndarray) -> np.ndarray:
-    """The histogram bin of every pixel, ``(height * width,)``: its train id, or the ignored bin."""
+def _bins(ground_truth: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """The histogram bin of every pixel, ``(height * width,)``: its class, or the ignored bin `num_classes`."""
     labels = np.asarray(ground_truth)
-    return np.where(labels < NUM_CLASSES, labels, IGNORED_BIN).astype(np.intp).ravel()
+    return np.where((labels >= 0) & (labels < num_classes), labels, num_classes).astype(np.intp).ravel()
 
 
-def _weighted(bins: np.ndarray, weights: np.ndarray | None, where: np.ndarray | None) -> np.ndarray:
+def _weighted(bins: np.ndarray, weights: np.ndarray | None, where: np.ndarray | None,
+              num_bins: int = NUM_BINS) -> np.ndarray:
     """``bincount`` of the bins of the pixels in `where` with non-zero weight (zeros add nothing; the
     saliency is zero on most pixels, so this sums far fewer values)."""
     keep = np.ones(bins.size, bool) if where is None else np.asarray(where, bool).ravel()
     if weights is None:
-        return np.bincount(bins[keep], minlength=NUM_BINS).astype(np.float64)
+        return np.bincount(bins[keep], minlength=num_bins).astype(np.float64)
     weights = np.asarray(weights).ravel()
     keep = keep & (weights != 0)
-    return np.bincount(bins[keep], weights=weights[keep].astype(np.float64), minlength=NUM_BINS).astype(np.float64)
+    return np.bincount(bins[keep], weights=weights[keep].astype(np.float64), minlength=num_bins).astype(np.float64)
 
 
 def label_histogram(ground_truth: np.ndarray, weights: np.ndarray | None = None,
-                    where: np.ndarray | None = None) -> np.ndarray:
+                    where: np.ndarray | None = None, *, num_classes: int = NUM_CLASSES) -> np.ndarray:
     """Sum of `weights` per ground-truth label over the pixels in `where`.
 
     Args:
-        ground_truth: uint8 ``(height, width)``: train ids 0..18, anything else is ignored.
+        ground_truth: int ``(height, width)``: classes ``0..num_classes - 1`` (Cityscapes: train ids
+            0..18), anything else is ignored.
         weights: float ``(height, width)`` (the saliency); None for 1 per pixel.
         where: bool ``(height, width)``: the pixels that count; None for all.
+        num_classes: Context classes of the label map (19 for Cityscapes; COCO: things and stuff).
 
     Returns:
-        float64 ``(20,)``: 19 classes, then the ignored pixels.
+        float64 ``(num_classes + 1,)``: the classes, then the ignored pixels.
     """
-    return _weighted(_bins(ground_truth), weights, where)
+    return _weighted(_bins(ground_truth, num_classes), weights, where, num_classes + 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +96,8 @@ class GroupHistograms:
 
 
 def group_histograms(ground_truth: np.ndarray, masks: np.ndarray, saliency: np.ndarray, counted: np.ndarray, *,
-                     context: str, baseline_budget: int, baseline_sharing: str) -> GroupHistograms:
+                     context: str, baseline_budget: int, baseline_sharing: str,
+                     num_classes: int = NUM_CLASSES) -> GroupHistograms:
     """Every histogram of one group in one image.
 
     Args:
@@ -104,6 +108,7 @@ def group_histograms(ground_truth: np.ndarray, masks: np.ndarray, saliency: np.n
         context: ``"outside_request"`` or ``"everywhere"``.
         baseline_budget: Ring pixels in pixels of this image.
         baseline_sharing: ``"radius"`` or ``"equal"`` (:func:`~deeplab_utils.cityscapes.baseline.baseline_ring`).
+        num_classes: Context classes of `ground_truth`; histograms have ``num_classes + 1`` bins.
 
     Returns:
         The group's :class:`GroupHistograms`.
@@ -125,40 +130,43 @@ def group_histograms(ground_truth: np.ndarray, masks: np.ndarray, saliency: np.n
     def context_of(request_masks: np.ndarray) -> np.ndarray:
         return everywhere if context == "everywhere" else ~request_masks.any(axis=0)
 
-    bins = _bins(ground_truth)  # once per group, not per request
-    per_request = np.zeros((masks.shape[0], NUM_BINS))
+    bins, num_bins = _bins(ground_truth, num_classes), num_classes + 1  # once per group, not per request
+    per_request = np.zeros((masks.shape[0], num_bins))
     for index in range(masks.shape[0]):
-        per_request[index] = _weighted(bins, saliency[index], context_of(masks[index][None]))
-    combined = np.zeros(NUM_BINS)
+        per_request[index] = _weighted(bins, saliency[index], context_of(masks[index][None]), num_bins)
+    combined = np.zeros(num_bins)
     if counted.any():
-        combined = _weighted(bins, saliency[counted].max(axis=0), context_of(masks[counted]))
+        combined = _weighted(bins, saliency[counted].max(axis=0), context_of(masks[counted]), num_bins)
     ring = baseline_ring(masks, baseline_budget, sharing=baseline_sharing)
     ring_counted = ring if counted.all() else baseline_ring(masks[counted], baseline_budget, sharing=baseline_sharing)
-    return GroupHistograms(per_request, combined, _weighted(bins, None, ring), _weighted(bins, None, ring_counted),
-                           int(ring.sum()))
+    return GroupHistograms(per_request, combined, _weighted(bins, None, ring, num_bins),
+                           _weighted(bins, None, ring_counted, num_bins), int(ring.sum()))
 
 
-def normalise(histogram: np.ndarray, ignored: str = "exclude") -> tuple[np.ndarray, float]:
-    """A summed histogram as a distribution over the 19 classes.
+def normalise(histogram: np.ndarray, ignored: str = "exclude", *,
+              num_classes: int = NUM_CLASSES) -> tuple[np.ndarray, float]:
+    """A summed histogram as a distribution over the `num_classes` classes (19 for Cityscapes).
 
     Args:
-        histogram: ``(20,)`` sums (19 classes, then ignored).
+        histogram: ``(num_classes + 1,)`` sums (the classes, then ignored).
         ignored: ``"exclude"``: divide by the mass on the 19 classes (rows sum to 1); ``"include"``:
             divide by all mass, ignored pixels included (rows sum to at most 1).
 
+        num_classes: Context classes of the histogram.
+
     Returns:
-        ``(distribution, total)``: float64 ``(19,)`` and the divisor; the distribution is all zeros
+        ``(distribution, total)``: float64 ``(num_classes,)`` and the divisor; the distribution is all zeros
         when the divisor is 0 (no saliency at all).
 
     Raises:
-        ValueError: For an unknown `ignored` mode or a histogram that is not ``(20,)``.
+        ValueError: For an unknown `ignored` mode or a histogram that is not ``(num_classes + 1,)``.
     """
     if ignored not in IGNORED_MODES:
         raise ValueError(f"Argument `ignored` must be one of {IGNORED_MODES}; received {ignored!r}.")
     histogram = np.asarray(histogram, np.float64)
-    if histogram.shape != (NUM_BINS,):
-        raise ValueError(f"Argument `histogram` must have shape ({NUM_BINS},); received {histogram.shape}.")
-    total = float(histogram.sum() if ignored == "include" else histogram[:NUM_CLASSES].sum())
+    if histogram.shape != (num_classes + 1,):
+        raise ValueError(f"Argument `histogram` must have shape ({num_classes + 1},); received {histogram.shape}.")
+    total = float(histogram.sum() if ignored == "include" else histogram[:num_classes].sum())
     if total <= 0.0:
-        return np.zeros(NUM_CLASSES), 0.0
-    return histogram[:NUM_CLASSES] / total, total
+        return np.zeros(num_classes), 0.0
+    return histogram[:num_classes] / total, total

@@ -15,7 +15,7 @@ from deeplab_utils.cityscapes import paper
 from deeplab_utils.cityscapes.aggregate import Aggregate, GroupStatistics
 from deeplab_utils.cityscapes.protocol import TABLE_1_CONTEXT_CLASSES
 
-__all__ = ["distribution_csv", "table_1_csv", "table_s1_csv", "table_s2_csv", "split_group", "share"]
+__all__ = ["distribution_csv", "table_1_csv", "table_s1_csv", "table_s2_csv", "split_group", "share", "csv_text"]
 
 
 def split_group(group: str) -> tuple[str | None, str]:
@@ -32,7 +32,8 @@ def share(row: GroupStatistics, class_names: Sequence[str], context_class: str, 
     return None if distribution is None else distribution[list(class_names).index(context_class)]
 
 
-def _text(rows: list[list[object]]) -> str:
+def csv_text(rows: list[list[object]]) -> str:
+    """Rows as CSV text: floats with six decimals, None as an empty cell (never NaN)."""
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
     for row in rows:
@@ -58,7 +59,7 @@ def distribution_csv(aggregate: Aggregate, kind: str = "prediction", which: str 
     for row in _rows(aggregate, kind):
         distribution = row.saliency_distribution if which == "saliency" else row.baseline_distribution
         rows.append([row.group, row.images_counted, *(distribution or [None] * len(aggregate.class_names))])
-    return _text(rows)
+    return csv_text(rows)
 
 
 def table_1_csv(aggregate: Aggregate) -> str:
@@ -68,7 +69,7 @@ def table_1_csv(aggregate: Aggregate) -> str:
         truth, prediction = split_group(row.group)
         rows.append([truth, prediction, row.images_counted,
                      *(share(row, aggregate.class_names, name) for name in TABLE_1_CONTEXT_CLASSES)])
-    return _text(rows)
+    return csv_text(rows)
 
 
 def _counts(row: GroupStatistics) -> list[object]:
@@ -83,7 +84,7 @@ def table_s1_csv(aggregate: Aggregate) -> str:
     rows = [["class", "images_counted", "paper", *_COUNT_HEADER]]
     for row in _rows(aggregate, "prediction"):
         rows.append([row.group, row.images_counted, paper.TABLE_S1.get(row.group), *_counts(row)])
-    return _text(rows)
+    return csv_text(rows)
 
 
 def table_s2_csv(aggregate: Aggregate) -> str:
@@ -92,4 +93,4 @@ def table_s2_csv(aggregate: Aggregate) -> str:
     for row in _rows(aggregate, "error"):
         truth, prediction = split_group(row.group)
         rows.append([truth, prediction, row.images_counted, paper.TABLE_S2.get((truth, prediction)), *_counts(row)])
-    return _text(rows)
+    return csv_text(rows)

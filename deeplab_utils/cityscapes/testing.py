@@ -15,7 +15,8 @@ mapping 0..255 images to the 19 train-id probabilities with that rule built in:
   ``b = clip(gain * mean_window(exp(-||x - colour_bicycle||^2 / (2 sigma^2))) - offset, 0, 1)``.
 
 So the context saliency of a rider must fall on the bicycle below it (as in Fig. S12 of the paper), and
-a pedestrian beside a parked bicycle is predicted as a rider (an error request person/rider).
+a pedestrian beside a parked bicycle is predicted as a rider (an error request person/rider). It is an
+instance of :func:`deeplab_utils.rule_model.color_rule_model`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 
 from deeplab_utils.cityscapes.dataset import IMAGE_SUFFIX, LABEL_SUFFIX
 from deeplab_utils.labels import CITYSCAPES, CITYSCAPES_LABEL_IDS
+from deeplab_utils.rule_model import color_rule_model
 
 __all__ = ["APPEARANCE_COLORS", "SCENE_OBJECTS", "street_scene", "write_cityscapes_fixture", "context_model"]
 
@@ -158,48 +160,13 @@ def context_model(*, cell: int = 4, window: tuple[int, int] = (7, 5), temperatur
                   gain: float = 12.0, offset: float = 0.25, strength: float = 12.0) -> keras.Model:
     """The fixture model: colours to classes, and "rider" only with a bicycle nearby (module docstring).
 
-    Args:
-        cell: Side of the square cells the bicycle evidence is averaged over first (image sides must be
-            multiples of it).
-        window: ``(height, width)`` of the mean filter over those cells.
-        temperature: ``T`` of the colour logits.
-        sigma: Width of the bicycle-colour similarity.
-        gain, offset: ``b = clip(gain * mean - offset, 0, 1)``.
-        strength: ``s``, the logit margin between rider and person at ``b = 1``.
+    The arguments are those of :func:`deeplab_utils.rule_model.color_rule_model` (the bicycle's colour is
+    the context colour; rider and person the two classes it decides between).
 
     Returns:
         A Keras model ``(batch, height, width, 3)`` in 0..255 -> ``(batch, height, width, 19)``
         probabilities, for any image size.
     """
-    colors = APPEARANCE_COLORS.astype(np.float64)
-    classes = colors.shape[0]
-    rider, person, bicycle = _TRAIN["rider"], _TRAIN["person"], _TRAIN["bicycle"]
-    inputs = keras.Input((None, None, 3))
-    appearance = keras.layers.Conv2D(classes, 1, name="appearance")
-    logits = appearance(inputs)
-    appearance.set_weights([(2.0 * colors.T / temperature)[None, None].astype(np.float32),
-                            (-(colors ** 2).sum(axis=1) / temperature).astype(np.float32)])
-    squares = keras.layers.Multiply(name="squares")([inputs, inputs])
-    similarity = keras.layers.Conv2D(1, 1, activation="exponential", name="bicycle_similarity")
-    bike = similarity(keras.layers.Concatenate(name="features")([squares, inputs]))
-    center = colors[bicycle]
-    scale = 1.0 / (2.0 * sigma ** 2)
-    similarity.set_weights([np.concatenate([-scale * np.ones(3), 2.0 * scale * center])[None, None, :, None]
-                            .astype(np.float32), np.array([-scale * (center ** 2).sum()], np.float32)])
-    # A mean over about `window` cells of `cell` pixels, on a coarse grid (TensorFlow's CPU average
-    # pooling is slow for large windows), brought back to the image size bilinearly.
-    coarse = keras.layers.AveragePooling2D(cell, name="coarse")(bike)
-    coarse = keras.layers.AveragePooling2D(tuple(window), strides=1, padding="same", name="nearby")(coarse)
-    mean = keras.layers.UpSampling2D(cell, interpolation="bilinear", name="upsampled")(coarse)
-    evidence = keras.layers.Conv2D(1, 1, name="evidence")
-    nearby = keras.layers.ReLU(max_value=1.0, name="bicycle_nearby")(evidence(mean))
-    evidence.set_weights([np.full((1, 1, 1, 1), gain, np.float32), np.array([-offset], np.float32)])
-    rule = keras.layers.Conv2D(classes, 1, name="rider_rule")
-    shift = rule(nearby)
-    weights = np.zeros((1, 1, 1, classes), np.float32)
-    biases = np.zeros(classes, np.float32)
-    weights[..., rider], biases[rider] = strength, -strength / 2
-    weights[..., person], biases[person] = -strength, strength / 2
-    rule.set_weights([weights, biases])
-    outputs = keras.layers.Softmax(name="probabilities")(keras.layers.Add()([logits, shift]))
-    return keras.Model(inputs, outputs, name="cityscapes_context_fixture")
+    return color_rule_model(APPEARANCE_COLORS, APPEARANCE_COLORS[_TRAIN["bicycle"]], _TRAIN["rider"], _TRAIN["person"],
+                            name="cityscapes_context_fixture", cell=cell, window=window, temperature=temperature,
+                            sigma=sigma, gain=gain, offset=offset, strength=strength)

@@ -247,3 +247,19 @@ def test_a_record_in_the_wrong_place_is_refused(run):
     (run / "records/b/b_1.json").rename(run / "records/b/b_2.json")
     with pytest.raises(RecordError, match="holds the record of another image"):
         load_records(run)
+
+
+def test_histograms_of_another_label_set_have_its_classes_and_one_ignored_bin():
+    # COCO's context classes: any count; labels outside it (here 7 and -1) fall into the ignored bin.
+    labels = np.array([[0, 1, 2], [2, 7, -1]], np.int32)
+    weights = np.array([[0.5, 1.0, 0.25], [0.25, 2.0, 4.0]])
+    np.testing.assert_allclose(label_histogram(labels, weights, num_classes=3), [0.5, 1.0, 0.5, 6.0])
+    distribution, total = normalise(np.array([1.0, 3.0, 0.0, 6.0]), num_classes=3)
+    np.testing.assert_allclose(distribution, [0.25, 0.75, 0.0])
+    assert total == 4.0
+    masks = np.zeros((1, 2, 3), bool)
+    masks[0, 0, 0] = True
+    histograms = group_histograms(labels, masks, weights[None], np.array([True]), context="outside_request",
+                                  baseline_budget=2, baseline_sharing="radius", num_classes=3)
+    np.testing.assert_allclose(histograms.requests[0], [0.0, 1.0, 0.5, 6.0])
+    assert histograms.baseline.shape == (4,) and histograms.baseline.sum() == 2

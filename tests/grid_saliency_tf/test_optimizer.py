@@ -294,3 +294,17 @@ def test_returned_perturbation_images_are_the_ones_used(texture_model, perturbat
         drop = np.maximum(original[i, ..., class_id] - after[i, ..., class_id], 0)
         np.testing.assert_allclose((eroded[i] * drop).sum() / eroded[i].sum(), result.preservation_loss[i],
                                    atol=1e-5)
+
+
+def test_empty_mask_loss_is_the_preservation_loss_without_context(texture_model, pixel_model):
+    # A model that needs the top-left quadrant loses much without context; a per-pixel model loses nothing.
+    reading = GridSaliencyOptimizer(texture_model, steps=5).explain(checkerboard(), _texture_request())
+    assert reading.empty_mask_loss[0] > 0.5
+    images = np.random.default_rng(0).uniform(0, 1, (1, 32, 32, 1)).astype(np.float32)
+    free = GridSaliencyOptimizer(pixel_model, steps=5).explain(images, Requests([0], [1], square_mask(4, 4, 10)[None]))
+    np.testing.assert_allclose(free.empty_mask_loss, 0.0, atol=1e-6)
+    # Where the empty mask is returned, its loss is the returned preservation loss.
+    np.testing.assert_allclose(free.preservation_loss, free.empty_mask_loss, atol=1e-7)
+    # An empty request gets zero, as its other losses.
+    empty = GridSaliencyOptimizer(pixel_model, steps=1).explain(images, Requests([0], [1], np.zeros((1, 32, 32))))
+    np.testing.assert_array_equal(empty.empty_mask_loss, [0.0])

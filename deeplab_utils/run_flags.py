@@ -1,0 +1,78 @@
+"""The absl flags shared by the binaries that run the Cityscapes settings (supplement S2.1).
+
+``deeplab-cityscapes`` and ``deeplab-coco`` (supplement S3 borrows "all implementation details and
+optimization parameter settings" from the Cityscapes experiments) define the same optimizer flags with
+the paper's defaults (:meth:`grid_saliency_tf.GridSaliencyOptimizer.cityscapes_defaults`) and the
+engine's other defaults, and the same request choices (context, baseline sharing, connectivity). Only
+binaries import this module; library code takes the values as plain arguments.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+from absl import flags
+
+from grid_saliency_tf import GridSaliencyOptimizer
+
+__all__ = ["define_optimizer_flags", "define_request_flags", "parse_grid"]
+
+_PAPER = GridSaliencyOptimizer.cityscapes_defaults()
+_ENGINE = {name: parameter.default for name, parameter in inspect.signature(GridSaliencyOptimizer).parameters.items()}
+
+
+def parse_grid(values: list[str]) -> tuple[int, int]:
+    """``["16", "32"]`` -> ``(16, 32)``.
+
+    Raises:
+        ValueError: Unless the values are integers.
+    """
+    try:
+        return tuple(int(value) for value in values)
+    except ValueError:
+        raise ValueError(f"Argument `grid_shape` must be two integers; received {values!r}.") from None
+
+
+def define_optimizer_flags(erosion_size: int) -> Callable[[], dict[str, Any]]:
+    """Defines the optimizer flags; returns a function giving their values as optimizer overrides.
+
+    Args:
+        erosion_size: The default of ``--erosion_size`` (the protocol's, 3).
+    """
+    steps = flags.DEFINE_integer("steps", _PAPER["steps"], "SGD steps (S2.1).")
+    grid = flags.DEFINE_list("grid_shape", [str(v) for v in _PAPER["grid_shape"]], "Rows,columns of the mask (S2.1).")
+    learning_rate = flags.DEFINE_float("learning_rate", _PAPER["learning_rate"], "SGD learning rate (S2.1).")
+    mask_weight = flags.DEFINE_float("mask_weight", _PAPER["mask_weight"], "lambda (S2.1).")
+    threshold = flags.DEFINE_float("convergence_threshold", _ENGINE["convergence_threshold"],
+                                   "Largest preservation loss that counts (S2.1).")
+    momentum = flags.DEFINE_float("momentum", _ENGINE["momentum"], "SGD momentum (S1.2, carried over).")
+    initial = flags.DEFINE_float("initial_value", _ENGINE["initial_value"], "Initial mask value (S1.2).")
+    clip = flags.DEFINE_float("clip_below", _ENGINE["clip_below"],
+                              "Mask values below this are set to 0 each step (S2.1).")
+    erosion = flags.DEFINE_integer("erosion_size", erosion_size,
+                                   "Square erosion of the requests, for the size test and the loss (S2.1).")
+
+    def overrides() -> dict[str, Any]:
+        return {"steps": steps.value, "grid_shape": parse_grid(grid.value), "learning_rate": learning_rate.value,
+                "mask_weight": mask_weight.value, "convergence_threshold": threshold.value,
+                "momentum": momentum.value, "initial_value": initial.value, "clip_below": clip.value,
+                "erosion_size": erosion.value}
+
+    return overrides
+
+
+def define_request_flags(defaults: Any) -> Callable[[], dict[str, Any]]:
+    """Defines ``--context``, ``--baseline_sharing`` and ``--connectivity``; returns a function giving their values.
+
+    Args:
+        defaults: A protocol whose fields give the defaults (:class:`deeplab_utils.cityscapes.Protocol`).
+    """
+    context = flags.DEFINE_enum("context", defaults.context, ["outside_request", "everywhere"],
+                                "Whether the request's own pixels count as context.")
+    sharing = flags.DEFINE_enum("baseline_sharing", defaults.baseline_sharing, ["radius", "equal"],
+                                "How instances share the baseline's pixels: one radius, or equal shares.")
+    connectivity = flags.DEFINE_enum("connectivity", str(defaults.connectivity), ["4", "8"],
+                                     "Pixel connectivity of the request components.")
+    return lambda: {"context": context.value, "baseline_sharing": sharing.value,
+                    "connectivity": int(connectivity.value)}
