@@ -18,7 +18,7 @@ Prints, from one run (ratios are measured within the run; wall-clock times vary 
 
 Usage:
     python benchmarks/bench_cityscapes.py [--repeats 3] [--steps 80] [--batch 8] [--crop 129]
-        [--architecture miniature|full] [--memory]
+        [--architecture miniature|full] [--sections overhead,share,rate] [--memory]
 """
 
 from __future__ import annotations
@@ -191,9 +191,14 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=129)
     parser.add_argument("--architecture", choices=("miniature", "full"), default="miniature",
                         help="the miniature MobileNetV2 export fixture or the full official architecture")
+    parser.add_argument("--sections", default="overhead,share,rate",
+                        help="comma-separated among overhead (1), share (2), rate (3)")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory at --memory_size")
     parser.add_argument("--memory_size", type=int, nargs=2, default=(1024, 2048))
     arguments = parser.parse_args()
+    sections = set(arguments.sections.split(","))
+    if not sections <= {"overhead", "share", "rate"}:
+        parser.error(f"--sections must name overhead, share or rate; received {arguments.sections!r}")
     print(f"TensorFlow {tf.__version__}; devices: {[d.name for d in tf.config.list_logical_devices()]}; "
           f"{os.cpu_count()} CPU cores")
     model = _fixture_model(arguments.crop, arguments.architecture)
@@ -204,15 +209,19 @@ def main() -> None:
         protocol = Protocol()
         batch = _requests(model, examples, protocol, 16)
         first = tuple(array[: arguments.batch] for array in batch)
-        times = overhead(model, first, arguments.steps, arguments.repeats)
-        print(f"1. batch of {arguments.batch} requests, {arguments.steps} steps: explain {times['explain']:.2f} s, "
-              f"{arguments.steps} x forward+backward {times['floor']:.2f} s, ratio {times['explain'] / times['floor']:.3f}")
-        share = outside_share(model, examples, protocol, arguments.steps, arguments.batch)
-        print(f"2. explain run of {share['images']} images ({share['requests']} requests): {share['total']:.1f} s, "
-              f"optimisation {share['optimisation']:.1f} s, outside it {100 * share['share_outside']:.1f} % "
-              f"(finishing images on the background thread: {share['finishing']:.1f} s, overlapped)")
-        rates = requests_per_second(model, batch, arguments.steps, (1, 4, 16))
-        print("3. requests/s: " + ", ".join(f"batch {size}: {rate:.2f}" for size, rate in rates.items()))
+        if "overhead" in sections:
+            times = overhead(model, first, arguments.steps, arguments.repeats)
+            print(f"1. batch of {arguments.batch} requests, {arguments.steps} steps: "
+                  f"explain {times['explain']:.2f} s, {arguments.steps} x forward+backward {times['floor']:.2f} s, "
+                  f"ratio {times['explain'] / times['floor']:.3f}")
+        if "share" in sections:
+            share = outside_share(model, examples, protocol, arguments.steps, arguments.batch)
+            print(f"2. explain run of {share['images']} images ({share['requests']} requests): {share['total']:.1f} s, "
+                  f"optimisation {share['optimisation']:.1f} s, outside it {100 * share['share_outside']:.1f} % "
+                  f"(finishing images on the background thread: {share['finishing']:.1f} s, overlapped)")
+        if "rate" in sections:
+            rates = requests_per_second(model, batch, arguments.steps, (1, 4, 16))
+            print("3. requests/s: " + ", ".join(f"batch {size}: {rate:.2f}" for size, rate in rates.items()))
     if arguments.memory:
         height, width = arguments.memory_size
         one, two = peak_memory(1, height, width), peak_memory(2, height, width)
