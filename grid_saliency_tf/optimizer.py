@@ -357,7 +357,8 @@ class GridSaliencyOptimizer(Explainer):
         def losses(low_res: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             full = perturbations.upsample_mask(low_res, (height, width), self.upsampling)
             perturbed = tf.clip_by_value(base + kept * full[..., None], *self.value_range)
-            return self._mask_loss(low_res, mask_weight), self._preservation_loss(perturbed, class_ids, original, loss_masks)
+            preservation = self._preservation_loss(perturbed, class_ids, original, loss_masks)
+            return self._mask_loss(low_res, mask_weight), preservation
 
         n = tf.shape(request_images)[0]
         mask = tf.fill([n, *self.grid_shape], initial_value)
