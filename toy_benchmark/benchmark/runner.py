@@ -33,7 +33,7 @@ import keras
 from grid_saliency_tf.experiment import Record, RunFolder, copy_file
 from toy_benchmark.benchmark import report
 from toy_benchmark.benchmark.aggregation import aggregate, profile_summary
-from toy_benchmark.benchmark.profiles import Profile
+from toy_benchmark.benchmark.profiles import PARAMETER_SWEEPS, Profile, grid_saliency_default
 from toy_benchmark.benchmark.reproducibility import environment_record
 from toy_benchmark.benchmark.specs import RunSpec, SweepSpec, plan_runs, plan_sweeps
 from toy_benchmark.data.sources import DataSources, resolve_sources
@@ -176,7 +176,9 @@ def run_sweeps(sweeps: list[SweepSpec], profile: Profile, runs_dir: str | os.Pat
     results: dict[SweepSpec, MetricsRecord] = {}
     done: dict[tuple[str, tuple[tuple[str, Any], ...]], SweepSpec] = {}
     for sweep in sweeps:
-        setting = (sweep.run.key, tuple(sorted(sweep.grid_saliency(profile).items())))
+        settings = {**{argument: grid_saliency_default(argument) for argument in PARAMETER_SWEEPS.values()},
+                    **sweep.grid_saliency(profile)}
+        setting = (sweep.run.key, tuple(sorted(settings.items())))
         if setting in done:
             results[sweep] = results[done[setting]]
             continue
