@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from grid_saliency_tf import RUNTIME_PARAMETERS, GridSaliencyOptimizer, Requests, blurred_image, erode_masks, noise_image, perturb
+from grid_saliency_tf import (RUNTIME_PARAMETERS, GridSaliencyOptimizer, Requests, blurred_image, erode_masks,
+                              noise_image, perturb)
 from grid_saliency_tf.testing import RegionTextureModel, checkerboard, functional, square_mask
 
 FAST = {"steps": 40}
