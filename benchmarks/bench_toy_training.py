@@ -3,13 +3,15 @@ r"""Time per training epoch of the toy-benchmark U-Nets on this machine, and the
 Usage:
 
   python benchmarks/bench_toy_training.py --images=10000 --widths=0.0625,0.125 \
-      --backbones=vgg16,mobilenetv2,resnet18 [--data=synthetic|toy]
+      --backbones=vgg16,mobilenetv2,resnet18 [--data=synthetic|toy] [--op_determinism]
 
 Trains each (backbone, width) for two epochs with `toy_benchmark.training.train` (batch 100, RMSprop,
 checkpoints and TensorBoard logs on, as in real use) and prints the parameter count and the wall time of
 the second epoch (the first one includes tracing). `--data=synthetic` feeds random tensors (network cost
 only); `--data=toy` streams the unbiased toy variant (network and data generation). Figures depend on
-the machine's load.
+the machine's load. `--op_determinism` sets the process up as the toy binaries do
+(`toy_benchmark.benchmark.make_reproducible`: op determinism and global seeds), to measure what
+reproducible numbers cost: run it with and without, alternating processes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
+from toy_benchmark.benchmark.reproducibility import make_reproducible
 from toy_benchmark.models import ToyUNet
 from toy_benchmark.training import PAPER_PROTOCOL, train
 
@@ -30,18 +33,23 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", PAPER_PROTOCOL.batch_size, "Bat
 _WIDTHS = flags.DEFINE_list("widths", ["0.0625", "0.125"], "Width multipliers.")
 _BACKBONES = flags.DEFINE_list("backbones", ["vgg16", "mobilenetv2", "resnet18"], "Backbones.")
 _DATA = flags.DEFINE_enum("data", "synthetic", ["synthetic", "toy"], "Training data.")
+_OP_DETERMINISM = flags.DEFINE_boolean("op_determinism", False, "Op determinism and global seed 0, as the toy "
+                                       "binaries run.")
 
 
 class _EpochTimer(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
         self.times = []
+        self.cpu_times = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
+        self._cpu_start = time.process_time()
 
     def on_epoch_end(self, epoch, logs=None):
         self.times.append(time.perf_counter() - self._start)
+        self.cpu_times.append(time.process_time() - self._cpu_start)
 
 
 def _dataset(images: int, kind: str):
@@ -59,10 +67,13 @@ def _dataset(images: int, kind: str):
 
 def main(argv):
     del argv
+    if _OP_DETERMINISM.value:
+        make_reproducible(0)
     dataset = _dataset(_IMAGES.value, _DATA.value)
     print(f"{_IMAGES.value} images of 64x64x1 per epoch, batch {_BATCH_SIZE.value}, data "
-          f"{_DATA.value}, {len(tf.config.list_physical_devices('CPU'))} CPU device(s)")
-    print(f"{'backbone':<12} {'width':>7} {'parameters':>11} {'s/epoch':>8} {'ms/image':>9}")
+          f"{_DATA.value}, {len(tf.config.list_physical_devices('CPU'))} CPU device(s), op determinism "
+          f"{'on' if _OP_DETERMINISM.value else 'off'}")
+    print(f"{'backbone':<12} {'width':>7} {'parameters':>11} {'s/epoch':>8} {'ms/image':>9} {'CPU s/epoch':>12}")
     for backbone in _BACKBONES.value:
         for width in (float(w) for w in _WIDTHS.value):
             timer = _EpochTimer()
@@ -72,7 +83,7 @@ def main(argv):
                                callbacks=[timer], verbose=0)
             seconds = timer.times[-1]
             print(f"{backbone:<12} {width:>7.4g} {result.model.count_params():>11,} {seconds:>8.1f} "
-                  f"{1000 * seconds / _IMAGES.value:>9.2f}", flush=True)
+                  f"{1000 * seconds / _IMAGES.value:>9.2f} {timer.cpu_times[-1]:>12.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from grid_saliency_tf.metrics import (
     iou_per_class,
     mean_iou,
 )
-from grid_saliency_tf.optimizer import GridSaliencyOptimizer, GridSaliencyResult
+from grid_saliency_tf.optimizer import RUNTIME_PARAMETERS, GridSaliencyOptimizer, GridSaliencyResult
 from grid_saliency_tf.perturbations import (
     blurred_image,
     constant_image,
@@ -54,6 +54,7 @@ __all__ = [
     "GridSaliencyOptimizer",
     "GridSaliencyResult",
     "IntegratedGradients",
+    "RUNTIME_PARAMETERS",
     "Requests",
     "SegGradCAM",
     "SegGradCAMResult",

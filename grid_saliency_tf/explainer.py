@@ -8,6 +8,10 @@ requests into chunks of at most ``max_requests_per_call``, runs one compiled ``t
 (:mod:`grid_saliency_tf.graph_checks`) and concatenates the chunks' results. A method only implements
 :meth:`Explainer._explain_graph`, the graph from request images to its result tensors.
 
+A method's scalar settings that do not change the graph's structure (:meth:`Explainer._runtime_settings`,
+e.g. grid saliency's learning rate) enter the compiled function as float32 tensors, not as constants:
+explainers that differ only in them can share one trace (``GridSaliencyOptimizer.with_parameters``).
+
 Every result is an :class:`ExplanationResult`: its ``saliency`` field is the saliency at image resolution,
 ``(n, height, width)``, whatever the method; method-specific fields come with it.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import re
 from typing import Any, Callable, ClassVar
 
@@ -79,7 +84,10 @@ class Explainer(abc.ABC):
         self.max_requests_per_call = check_optional_int("max_requests_per_call", max_requests_per_call, 1)
         self._output_fn = tf.function(self._score_output)
         self._output_shapes: dict[tuple[int | None, ...], tuple[int | None, int, int, int]] = {}
-        self._explain_fn = tf.function(self._checked_explain)
+        # TensorFlow counts retracing per Python code object, which every explainer's bound method shares:
+        # five explainers traced once each would read as one function traced five times. The partial
+        # gives each explainer's compiled function its own count (a real retrace still warns).
+        self._explain_fn = tf.function(functools.partial(self._checked_explain))
 
     def get_config(self) -> dict[str, Any]:
         """Every constructor argument but the model, such that ``type(self)(model, **config)`` rebuilds it."""
@@ -120,7 +128,7 @@ class Explainer(abc.ABC):
             for chunk in split_requests(batch_requests, self.max_requests_per_call):
                 tensors, checks = self._run_compiled(
                     self._explain_fn, batch_images.shape, batch_images, tf.constant(chunk.image_indices),
-                    tf.constant(chunk.class_ids), tf.constant(chunk.masks))
+                    tf.constant(chunk.class_ids), tf.constant(chunk.masks), self._runtime_tensors())
                 graph_checks.raise_failed_check({name: (ok.numpy(), message.numpy())
                                                  for name, (ok, message) in checks.items()})
                 results.append(self.result_type(**{name: value.numpy() for name, value in tensors.items()}))
@@ -156,27 +164,37 @@ class Explainer(abc.ABC):
                   **graph_checks.binary_check(masks)}
         with tf.control_dependencies(graph_checks.assert_checks(before)):
             image_indices = tf.identity(image_indices)
-        results, checks = self._explain_fn(images, image_indices, class_ids, masks)
+        results, checks = self._explain_fn(images, image_indices, class_ids, masks, self._runtime_tensors())
         with tf.control_dependencies(graph_checks.assert_checks(checks)):
             return {name: tf.identity(value) for name, value in results.items()}
 
     # ------------------------------------------------------------------ hooks for the methods
 
     @abc.abstractmethod
-    def _explain_graph(self, request_images: tf.Tensor, class_ids: tf.Tensor,
-                       masks: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+    def _explain_graph(self, request_images: tf.Tensor, class_ids: tf.Tensor, masks: tf.Tensor,
+                       **settings: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         """The method's graph, traced inside the compiled explanation.
 
         Args:
             request_images: float32 ``(n, height, width, channels)``, the image of every request.
             class_ids: int32 ``(n,)``.
             masks: float32 ``(n, height_out, width_out)`` request masks.
+            **settings: float32 scalars, the values of :meth:`_runtime_settings` (none by default); the
+                graph must read these settings from here, never from ``self``.
 
         Returns:
             ``(results, probabilities)``: the result tensors keyed like :attr:`result_type`'s fields,
             ``saliency`` ``(n, height, width)`` among them, and ``f(x)`` of the original request images
             ``(n, height_out, width_out, classes)``, a pass the method makes anyway, for the checks.
         """
+
+    def _runtime_settings(self) -> dict[str, float]:
+        """Scalar settings passed to the compiled graph as tensors (keyword arguments of :meth:`_explain_graph`).
+
+        Explainers of one class and model whose settings differ only in these can share one compiled
+        function; the default has none.
+        """
+        return {}
 
     def _score_output(self, images: tf.Tensor) -> tf.Tensor:
         """The output whose ``(height_out, width_out, classes)`` the requests index: ``f(x)``."""
@@ -191,9 +209,12 @@ class Explainer(abc.ABC):
 
     # ------------------------------------------------------------------ internals
 
-    def _checked_explain(self, images: tf.Tensor, image_indices: tf.Tensor, class_ids: tf.Tensor,
-                         masks: tf.Tensor) -> tuple[dict[str, tf.Tensor], graph_checks.Checks]:
-        results, probabilities = self._explain_graph(tf.gather(images, image_indices), class_ids, masks)
+    def _runtime_tensors(self) -> dict[str, tf.Tensor]:
+        return {name: tf.constant(value, tf.float32) for name, value in self._runtime_settings().items()}
+
+    def _checked_explain(self, images: tf.Tensor, image_indices: tf.Tensor, class_ids: tf.Tensor, masks: tf.Tensor,
+                         settings: dict[str, tf.Tensor]) -> tuple[dict[str, tf.Tensor], graph_checks.Checks]:
+        results, probabilities = self._explain_graph(tf.gather(images, image_indices), class_ids, masks, **settings)
         checks = {**self._image_checks(images), **graph_checks.output_checks(probabilities, self.model_output),
                   **graph_checks.results_check(results, self.model_output)}
         return results, checks

@@ -15,6 +15,7 @@ one. A request converges when its preservation loss is at most a threshold (supp
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Any, Callable, Sequence
 
@@ -26,12 +27,15 @@ from grid_saliency_tf.explainer import DEFAULT_MAX_REQUESTS_PER_CALL, Explainer,
 from grid_saliency_tf.validation import (check_bool, check_choice, check_grid_fits, check_int, check_number,
                                          check_pair, check_positive_int)
 
-__all__ = ["GridSaliencyOptimizer", "GridSaliencyResult", "MODES", "MASK_NORMS"]
+__all__ = ["GridSaliencyOptimizer", "GridSaliencyResult", "MODES", "MASK_NORMS", "RUNTIME_PARAMETERS"]
 
 #: Saliency forms: Eq. 2 ("grid") and Eq. 3 ("context").
 MODES = ("context", "grid")
 #: How ``||M||_1`` is taken over the low-resolution cells.
 MASK_NORMS = ("sum", "mean")
+#: Settings that enter the compiled optimisation as tensors: optimizers that differ only in these share one
+#: trace when derived with :meth:`GridSaliencyOptimizer.with_parameters` (the parameters of Fig. S11).
+RUNTIME_PARAMETERS = ("mask_weight", "learning_rate", "momentum", "initial_value")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +87,10 @@ class GridSaliencyOptimizer(Explainer):
 
     Settings are fixed at construction; data comes with :meth:`explain`. The whole optimisation (the
     choice of perturbation, every SGD step and the final empty-mask check) runs as one compiled
-    ``tf.function``, built once per optimizer: a second call with the same shapes does not retrace.
+    ``tf.function``, built once per optimizer: a second call with the same shapes does not retrace. The
+    settings of :data:`RUNTIME_PARAMETERS` (lambda, learning rate, momentum, initial value) are tensor
+    arguments of that function, so :meth:`with_parameters` derives optimizers with other values that share
+    it: a parameter sweep (supplement S1.6, Fig. S11) traces once.
     Requests are optimised jointly but independently: the loss is the sum of per-request losses,
     each depending on its own mask only, so a request's result does not depend on its batch.
 
@@ -161,10 +168,8 @@ class GridSaliencyOptimizer(Explainer):
         super().__init__(model, model_output=model_output, max_requests_per_call=max_requests_per_call)
         self.grid_shape = check_pair("grid_shape", grid_shape, check_positive_int, "(grid_height, grid_width)")
         self.steps = check_int("steps", steps, 0)
-        self.learning_rate = check_number("learning_rate", learning_rate, 0.0, low_open=True)
-        self.momentum = check_number("momentum", momentum, 0.0, 1.0)
-        self.initial_value = check_number("initial_value", initial_value, 0.0, 1.0)
-        self.mask_weight = check_number("mask_weight", mask_weight, 0.0)
+        self._set_parameters(mask_weight=mask_weight, learning_rate=learning_rate, momentum=momentum,
+                             initial_value=initial_value)
         self.clip_below = check_number("clip_below", clip_below, 0.0, 1.0)
         self.mode = check_choice("mode", mode, MODES)
         self.upsampling = check_choice("upsampling", upsampling, perturbations.UPSAMPLING_METHODS)
@@ -187,6 +192,40 @@ class GridSaliencyOptimizer(Explainer):
         self.check_empty_mask = check_bool("check_empty_mask", check_empty_mask)
         self.seed = check_int("seed", seed, 0, 2 ** 31 - 1)
         self.return_perturbations = check_bool("return_perturbations", return_perturbations)
+
+    def _set_parameters(self, *, mask_weight: float, learning_rate: float, momentum: float,
+                        initial_value: float) -> None:
+        self.mask_weight = check_number("mask_weight", mask_weight, 0.0)
+        self.learning_rate = check_number("learning_rate", learning_rate, 0.0, low_open=True)
+        self.momentum = check_number("momentum", momentum, 0.0, 1.0)
+        self.initial_value = check_number("initial_value", initial_value, 0.0, 1.0)
+
+    def with_parameters(self, **changes: float) -> "GridSaliencyOptimizer":
+        """An optimizer with other runtime parameters that shares this one's compiled optimisation.
+
+        The result equals ``GridSaliencyOptimizer(model, **{**self.get_config(), **changes})`` in every
+        number, but explaining with it traces nothing new: the parameters are tensor arguments of the one
+        compiled function (a Fig. S11 sweep, supplement S1.6, is one trace per input shape). This optimizer
+        is not changed.
+
+        Args:
+            **changes: New values of parameters named in :data:`RUNTIME_PARAMETERS` (``mask_weight``,
+                ``learning_rate``, ``momentum``, ``initial_value``), checked like the constructor's.
+
+        Returns:
+            The derived optimizer.
+
+        Raises:
+            TypeError, ValueError: For a parameter not in :data:`RUNTIME_PARAMETERS` (other settings change
+                the graph: build a new optimizer) or a value of the wrong type or out of range.
+        """
+        for name, value in changes.items():
+            if name not in RUNTIME_PARAMETERS:
+                raise ValueError(f"Argument `{name}` must be among {RUNTIME_PARAMETERS} to change in `with_parameters` "
+                                 f"(other settings change the graph: build a new optimizer); received {value!r}.")
+        derived = copy.copy(self)
+        derived._set_parameters(**{**{name: getattr(self, name) for name in RUNTIME_PARAMETERS}, **changes})
+        return derived
 
     @staticmethod
     def cityscapes_defaults() -> dict[str, Any]:
@@ -234,9 +273,12 @@ class GridSaliencyOptimizer(Explainer):
 
     # ------------------------------------------------------------------ Eq. 2/3 and their optimisation
 
-    def _mask_loss(self, low_res: tf.Tensor) -> tf.Tensor:
+    def _runtime_settings(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in RUNTIME_PARAMETERS}
+
+    def _mask_loss(self, low_res: tf.Tensor, mask_weight: tf.Tensor) -> tf.Tensor:
         reduce = tf.reduce_sum if self.mask_norm == "sum" else tf.reduce_mean
-        return self.mask_weight * reduce(tf.abs(low_res), axis=[1, 2])
+        return mask_weight * reduce(tf.abs(low_res), axis=[1, 2])
 
     def _preservation_loss(
         self, perturbed: tf.Tensor, class_ids: tf.Tensor, original: tf.Tensor, loss_masks: tf.Tensor
@@ -291,9 +333,14 @@ class GridSaliencyOptimizer(Explainer):
         value = tf.reduce_mean(perturbation_image + tf.zeros_like(images), axis=[1, 2, 3])
         return base, loss, value, perturbation_image
 
-    def _explain_graph(self, request_images: tf.Tensor, class_ids: tf.Tensor,
-                       request_masks: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
-        """Optimises the masks of Eq. 2/3 for ``n`` requests; see :meth:`Explainer._explain_graph`."""
+    def _explain_graph(self, request_images: tf.Tensor, class_ids: tf.Tensor, request_masks: tf.Tensor, *,
+                       mask_weight: tf.Tensor, learning_rate: tf.Tensor, momentum: tf.Tensor,
+                       initial_value: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        """Optimises the masks of Eq. 2/3 for ``n`` requests; see :meth:`Explainer._explain_graph`.
+
+        The float32 scalars ``mask_weight`` (lambda), ``learning_rate``, ``momentum`` and ``initial_value``
+        are this optimizer's :data:`RUNTIME_PARAMETERS`, passed as tensors.
+        """
         height, width = int(request_images.shape[1]), int(request_images.shape[2])
         probabilities = self._score_output(request_images)
         original = scoring.select_class(probabilities, class_ids)
@@ -314,10 +361,11 @@ class GridSaliencyOptimizer(Explainer):
         def losses(low_res: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             full = perturbations.upsample_mask(low_res, (height, width), self.upsampling)
             perturbed = tf.clip_by_value(base + kept * full[..., None], *self.value_range)
-            return self._mask_loss(low_res), self._preservation_loss(perturbed, class_ids, original, loss_masks)
+            preservation = self._preservation_loss(perturbed, class_ids, original, loss_masks)
+            return self._mask_loss(low_res, mask_weight), preservation
 
         n = tf.shape(request_images)[0]
-        mask = tf.fill([n, *self.grid_shape], tf.constant(self.initial_value, tf.float32))
+        mask = tf.fill([n, *self.grid_shape], initial_value)
         velocity = tf.zeros_like(mask)
         for _ in tf.range(self.steps):
             with tf.GradientTape() as tape:
@@ -325,7 +373,7 @@ class GridSaliencyOptimizer(Explainer):
                 mask_loss, preservation = losses(mask)
                 total = tf.reduce_sum(mask_loss + preservation)
             gradient = tape.gradient(total, mask)
-            velocity = self.momentum * velocity - self.learning_rate * gradient
+            velocity = momentum * velocity - learning_rate * gradient
             mask = mask + velocity
             mask = tf.where(mask < self.clip_below, tf.zeros_like(mask), mask)
             mask = tf.clip_by_value(mask, 0.0, 1.0)

@@ -10,7 +10,8 @@ variant (biased or not) the context saliency of grid saliency, VG, IG, SG and Se
 network's predicted digit mask as request; writes `metrics.json` (schema in docs/toy_benchmark.md)
 and `examples.png` (saliency in red, request outlined in blue, like Fig. 3b). The same command again
 finds the evaluation finished; a folder holding an evaluation with other settings is refused unless
-`--overwrite` (console script: `toy-evaluate`).
+`--overwrite` (console script: `toy-evaluate`). Runs with TensorFlow op determinism and global seeds set
+from `--global_seed` (`toy_benchmark.benchmark.make_reproducible`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from absl import flags
 
 from grid_saliency_tf.experiment import run_binary
 from toy_benchmark.benchmark.profiles import PAPER
+from toy_benchmark.benchmark.reproducibility import make_reproducible
 from toy_benchmark.data.sources import resolve_sources
 from toy_benchmark.data.variant import BIAS_STRENGTHS, DatasetVariant
 from toy_benchmark.evaluation import evaluator
@@ -42,11 +44,15 @@ _TEXTURE_DIR = flags.DEFINE_string("texture_dir", None, "Folder of texture image
 _MNIST_PATH = flags.DEFINE_string("mnist_path", None, "MNIST .npz or IDX folder (default: the bundled digits).")
 _OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace an evaluation with other settings in --output_dir.")
 _VERBOSE = flags.DEFINE_integer("verbose", 1, "0 quiet, 1 progress bars, 2 a line per step.")
+_GLOBAL_SEED = flags.DEFINE_integer("global_seed", 0, "Global seed of Python, NumPy and TensorFlow, set once.",
+                                    lower_bound=0)
+_DETERMINISTIC = flags.DEFINE_boolean("deterministic", True, "TensorFlow op determinism.")
 flags.mark_flags_as_required(["model", "output_dir"])
 
 
 def main(argv: list[str]) -> None:
     del argv  # no positional arguments (refused by the wrapper)
+    make_reproducible(_GLOBAL_SEED.value, op_determinism=_DETERMINISTIC.value)
     biased = DatasetVariant(_BIAS_STRENGTH.value, _BIAS_DIGIT.value, _BIAS_TEXTURE.value, split="test",
                             num_samples=_NUM_TEST.value)
     unbiased = None if _SKIP_IOU.value else DatasetVariant("none", split="test", num_samples=_NUM_TEST.value)

@@ -11,6 +11,9 @@ or the full protocol of Sec. 4.2 / S1.2-S1.6 (a GPU job), or any subset of it:
 
 Rerunning the same command skips finished runs and resumes interrupted ones (see
 `toy_benchmark.benchmark.runner`). Flags left unset keep the profile's value (console script: `toy-sweep`).
+The process runs with TensorFlow op determinism and global seeds set from `--global_seed`
+(`toy_benchmark.benchmark.make_reproducible`): the same command on the same kind of machine writes the
+same numbers.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from absl import flags
 
 from grid_saliency_tf.experiment import run_binary
 from toy_benchmark.benchmark import runner
+from toy_benchmark.benchmark.reproducibility import make_reproducible
 from toy_benchmark.benchmark.profiles import PROFILES
 from toy_benchmark.data.sources import resolve_sources
 
@@ -46,6 +50,10 @@ _TEXTURE_DIR = flags.DEFINE_string("texture_dir", None, "Folder of texture image
 _MNIST_PATH = flags.DEFINE_string("mnist_path", None, "MNIST .npz or IDX folder (default: the bundled digits).")
 _OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace run, evaluation and report folders holding "
                                   "other settings.")
+_GLOBAL_SEED = flags.DEFINE_integer("global_seed", 0, "Global seed of Python, NumPy and TensorFlow, set once (every "
+                                    "draw of the benchmark has its own seed; this pins anything else).", lower_bound=0)
+_DETERMINISTIC = flags.DEFINE_boolean("deterministic", True, "TensorFlow op determinism (identical numbers on the "
+                                      "same kind of machine).")
 _VERBOSE = flags.DEFINE_integer("verbose", 1, "0 quiet, 1 a line per run and progress bars, 2 also a line per "
                                  "epoch and evaluation step.")
 flags.mark_flags_as_required(["runs_dir", "report_dir"])
@@ -82,9 +90,10 @@ def _print(line: str) -> None:
 def main(argv: list[str]) -> None:
     del argv  # no positional arguments (refused by the wrapper)
     profile = PROFILES[_PROFILE.value].replace(**_changes())
+    environment = make_reproducible(_GLOBAL_SEED.value, op_determinism=_DETERMINISTIC.value)
     sources = resolve_sources(_TEXTURE_DIR.value, _MNIST_PATH.value)
     aggregated, path = runner.run_benchmark(
-        profile, _RUNS_DIR.value, report_dir=_REPORT_DIR.value, sources=sources,
+        profile, _RUNS_DIR.value, report_dir=_REPORT_DIR.value, sources=sources, environment=environment,
         log=_print if _VERBOSE.value >= 1 else lambda line: None, verbose=_VERBOSE.value, overwrite=_OVERWRITE.value)
     print(f"toy-sweep: report written to {path}")
     for group, checks in aggregated["effect"].items():

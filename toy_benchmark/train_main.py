@@ -16,11 +16,10 @@ Installed as the console script `toy-train`.
 
 from __future__ import annotations
 
-import keras
-import tensorflow as tf
 from absl import flags
 
 from grid_saliency_tf.experiment import run_binary
+from toy_benchmark.benchmark.reproducibility import make_reproducible
 from toy_benchmark.data.variant import BIAS_STRENGTHS, DatasetVariant
 from toy_benchmark.models import BACKBONES, DEFAULT_BACKBONE, PUBLISHED_WIDTH
 from toy_benchmark.training import (
@@ -62,7 +61,8 @@ _OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace an --output_dir h
                                   "settings (or other files); without it such a folder is refused.")
 _TENSORBOARD = flags.DEFINE_boolean("tensorboard", True, "Write TensorBoard logs.")
 _JIT_COMPILE = flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.")
-_DETERMINISTIC = flags.DEFINE_boolean("deterministic", False, "Enable TensorFlow op determinism.")
+_DETERMINISTIC = flags.DEFINE_boolean("deterministic", True, "TensorFlow op determinism: the same command on the "
+                                     "same kind of machine gives the same weights.")
 _VERBOSE = flags.DEFINE_integer("verbose", 1, "0 quiet, 1 progress bars, 2 a line per epoch.",
                                 lower_bound=0, upper_bound=2)
 flags.mark_flag_as_required("output_dir")
@@ -76,9 +76,7 @@ def _prepare_runtime() -> None:
     """Global TensorFlow set-up, done here and never by the library: devices, seeds, determinism."""
     if _LOGICAL_CPUS.value:
         configure_cpu_devices(_LOGICAL_CPUS.value)
-    keras.utils.set_random_seed(_MODEL_SEED.value)
-    if _DETERMINISTIC.value:
-        tf.config.experimental.enable_op_determinism()
+    make_reproducible(_MODEL_SEED.value, op_determinism=_DETERMINISTIC.value)
 
 
 def main(argv: list[str]) -> None:

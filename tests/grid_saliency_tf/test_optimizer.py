@@ -1,11 +1,14 @@
 """GridSaliencyOptimizer: Eq. 2/3 on analytic models, supplement S1.2 details, batching, bad input."""
 
+import logging
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from grid_saliency_tf import GridSaliencyOptimizer, Requests, blurred_image, erode_masks, noise_image, perturb
+from grid_saliency_tf import (RUNTIME_PARAMETERS, GridSaliencyOptimizer, Requests, blurred_image, erode_masks,
+                              noise_image, perturb)
 from grid_saliency_tf.testing import RegionTextureModel, checkerboard, functional, square_mask
 
 FAST = {"steps": 40}
@@ -170,6 +173,77 @@ def test_deterministic_and_no_retracing(texture_model):
     second = optimizer.explain(images + 0.0, Requests([0, 0], [1, 1], requests.masks))
     assert optimizer.tracing_count == traces == 1
     np.testing.assert_array_equal(first.masks, second.masks)
+
+
+#: Settings of a Fig. S11 sweep (supplement S1.6): every runtime parameter moved away from its default.
+SWEEP = [{"mask_weight": 0.2}, {"learning_rate": 0.05}, {"momentum": 0.0}, {"momentum": 0.9}, {"initial_value": 1.0},
+         {"mask_weight": 0.01, "learning_rate": 1.0, "momentum": 0.75, "initial_value": 0.25}]
+
+
+def test_derived_parameters_share_one_trace_and_match_fresh_optimizers(texture_model):
+    """Bug (issue 13): every sweep setting built a new optimizer, i.e. a new tf.function and a new trace."""
+    base = GridSaliencyOptimizer(texture_model, steps=10)
+    images, requests = checkerboard(), _texture_request(2)
+    default = base.explain(images, requests)
+    assert base.tracing_count == 1
+    for changes in SWEEP:
+        derived = base.with_parameters(**changes)
+        result = derived.explain(images, requests)
+        assert derived.tracing_count == base.tracing_count == 1, changes
+        fresh = GridSaliencyOptimizer(texture_model, steps=10, **changes)
+        assert derived.get_config() == fresh.get_config()
+        expected = fresh.explain(images, requests)
+        for field in ("low_res_masks", "total_loss", "mask_loss", "preservation_loss"):
+            np.testing.assert_array_equal(getattr(result, field), getattr(expected, field), err_msg=str(changes))
+    assert base.get_config() == GridSaliencyOptimizer(texture_model, steps=10).get_config()  # unchanged
+    np.testing.assert_array_equal(base.explain(images, requests).low_res_masks, default.low_res_masks)
+
+
+def test_momentum_reaches_the_update(texture_model):
+    """One step from M0 with velocity 0 is momentum-free; the second adds ``momentum * v1`` (S1.2)."""
+    images, requests = checkerboard(), _texture_request()
+    base = GridSaliencyOptimizer(texture_model, steps=2, check_empty_mask=False, clip_below=0.0)
+    masks = {m: base.with_parameters(momentum=m).explain(images, requests).low_res_masks[0] for m in (0.0, 0.5, 0.9)}
+    assert not np.array_equal(masks[0.0], masks[0.9])
+    one = GridSaliencyOptimizer(texture_model, steps=1, check_empty_mask=False, clip_below=0.0)
+    first = one.explain(images, requests).low_res_masks[0]
+    first_step = first - 0.5  # v1 = -lr g(M0), the same for every momentum
+    # M2 - M2(momentum 0) = momentum * v1 where no clip to [0, 1] binds.
+    free = np.all([(m > 0) & (m < 1) for m in (first, masks[0.9], masks[0.0])], axis=0)
+    assert free.any()
+    np.testing.assert_allclose((masks[0.9] - masks[0.0])[free], 0.9 * first_step[free], atol=1e-5)
+
+
+def test_a_sweep_of_derived_optimizers_logs_no_retracing_warning(texture_model):
+    """Bug (issue 13): the Fig. S11 sweep printed TensorFlow's "triggered tf.function retracing" warning."""
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = tf.get_logger()
+    logger.addHandler(handler)
+    try:
+        base = GridSaliencyOptimizer(texture_model, steps=3)
+        images, requests = checkerboard(), _texture_request(2)
+        for changes in SWEEP + SWEEP:
+            base.with_parameters(**changes).explain(images, requests)
+        assert not [r for r in records if "retracing" in r.getMessage()]
+        # The capture sees the warning when one compiled function does retrace (5 shapes in 5 calls).
+        for n in range(1, 6):
+            base.explain(images, _texture_request(n))
+        assert [r for r in records if "triggered tf.function retracing" in r.getMessage()]
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_only_runtime_parameters_can_be_derived(texture_model):
+    base = GridSaliencyOptimizer(texture_model, steps=1)
+    assert RUNTIME_PARAMETERS == ("mask_weight", "learning_rate", "momentum", "initial_value")
+    with pytest.raises(ValueError, match="Argument `steps` must be among .*received 5"):
+        base.with_parameters(steps=5)
+    with pytest.raises(ValueError, match="`momentum`"):
+        base.with_parameters(momentum=1.5)
+    with pytest.raises((ValueError, TypeError), match="`learning_rate`"):
+        base.with_parameters(learning_rate=0.0)
 
 
 def test_numpy_tensor_and_dataset_inputs_agree(texture_model):

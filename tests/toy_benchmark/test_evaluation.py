@@ -1,15 +1,17 @@
 """Evaluation of a toy network: metrics.json schema, request handling, the evaluate binary."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from grid_saliency_tf.experiment import RecordError
-from toy_benchmark.evaluation import (METHODS, MetricsRecord, SaliencyRecords, evaluate, load_model,
+from toy_benchmark.evaluation import (METHODS, ExplainerPool, MetricsRecord, SaliencyRecords, evaluate, load_model,
                                      summarize_saliency)
 from toy_benchmark.models import ToyUNet
 from toy_benchmark.data.variant import DatasetVariant
@@ -41,6 +43,36 @@ def test_evaluate_writes_schema_valid_metrics_and_examples(tiny_model_path, tmp_
     assert sum(counts) + on_disk["saliency"]["num_empty_requests"] == 20
     assert on_disk["settings"]["grid_saliency"]["steps"] == 3
     assert (tmp_path / "examples.png").stat().st_size > 0 or on_disk["saliency"]["num_empty_requests"] == 20
+
+
+def test_a_parameter_sweep_traces_grid_saliency_once_and_logs_no_retracing(tiny_model_path, tmp_path):
+    """Bug (issue 13): every Fig. S11 setting built a new optimizer, so the sweep traced the optimisation once
+    per setting and TensorFlow logged "triggered tf.function retracing" warnings."""
+    model = load_model(tiny_model_path)
+    small = DatasetVariant("strong", 3, 7, split="test", num_samples=5)
+    # Six settings: TensorFlow warns once 5 of the last 10 calls of one function traced.
+    settings = [{"mask_weight": 0.2}, {"learning_rate": 1.0}, {"momentum": 0.0}, {"momentum": 0.9},
+                {"initial_value": 1.0}, {"mask_weight": 0.01, "initial_value": 0.25}]
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    tf.get_logger().addHandler(handler)
+    pool = ExplainerPool()
+    try:
+        for index, setting in enumerate(settings):
+            metrics = evaluate(model, tmp_path / str(index), biased_test=small, unbiased_test=None,
+                               methods=("grid_saliency",), batch_size=5, num_examples=0,
+                               grid_saliency={"steps": 2, **setting}, explainer_pool=pool)
+            recorded = metrics.settings["grid_saliency"]
+            assert {key: recorded[key] for key in setting} == setting and recorded["steps"] == 2
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not [record.getMessage() for record in records if "retracing" in record.getMessage()]
+    assert pool.build(model, ("grid_saliency",), grid_saliency={"steps": 2})["grid_saliency"].tracing_count == 1
+    # Another graph setting or another network: a new optimizer, not yet traced.
+    assert pool.build(model, ("grid_saliency",), grid_saliency={"steps": 3})["grid_saliency"].tracing_count == 0
+    assert pool.build(load_model(tiny_model_path), ("grid_saliency",),
+                      grid_saliency={"steps": 3})["grid_saliency"].tracing_count == 0
 
 
 def test_evaluation_folder_of_other_settings_is_refused_unless_overwrite(tiny_model_path, tmp_path):

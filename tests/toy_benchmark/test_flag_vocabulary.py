@@ -54,6 +54,8 @@ VOCABULARY = {
     "num_test": ("int", None),
     "num_samples": ("int", None),
     "batch_size": ("int", None),
+    "global_seed": ("int", None),
+    "deterministic": ("bool", None),
 }
 
 _DUMP = r"""

@@ -1,6 +1,7 @@
 """The benchmark protocol: planning, resumable runs, aggregation into the paper's matrices, the binary."""
 
 import dataclasses
+import itertools
 import json
 import os
 import subprocess
@@ -8,7 +9,8 @@ import sys
 
 import pytest
 
-from toy_benchmark.benchmark import PROFILES, Profile, RunSpec, aggregate, plan_runs, report
+from toy_benchmark.benchmark import (PARAMETER_SWEEPS, PROFILES, Profile, RunSpec, aggregate, plan_runs, plan_sweeps,
+                                     report)
 from toy_benchmark.benchmark import runner as protocol
 from toy_benchmark.data.sources import resolve_sources
 from toy_benchmark.evaluation import MethodSummary, MetricsRecord, SaliencySummary, SegmentationMetrics
@@ -16,8 +18,8 @@ from toy_benchmark.evaluation import MethodSummary, MetricsRecord, SaliencySumma
 TINY = Profile(
     "tiny", backbones=("vgg16",), bias_strengths=("strong",), bias_digits=(3,), bias_textures=(7,), dataset_seeds=(0,),
     width=0.0625, epochs=1, batch_size=20, num_train=40, num_test=10, grid_steps=2,
-    methods=("grid_saliency", "vanilla_gradient"), sweep_values={"lambda": (0.05,)}, sweep_num_test=10,
-    sweep_max_runs=1)
+    methods=("grid_saliency", "vanilla_gradient"), sweep_values={"lambda": (0.05,), "momentum": (0.0, 0.5)},
+    sweep_num_test=10)
 
 
 def test_paper_profile_plans_the_whole_protocol():
@@ -32,6 +34,44 @@ def test_paper_profile_plans_the_whole_protocol():
                                                                                                     1_000, 100)
 
 
+def test_paper_sweeps_explain_a_seeded_draw_of_5_digits_5_textures_3_seeds():
+    """Fig. S11 / S1.6: sweeps "averaged over five randomly selected bias digits, five bias textures, and three
+    training set generation seeds", over lambda, learning rate, momentum and initial value. Bug (issue 13): the
+    plan took the first 75 biased runs of the plan order (digits 0 and 1 only, weak bias) and no momentum."""
+    paper = PROFILES["paper"]
+    runs = plan_runs(paper)
+    sweeps = plan_sweeps(paper, runs)
+    networks = list(dict.fromkeys(sweep.run for sweep in sweeps))
+    drawn = paper.sweep_networks()
+    # The documented draw (docs/toy_benchmark.md): seed 0 of `sweep_draw_seed`.
+    assert drawn == {"backbone": "vgg16", "bias_strength": "strong", "bias_digits": (2, 3, 4, 5, 7),
+                     "bias_textures": paper.textures(), "dataset_seeds": (1, 2, 4)}
+    assert len(networks) == 75 and set(networks) <= set(runs)
+    assert {(r.backbone, r.bias_strength) for r in networks} == {("vgg16", "strong")}
+    assert {(r.bias_digit, r.bias_texture, r.dataset_seed) for r in networks} == set(itertools.product(
+        drawn["bias_digits"], drawn["bias_textures"], drawn["dataset_seeds"]))
+    assert networks != [r for r in runs if r.biased][:75]
+    # Seeded: the same draw again, another seed another draw.
+    assert paper.sweep_networks() == drawn
+    assert dataclasses.replace(paper, sweep_draw_seed=1).sweep_networks()["bias_digits"] != drawn["bias_digits"]
+    # Every value of every parameter, momentum around the toy default 0.5 included, on every network.
+    assert tuple(paper.sweep_values) == tuple(PARAMETER_SWEEPS) == ("lambda", "learning_rate", "momentum",
+                                                                      "initial_value")
+    assert paper.sweep_values["momentum"] == (0.0, 0.25, 0.5, 0.75, 0.9)
+    settings = {(s.parameter, s.value) for s in sweeps if s.run == networks[0]}
+    assert settings == {(p, v) for p, values in paper.sweep_values.items() for v in values}
+    assert len(sweeps) == 75 * sum(len(values) for values in paper.sweep_values.values())
+    momentum = next(s for s in sweeps if s.parameter == "momentum" and s.value == 0.9)
+    assert momentum.grid_saliency(paper) == {"steps": 100, "initial_value": 0.5, "momentum": 0.9}
+    # A subset run draws from what it has: all of a list shorter than the count.
+    subset = paper.replace(bias_digits=(0, 9), dataset_seeds=(0,))
+    assert (subset.sweep_networks()["bias_digits"], subset.sweep_networks()["dataset_seeds"]) == ((0, 9), (0,))
+    quick = PROFILES["quick"]
+    quick_networks = {s.run for s in plan_sweeps(quick, plan_runs(quick))}
+    assert quick_networks == {RunSpec("vgg16", "strong", 3, quick.textures()[0], 0)}
+    assert "momentum" in quick.sweep_values
+
+
 @pytest.mark.parametrize("change, message", [({"backbones": ("vgg19",)}, "`backbones`"),
                                              ({"bias_strengths": ("none",)}, "`bias_strengths`"),
                                              ({"bias_digits": (10,)}, "`bias_digits`"),
@@ -39,7 +79,9 @@ def test_paper_profile_plans_the_whole_protocol():
                                              ({"methods": ("lime",)}, "`methods`"),
                                              ({"dataset_seeds": ()}, "`dataset_seeds`"),
                                              ({"grid_initial_value": 0.0}, "`grid_initial_value`"),
-                                             ({"grid_initial_value": 1.5}, "`grid_initial_value`")])
+                                             ({"grid_initial_value": 1.5}, "`grid_initial_value`"),
+                                             ({"sweep_num_seeds": 0}, "`sweep_num_seeds`"),
+                                             ({"sweep_values": {"steps": (10,)}}, "`sweep_values`")])
 def test_bad_profiles_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(TINY, **change).validate()
@@ -91,7 +133,18 @@ def test_runs_resume_and_finished_runs_are_skipped(tmp_path):
         assert figure in text and (report_dir / figure).stat().st_size > 0
     assert "| vgg16/strong |" in text and (report_dir / "matrices" / "vgg16_strong_miou.csv").exists()
     assert sum(line.startswith("[train]") for line in lines) == 2
-    assert any(line.startswith("[sweep]") for line in lines)
+    # Sweeps: lambda 0.05 and momentum 0.5 are both the profile's own setting, evaluated once; momentum
+    # reaches the optimiser (its recorded settings).
+    assert [line for line in lines if line.startswith("[sweep]")] == [
+        "[sweep] vgg16/strong-d3-t7-s0: lambda = 0.05", "[sweep] vgg16/strong-d3-t7-s0: momentum = 0"]
+    sweeps_dir = runs / "vgg16" / "strong-d3-t7-s0" / "sweeps"
+    assert sorted(path.name for path in sweeps_dir.iterdir()) == ["lambda=0.05", "momentum=0"]
+    recorded = json.loads((sweeps_dir / "momentum=0" / "metrics.json").read_text())["settings"]["grid_saliency"]
+    assert (recorded["momentum"], recorded["mask_weight"]) == (0.0, 0.05)
+    assert first["sweeps"]["momentum"]["0.5"] == first["sweeps"]["lambda"]["0.05"]
+    assert "momentum" in first["profile"]["grid_saliency_parameters"]
+    assert "| momentum | 0 |" in text and "drawn with seed 0" in text
+    assert "## Reproducibility" in text
     assert all(seconds > 0 for seconds in first["timing"].values()), first["timing"]
     assert "Compute time recorded by the runs" in text
     assert "examples_vgg16_strong-d3-t7-s0.png" in text and (report_dir / "examples_vgg16_strong-d3-t7-s0.png").exists()

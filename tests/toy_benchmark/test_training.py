@@ -325,7 +325,10 @@ def test_binary_bad_backbone_is_a_one_line_error(tmp_path):
 
 
 def _main(capsys, *args):
-    """Runs the binary in this process, under its wrapper; returns its exit code, stdout and stderr."""
+    """Runs the binary in this process, under its wrapper; returns its exit code, stdout and stderr.
+
+    Without op determinism, which the binary turns on by default and which cannot be turned off again in
+    this test process."""
     import importlib
 
     from absl import flags
@@ -333,7 +336,7 @@ def _main(capsys, *args):
     binary = importlib.import_module("toy_benchmark.train_main")
     flags.FLAGS.unparse_flags()
     try:
-        run_binary(binary.main, name="toy-train", argv=["toy_benchmark.train_main", *args])
+        run_binary(binary.main, name="toy-train", argv=["toy_benchmark.train_main", "--nodeterministic", *args])
     except SystemExit as exit_:
         code = exit_.code or 0
     finally:

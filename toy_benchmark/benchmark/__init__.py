@@ -5,6 +5,7 @@ from toy_benchmark.benchmark.aggregation import MEASURES, ROW_LABELS, aggregate,
 from toy_benchmark.benchmark.effects import EFFECT_MARGIN, GRADIENT_METHODS, effect_checks
 from toy_benchmark.benchmark.profiles import (NUM_TEXTURES, PAPER, PARAMETER_SWEEPS, PROFILES, Profile,
                                               grid_saliency_default)
+from toy_benchmark.benchmark.reproducibility import environment_record, make_reproducible
 from toy_benchmark.benchmark.report import REPORT_FILE, SUMMARY_FILE, sweep_table, write_report
 from toy_benchmark.benchmark.runner import (REPORT_KIND, RESULT_FILE, RUN_KIND, BenchmarkResults, RunRecord,
                                            run_benchmark, run_one, run_sweeps)
@@ -31,7 +32,9 @@ __all__ = [
     "SweepSpec",
     "aggregate",
     "effect_checks",
+    "environment_record",
     "grid_saliency_default",
+    "make_reproducible",
     "plan_runs",
     "plan_sweeps",
     "profile_summary",

@@ -53,11 +53,12 @@ def _diagonal(matrix: list[list[float | None]]) -> dict[str, float | None]:
 
 
 def profile_summary(profile: Profile) -> dict[str, Any]:
-    """The profile as JSON data (lists, not tuples), with the drawn bias textures and the swept parameters'
-    values."""
+    """The profile as JSON data (lists, not tuples), with the drawn bias textures, the swept parameters'
+    values and the networks the sweeps explain (None without sweeps)."""
     data = dataclasses.asdict(profile)
     data["bias_textures"] = list(profile.textures())
     data["grid_saliency_parameters"] = profile.grid_saliency_parameters()
+    data["sweep_networks"] = profile.sweep_networks() if profile.sweep_values else None
     return to_json_value(data, "profile")
 
 

@@ -10,6 +10,10 @@ defaults from `PAPER`. Two profiles are defined:
   dataset seeds x 2 bias strengths, plus the unbiased networks; width 1, 50 epochs, 50,000 training and
   1,000 test images (a GPU job);
 * ``quick``: a small version for 2 CPU cores (`make demo`; docs/toy_benchmark.md says why it looks so).
+
+The parameter sweeps of Fig. S11 (supplement S1.6) explain again, with one grid saliency parameter
+changed, the networks of a seeded draw (`Profile.sweep_networks`): in the paper, 5 bias digits x 5 bias
+textures x 3 dataset seeds of the strong bias and the first backbone, 75 networks.
 """
 
 from __future__ import annotations
@@ -32,11 +36,14 @@ __all__ = ["FINAL_RATE_RATIO", "NUM_TEXTURES", "PAPER", "PARAMETER_SWEEPS", "PRO
 
 #: Size of the texture pool the bias textures are drawn from.
 NUM_TEXTURES = 25
-#: Grid saliency parameters swept in Fig. S11, and the `GridSaliencyOptimizer` argument each one sets.
-PARAMETER_SWEEPS = {"lambda": "mask_weight", "learning_rate": "learning_rate", "initial_value": "initial_value"}
+#: Grid saliency parameters swept in Fig. S11 and named in S1.6, and the `GridSaliencyOptimizer` argument each
+#: one sets (all of them runtime parameters of the engine: a sweep traces its optimisation once per network).
+PARAMETER_SWEEPS = {"lambda": "mask_weight", "learning_rate": "learning_rate", "momentum": "momentum",
+                    "initial_value": "initial_value"}
 #: The last fifth of the epochs runs at a tenth of the rate (S1.2: 1e-3, then 1e-4).
 FINAL_RATE_RATIO = PAPER_PROTOCOL.learning_rate / PAPER_PROTOCOL.final_learning_rate
-_POSITIVE_FIELDS = ("epochs", "batch_size", "num_train", "num_test", "grid_steps", "sweep_num_test")
+_POSITIVE_FIELDS = ("epochs", "batch_size", "num_train", "num_test", "grid_steps", "sweep_num_test", "sweep_num_digits",
+                    "sweep_num_textures", "sweep_num_seeds")
 
 
 def grid_saliency_default(name: str) -> Any:
@@ -71,9 +78,13 @@ class Profile:
         grid_initial_value: Initial value of every grid saliency mask cell (S1.2: 0.5). The parameter
             sweeps (Fig. S11) vary it too; the other grid saliency parameters keep the toy defaults.
         methods: Saliency methods evaluated.
-        sweep_values: Values per swept grid saliency parameter (Fig. S11); empty for no sweep.
+        sweep_values: Values per swept grid saliency parameter (Fig. S11, S1.6: lambda, learning rate,
+            momentum, initial value); empty for no sweep.
         sweep_num_test: Test images per sweep setting.
-        sweep_max_runs: How many biased networks the sweep uses (S11: 5 digits x 5 textures x 3 seeds).
+        sweep_num_digits, sweep_num_textures, sweep_num_seeds: How many bias digits, bias textures and
+            dataset seeds the sweep's networks are drawn from (Fig. S11: 5, 5 and 3); all of them where the
+            profile has fewer. See :meth:`sweep_networks`.
+        sweep_draw_seed: Seed of that draw.
     """
 
     name: str
@@ -96,10 +107,14 @@ class Profile:
     sweep_values: Mapping[str, tuple[float, ...]] = dataclasses.field(default_factory=lambda: {
         "lambda": (0.01, 0.025, 0.05, 0.1, 0.2),
         "learning_rate": (0.05, 0.1, 0.2, 0.5, 1.0),
+        "momentum": (0.0, 0.25, 0.5, 0.75, 0.9),
         "initial_value": (0.25, 0.5, 0.75, 1.0),
     })
     sweep_num_test: int = DEFAULT_NUM_SAMPLES["test"]
-    sweep_max_runs: int = 75
+    sweep_num_digits: int = 5
+    sweep_num_textures: int = 5
+    sweep_num_seeds: int = 3
+    sweep_draw_seed: int = 0
 
     @property
     def final_learning_rate(self) -> float:
@@ -122,6 +137,28 @@ class Profile:
             return tuple(self.bias_textures)
         rng = np.random.default_rng(self.texture_draw_seed)
         return tuple(int(t) for t in sorted(rng.choice(NUM_TEXTURES, self.num_bias_textures, replace=False)))
+
+    def sweep_networks(self) -> dict[str, Any]:
+        """The biased networks the parameter sweeps explain (Fig. S11: "averaged over five randomly selected
+        bias digits, five bias textures, and three training set generation seeds").
+
+        One generator seeded with ``sweep_draw_seed`` draws, without replacement and in this order,
+        ``sweep_num_digits`` of ``bias_digits``, ``sweep_num_textures`` of :meth:`textures` and
+        ``sweep_num_seeds`` of ``dataset_seeds`` (all of a list that is not longer). The networks are those
+        of the first backbone and the strongest of ``bias_strengths``.
+
+        Returns:
+            ``{"backbone", "bias_strength", "bias_digits", "bias_textures", "dataset_seeds"}``, the lists sorted.
+        """
+        rng = np.random.default_rng(self.sweep_draw_seed)
+
+        def draw(pool: tuple[int, ...], count: int) -> tuple[int, ...]:
+            return tuple(sorted(int(v) for v in rng.choice(pool, min(count, len(pool)), replace=False)))
+
+        return {"backbone": self.backbones[0], "bias_strength": max(self.bias_strengths, key=BIAS_STRENGTHS.index),
+                "bias_digits": draw(tuple(self.bias_digits), self.sweep_num_digits),
+                "bias_textures": draw(self.textures(), self.sweep_num_textures),
+                "dataset_seeds": draw(tuple(self.dataset_seeds), self.sweep_num_seeds)}
 
     def replace(self, **changes: Any) -> "Profile":
         """A validated copy with some fields changed (e.g. from the sweep binary's flags)."""
@@ -186,9 +223,8 @@ PROFILES: dict[str, Profile] = {
         num_train=12_000,
         num_test=200,
         grid_initial_value=1.0,
-        sweep_values={"lambda": (0.01, 0.05, 0.2), "learning_rate": (0.05, 0.2, 1.0),
+        sweep_values={"lambda": (0.01, 0.05, 0.2), "learning_rate": (0.05, 0.2, 1.0), "momentum": (0.0, 0.5, 0.9),
                       "initial_value": (0.5, 0.75, 1.0)},
         sweep_num_test=50,
-        sweep_max_runs=1,
     ),
 }

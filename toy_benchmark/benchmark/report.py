@@ -77,6 +77,32 @@ def _introduction(aggregated: Mapping[str, Any], runs_dir: str) -> list[str]:
     return lines
 
 
+def _reproducibility_lines(aggregated: Mapping[str, Any]) -> list[str]:
+    """How the numbers can be had again: the seeds, op determinism and the machine (`reproducibility`)."""
+    environment = aggregated.get("environment")
+    if not environment:
+        return []
+    determinism = environment.get("op_determinism")
+    seed = environment.get("global_seed")
+    lines = ["## Reproducibility", "",
+             "Every draw is seeded by the settings above: each run's training set and its network's initial "
+             "weights and data order (epoch e shuffled by a seed of (seed, e)) by its dataset seed; the bias "
+             "textures and the networks of the parameter sweeps by the profile's draw seeds; SmoothGrad's noise "
+             "by its seed. "
+             f"TensorFlow op determinism: {_fmt(determinism) if determinism is not None else 'unknown'}; global "
+             f"seed of Python, NumPy and TensorFlow: {'not set' if seed is None else seed}. Machine: "
+             f"{environment.get('cpu')}, {environment.get('cpu_count')} CPUs, TensorFlow "
+             f"{environment.get('tensorflow')}, Keras {environment.get('keras')}, oneDNN "
+             f"{environment.get('onednn') or 'default'}.", ""]
+    if determinism:
+        lines += ["Two runs of this command on the same kind of machine (CPU, core count, TensorFlow build) write "
+                  "identical numbers. Another CPU or core count may change the last bits (oneDNN and Eigen choose "
+                  "kernels and split reductions by instruction set and threads), and with them, rarely, a mask.", ""]
+    else:
+        lines += ["Without op determinism, two runs may differ in the last bits.", ""]
+    return lines
+
+
 def _numbers(aggregated: Mapping[str, Any]) -> list[str]:
     lines = ["## The effect, measured", "",
              "| group | IoU drop of the biased digit | grid mCBD detects the bias | grid mCBL >= 0.9 | "
@@ -100,7 +126,15 @@ def _sweep_lines(aggregated: Mapping[str, Any], report_dir: str | os.PathLike) -
     table = sweep_table(aggregated["sweeps"])
     report_figures.plot_sweeps(table, aggregated["profile"]["grid_saliency_parameters"],
                                os.path.join(report_dir, "figS11_parameter_sweeps.png"))
-    lines = ["![Fig. S11](figS11_parameter_sweeps.png)", "", "| parameter | value | mCBD biased digit | "
+    profile, drawn = aggregated["profile"], aggregated["profile"].get("sweep_networks")
+    lines = ["## Grid saliency parameters (Fig. S11, supplement S1.6)", ""]
+    if drawn:
+        lines += [f"Each setting changes one parameter of the profile's grid saliency and explains "
+                  f"{profile['sweep_num_test']} test images of each network of {drawn['backbone']}, bias "
+                  f"{drawn['bias_strength']}, bias digits {drawn['bias_digits']} x textures {drawn['bias_textures']} "
+                  f"x dataset seeds {drawn['dataset_seeds']} (drawn with seed {profile['sweep_draw_seed']}); "
+                  "values are means over these networks.", ""]
+    lines += ["![Fig. S11](figS11_parameter_sweeps.png)", "", "| parameter | value | mCBD biased digit | "
              "mCBD other digits | mCBL biased digit |", "|---|---|---|---|---|"]
     for parameter, rows in table.items():
         for row in rows:
@@ -126,7 +160,7 @@ def write_report(aggregated: Mapping[str, Any], report_dir: str | os.PathLike, *
     methods = aggregated["profile"]["methods"]
     row_labels = aggregated["row_labels"]
     write_json(os.path.join(report_dir, SUMMARY_FILE), aggregated)
-    lines = _introduction(aggregated, runs_dir) + _numbers(aggregated)
+    lines = _introduction(aggregated, runs_dir) + _reproducibility_lines(aggregated) + _numbers(aggregated)
     tables_dir = os.path.join(report_dir, "matrices")
     lines += ["## Figures", ""]
     for group, matrices in aggregated["matrices"].items():

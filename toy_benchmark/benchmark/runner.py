@@ -33,11 +33,13 @@ import keras
 from grid_saliency_tf.experiment import Record, RunFolder, copy_file
 from toy_benchmark.benchmark import report
 from toy_benchmark.benchmark.aggregation import aggregate, profile_summary
-from toy_benchmark.benchmark.profiles import Profile
+from toy_benchmark.benchmark.profiles import PARAMETER_SWEEPS, Profile, grid_saliency_default
+from toy_benchmark.benchmark.reproducibility import environment_record
 from toy_benchmark.benchmark.specs import RunSpec, SweepSpec, plan_runs, plan_sweeps
 from toy_benchmark.data.sources import DataSources, resolve_sources
 from toy_benchmark.data.variant import DatasetVariant
 from toy_benchmark.evaluation import evaluator
+from toy_benchmark.evaluation.explainers import ExplainerPool
 from toy_benchmark.evaluation.metrics_record import MetricsRecord
 from toy_benchmark.training import toy_training_data, train_toy_unet
 
@@ -93,9 +95,10 @@ class BenchmarkResults:
 
     def timing(self) -> dict[str, float]:
         """Seconds the runs recorded: training, evaluation and parameter sweeps."""
+        evaluated = {id(m): m for m in self.sweeps.values()}  # a repeated sweep setting shares its record
         return {"training": sum(r.training_seconds for r in self.records.values()),
                 "evaluation": sum(r.evaluation_seconds or 0.0 for r in self.records.values()),
-                "parameter_sweeps": sum(m.seconds for m in self.sweeps.values())}
+                "parameter_sweeps": sum(m.seconds for m in evaluated.values())}
 
 
 def _train(spec: RunSpec, profile: Profile, run: RunFolder, sources: DataSources, verbose: int,
@@ -159,14 +162,27 @@ def run_sweeps(sweeps: list[SweepSpec], profile: Profile, runs_dir: str | os.Pat
                log: Log = print, verbose: int = 0, overwrite: bool = False) -> dict[SweepSpec, MetricsRecord]:
     """Grid saliency parameter sweeps (Fig. S11) on trained biased networks, resumable.
 
-    Each network is loaded once, and only if one of its settings is not finished.
+    Each network is loaded once, and only if one of its settings is not finished; its settings share one
+    compiled grid saliency optimisation (`ExplainerPool`: the swept parameters are tensors of it, so
+    nothing is traced again per setting). A setting equal to one already evaluated on the same network
+    (the profile's own value of each parameter appears in every parameter's sweep) takes that one's record
+    instead of being evaluated again.
 
     Returns:
         Per sweep setting, its evaluation record.
     """
     load = functools.lru_cache(maxsize=1)(evaluator.load_model)
+    pool = ExplainerPool()
     results: dict[SweepSpec, MetricsRecord] = {}
+    done: dict[tuple[str, tuple[tuple[str, Any], ...]], SweepSpec] = {}
     for sweep in sweeps:
+        settings = {**{argument: grid_saliency_default(argument) for argument in PARAMETER_SWEEPS.values()},
+                    **sweep.grid_saliency(profile)}
+        setting = (sweep.run.key, tuple(sorted(settings.items())))
+        if setting in done:
+            results[sweep] = results[done[setting]]
+            continue
+        done[setting] = sweep
         folder = os.path.join(runs_dir, sweep.run.key)
         output_dir = os.path.join(folder, sweep.folder)
         if not os.path.exists(os.path.join(output_dir, evaluator.METRICS_FILE)):
@@ -175,7 +191,7 @@ def run_sweeps(sweeps: list[SweepSpec], profile: Profile, runs_dir: str | os.Pat
             functools.partial(load, os.path.join(folder, _TRAIN_FOLDER)), output_dir,
             biased_test=sweep.run.test_variant(profile.sweep_num_test), unbiased_test=None, sources=sources,
             methods=("grid_saliency",), num_examples=0, grid_saliency=sweep.grid_saliency(profile),
-            info=sweep.settings(profile), overwrite=overwrite, verbose=verbose)
+            info=sweep.settings(profile), explainer_pool=pool, overwrite=overwrite, verbose=verbose)
     return results
 
 
@@ -193,8 +209,8 @@ def _run_all(profile: Profile, runs_dir: str | os.PathLike, sources: DataSources
 
 
 def run_benchmark(profile: Profile, runs_dir: str | os.PathLike, *, report_dir: str | os.PathLike | None = None,
-                  sources: DataSources | None = None, log: Log = print, verbose: int = 0,
-                  overwrite: bool = False) -> tuple[dict[str, Any], str | None]:
+                  sources: DataSources | None = None, environment: dict[str, Any] | None = None, log: Log = print,
+                  verbose: int = 0, overwrite: bool = False) -> tuple[dict[str, Any], str | None]:
     """Runs (or resumes) every run and sweep of a profile, aggregates them and writes the report.
 
     Args:
@@ -204,13 +220,16 @@ def run_benchmark(profile: Profile, runs_dir: str | os.PathLike, *, report_dir: 
             for no report.
         sources: The resolved texture pool and MNIST digits (`toy_benchmark.resolve_sources`), used by every
             run; None for the defaults (procedural textures, bundled digits).
+        environment: How the process was set up for reproducible numbers (the binary's
+            `make_reproducible` record), stored in the report as ``environment``; None records this
+            process as it is (`environment_record`).
         log: Receives one line per step.
         verbose: Progress of training and evaluation (0 quiet, 1 bars, 2 a line per step).
         overwrite: Replace run, evaluation and report folders holding other settings.
 
     Returns:
-        ``(aggregated, report_path)``: :func:`~toy_benchmark.benchmark.aggregation.aggregate`'s result
-        and the path of ``report.md`` (None without ``report_dir``).
+        ``(aggregated, report_path)``: :func:`~toy_benchmark.benchmark.aggregation.aggregate`'s result with
+        ``environment`` added, and the path of ``report.md`` (None without ``report_dir``).
 
     Raises:
         RunFolderMismatch: If a folder holds other settings and not ``overwrite``.
@@ -218,9 +237,10 @@ def run_benchmark(profile: Profile, runs_dir: str | os.PathLike, *, report_dir: 
     """
     profile.validate()
     sources = resolve_sources(sources=sources)
+    environment = {"environment": dict(environment or environment_record())}
     if report_dir is None:
         results = _run_all(profile, runs_dir, sources, log, verbose, overwrite)
-        return aggregate(profile, results.metrics, results.sweeps, results.timing()), None
+        return {**aggregate(profile, results.metrics, results.sweeps, results.timing()), **environment}, None
     settings = {"profile": profile_summary(profile), "sources": sources.identity()}
     with RunFolder.open(report_dir, kind=REPORT_KIND, settings=settings, overwrite=overwrite) as folder:
         results = _run_all(profile, runs_dir, sources, log, verbose, overwrite)
@@ -230,6 +250,6 @@ def run_benchmark(profile: Profile, runs_dir: str | os.PathLike, *, report_dir: 
             if os.path.exists(source):
                 examples[spec.key] = f"examples_{spec.key.replace('/', '_')}.png"
                 copy_file(source, folder.file(examples[spec.key]))
-        aggregated = aggregate(profile, results.metrics, results.sweeps, results.timing(), examples)
+        aggregated = {**aggregate(profile, results.metrics, results.sweeps, results.timing(), examples), **environment}
         path = report.write_report(aggregated, folder.path, runs_dir=os.fspath(runs_dir))
     return aggregated, path

@@ -117,8 +117,16 @@ def plan_runs(profile: Profile) -> list[RunSpec]:
 
 
 def plan_sweeps(profile: Profile, runs: list[RunSpec]) -> list[SweepSpec]:
-    """The sweep settings of a profile: every swept value on its first ``sweep_max_runs`` biased networks
-    of the first backbone, grouped by run."""
-    chosen = [spec for spec in runs if spec.biased and spec.backbone == profile.backbones[0]]
-    return [SweepSpec(spec, parameter, value) for spec in chosen[:profile.sweep_max_runs]
+    """The sweep settings of a profile (Fig. S11, supplement S1.6), grouped by run in the order of ``runs``.
+
+    Every swept value of every parameter, on each network of ``runs`` that
+    :meth:`~toy_benchmark.benchmark.profiles.Profile.sweep_networks` draws (in the paper 5 bias digits x
+    5 textures x 3 seeds: 75 networks).
+    """
+    drawn = profile.sweep_networks()
+    chosen = [spec for spec in runs
+              if spec.backbone == drawn["backbone"] and spec.bias_strength == drawn["bias_strength"]
+              and spec.bias_digit in drawn["bias_digits"] and spec.bias_texture in drawn["bias_textures"]
+              and spec.dataset_seed in drawn["dataset_seeds"]]
+    return [SweepSpec(spec, parameter, value) for spec in chosen
             for parameter, values in profile.sweep_values.items() for value in values]

@@ -2,8 +2,8 @@
 
 from toy_benchmark.evaluation.evaluator import (BATCH_SIZE, EVALUATION_KIND, EXAMPLES_FILE, NUM_EXAMPLES,
                                                 ModelSource, evaluate, examples_figure, load_model, summary_line)
-from toy_benchmark.evaluation.explainers import (GRID_SHAPE, METHODS, MethodOutput, build_explainers, check_methods,
-                                                 explain, method_settings)
+from toy_benchmark.evaluation.explainers import (GRID_SHAPE, METHODS, ExplainerPool, MethodOutput, build_explainers,
+                                                 check_methods, explain, method_settings)
 from toy_benchmark.evaluation.metrics_record import (METRICS_FILE, MethodSummary, MetricsRecord, SaliencySummary,
                                                      SegmentationMetrics)
 from toy_benchmark.evaluation.saliency_metrics import SaliencyRecords, saliency_records, summarize_saliency
@@ -13,6 +13,7 @@ __all__ = [
     "BATCH_SIZE",
     "EVALUATION_KIND",
     "EXAMPLES_FILE",
+    "ExplainerPool",
     "GRID_SHAPE",
     "METHODS",
     "METRICS_FILE",

@@ -27,7 +27,7 @@ from grid_saliency_tf.experiment import Progress, RunFolder, figures
 from toy_benchmark.data.sources import DataSources, resolve_sources
 from toy_benchmark.data.streaming import make_dataset
 from toy_benchmark.data.variant import NUM_CLASSES, DatasetVariant
-from toy_benchmark.evaluation.explainers import METHODS, build_explainers, check_methods, method_settings
+from toy_benchmark.evaluation.explainers import METHODS, ExplainerPool, check_methods, method_settings
 from toy_benchmark.evaluation.metrics_record import METRICS_FILE, MetricsRecord
 from toy_benchmark.evaluation.saliency_metrics import saliency_records, summarize_saliency
 from toy_benchmark.evaluation.segmentation import segmentation_metrics
@@ -132,6 +132,7 @@ def evaluate(
     num_examples: int = NUM_EXAMPLES,
     grid_saliency: Mapping[str, Any] | None = None,
     info: Mapping[str, Any] | None = None,
+    explainer_pool: ExplainerPool | None = None,
     overwrite: bool = False,
     verbose: int = 0,
 ) -> MetricsRecord:
@@ -151,6 +152,8 @@ def evaluate(
         num_examples: Rows of the example figure (0: no figure).
         grid_saliency: Overrides of the grid saliency toy defaults.
         info: What is evaluated, JSON data stored as the record's ``run`` (e.g. the model path).
+        explainer_pool: Builds the explainers; pass one pool to the evaluations of a parameter sweep on
+            one network so that grid saliency's compiled optimisation is traced once (None: a new pool).
         overwrite: Replace an evaluation with other settings in ``output_dir``.
         verbose: 0 quiet, 1 a progress bar, 2 also a line per step (on stderr).
 
@@ -176,7 +179,7 @@ def evaluate(
             return MetricsRecord.load(run.file(METRICS_FILE))
         start = time.monotonic()
         model = _resolve_model(model)
-        explainers = build_explainers(model, methods, grid_saliency=grid_saliency)
+        explainers = (explainer_pool or ExplainerPool()).build(model, methods, grid_saliency=grid_saliency)
         segmentation = None
         if unbiased_test is not None:
             say(f"IoU on {unbiased_test.num_samples} unbiased test images")

@@ -12,6 +12,11 @@ context saliency at image resolution, ``(n, 64, 64)`` in [0, 1]:
 
 Dividing by the maximum puts every method in [0, 1] like grid saliency masks, so that CBD values are
 comparable across methods. The forms and the normalisation are the engine's (`grid_saliency_tf.forms`).
+
+An :class:`ExplainerPool` builds the explainers of one network after another: grid saliency settings
+that differ only in the engine's runtime parameters (lambda, learning rate, momentum, initial value: the
+Fig. S11 sweeps) are derived from one optimizer and share its compiled optimisation, so a sweep traces it
+once per network instead of once per setting.
 """
 
 from __future__ import annotations
@@ -23,11 +28,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from grid_saliency_tf import (Explainer, GridSaliencyOptimizer, IntegratedGradients, Requests, SegGradCAM, SmoothGrad,
-                              VanillaGradient)
+from grid_saliency_tf import (RUNTIME_PARAMETERS, Explainer, GridSaliencyOptimizer, IntegratedGradients, Requests,
+                              SegGradCAM, SmoothGrad, VanillaGradient)
 from toy_benchmark.models import BOTTLENECK_LAYER
 
-__all__ = ["GRID_SHAPE", "METHODS", "MethodOutput", "build_explainers", "check_methods", "explain",
+__all__ = ["GRID_SHAPE", "METHODS", "ExplainerPool", "MethodOutput", "build_explainers", "check_methods", "explain",
            "method_settings"]
 
 #: Saliency methods compared in the benchmark (Fig. 4) plus Seg-Grad-CAM.
@@ -65,12 +70,39 @@ class MethodOutput:
     converged: np.ndarray | None = None
 
 
-def _build(model: keras.Model, name: str, grid_saliency: Mapping[str, Any] | None) -> Explainer:
-    if name == "grid_saliency":
-        return GridSaliencyOptimizer(model, **{"mode": "context", **dict(grid_saliency or {})})
+def _build(model: keras.Model, name: str) -> Explainer:
     if name == "seg_grad_cam":
         return SegGradCAM(model, BOTTLENECK_LAYER, **_SHARED)
     return _GRADIENT_METHODS[name](model, grid_shape=GRID_SHAPE, **_SHARED)
+
+
+class ExplainerPool:
+    """Builds the explainers of one network at a time, sharing grid saliency's compiled optimisation.
+
+    It keeps the last network and its grid saliency optimizer built from the settings that shape the
+    graph; a request for the same network and such settings derives an optimizer with the requested
+    runtime parameters (`GridSaliencyOptimizer.with_parameters`) instead of building a new one, with the
+    same numbers. Another network or graph setting replaces what it keeps.
+    """
+
+    def __init__(self) -> None:
+        self._model: keras.Model | None = None
+        self._structure: dict[str, Any] | None = None
+        self._optimizer: GridSaliencyOptimizer | None = None
+
+    def build(self, model: keras.Model, methods: Sequence[str] = METHODS, *,
+              grid_saliency: Mapping[str, Any] | None = None) -> dict[str, Explainer]:
+        """Builds the engine explainer of every method (see :func:`build_explainers`)."""
+        return {name: self._grid_saliency(model, grid_saliency) if name == "grid_saliency" else _build(model, name)
+                for name in check_methods(methods)}
+
+    def _grid_saliency(self, model: keras.Model, settings: Mapping[str, Any] | None) -> GridSaliencyOptimizer:
+        settings = {"mode": "context", **dict(settings or {})}
+        structure = {key: value for key, value in settings.items() if key not in RUNTIME_PARAMETERS}
+        if self._optimizer is None or model is not self._model or structure != self._structure:
+            self._model, self._structure = model, structure
+            self._optimizer = GridSaliencyOptimizer(model, **structure)
+        return self._optimizer.with_parameters(**{key: settings[key] for key in RUNTIME_PARAMETERS if key in settings})
 
 
 def build_explainers(model: keras.Model, methods: Sequence[str] = METHODS, *,
@@ -89,7 +121,7 @@ def build_explainers(model: keras.Model, methods: Sequence[str] = METHODS, *,
     Raises:
         ValueError: If ``methods`` names an unknown method.
     """
-    return {name: _build(model, name, grid_saliency) for name in check_methods(methods)}
+    return ExplainerPool().build(model, methods, grid_saliency=grid_saliency)
 
 
 def explain(explainer: Explainer, images: np.ndarray, requests: Requests) -> MethodOutput:

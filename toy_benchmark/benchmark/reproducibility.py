@@ -1,0 +1,81 @@
+"""Reproducible numbers: the process set-up of the toy binaries and what the report records of it.
+
+The benchmark's numbers are a function of its settings: every draw is seeded explicitly (the dataset
+draw per run, the network's initial weights and data order by its model seed, the texture and sweep
+draws of the profile, the noise of SmoothGrad and of grid saliency's noise perturbation), and what
+remains is the arithmetic. :func:`make_reproducible`, called once by a binary before anything runs,
+pins that too: TensorFlow's op determinism (ops whose result could depend on thread scheduling run a
+deterministic implementation, or raise) and the global seeds of Python, NumPy and TensorFlow (which
+nothing of the benchmark draws from, so that a stray unseeded draw cannot vary). Library code never
+calls it (it changes process-wide state).
+
+Two runs on the same kind of machine (CPU model and core count, TensorFlow build) then write identical
+numbers. Another CPU may differ in the last bits: oneDNN and Eigen pick kernels and split reductions
+by instruction set and thread count. :func:`environment_record` is what the report states of this.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+__all__ = ["environment_record", "make_reproducible"]
+
+
+def _op_determinism_enabled() -> bool | None:
+    """Whether TensorFlow's op determinism is on (None where this TensorFlow cannot tell)."""
+    from tensorflow.python.framework import config  # no public getter in TF 2.21
+
+    check = getattr(config, "is_op_determinism_enabled", None)
+    return None if check is None else bool(check())
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as stream:
+            for line in stream:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment_record(global_seed: int | None = None) -> dict[str, Any]:
+    """What decides the last bits of the numbers besides the settings, as JSON data for the report.
+
+    Args:
+        global_seed: The global seed the binary set (:func:`make_reproducible`); None if none was set.
+
+    Returns:
+        ``{"op_determinism", "global_seed", "tensorflow", "keras", "cpu", "cpu_count", "onednn"}``;
+        ``onednn`` is the ``TF_ENABLE_ONEDNN_OPTS`` setting (None: TensorFlow's default, on for x86).
+    """
+    return {"op_determinism": _op_determinism_enabled(), "global_seed": global_seed, "tensorflow": tf.__version__,
+            "keras": keras.__version__, "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
+            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
+
+
+def make_reproducible(seed: int, *, op_determinism: bool = True) -> dict[str, Any]:
+    """Sets up the process for reproducible numbers; for binaries, once, before any model or tensor is made.
+
+    Args:
+        seed: The global seed of Python's ``random``, NumPy and TensorFlow (``keras.utils.set_random_seed``).
+        op_determinism: Turn on ``tf.config.experimental.enable_op_determinism()``.
+
+    Returns:
+        :func:`environment_record` of the process after the set-up.
+
+    Raises:
+        ValueError: If ``seed`` is not an integer in ``[0, 2**32)``.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
+        raise ValueError(f"Argument `seed` must be an integer in [0, 2**32); received {seed!r}.")
+    keras.utils.set_random_seed(seed)
+    if op_determinism:
+        tf.config.experimental.enable_op_determinism()
+    return environment_record(seed)
