@@ -19,11 +19,11 @@ from __future__ import annotations
 from absl import flags
 
 from deeplab_utils.cityscapes.dataset import list_examples
-from deeplab_utils.cityscapes.distribute import STRATEGIES, make_strategy
+from deeplab_utils.cityscapes.distribute import make_strategy
 from deeplab_utils.cityscapes.pipeline import run_explain
 from deeplab_utils.cityscapes.protocol import ERROR_PAIRS, PREDICTION_CLASSES, Protocol
 from deeplab_utils.cityscapes.summary import write_aggregate
-from deeplab_utils.run_flags import define_optimizer_flags, define_request_flags
+from deeplab_utils.run_flags import define_distribution_flags, define_optimizer_flags, define_request_flags
 from grid_saliency_tf.experiment import run_binary
 
 _DEFAULT_PROTOCOL = Protocol()
@@ -53,10 +53,7 @@ _BASELINE_PIXELS = flags.DEFINE_integer("baseline_pixels", _DEFAULT_PROTOCOL.bas
 _OPTIMIZER = define_optimizer_flags(_DEFAULT_PROTOCOL.erosion_size)
 _REQUESTS = define_request_flags(_DEFAULT_PROTOCOL)
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 8, "Requests per replica and call; 0 picks it from GPU memory.")
-_STRATEGY = flags.DEFINE_enum("strategy", "none", list(STRATEGIES),
-                              "none, mirrored (all local GPUs) or multi_worker (TF_CONFIG).")
-_NUM_SHARDS = flags.DEFINE_integer("num_shards", 1, "Split the images into this many shards.")
-_SHARD_INDEX = flags.DEFINE_integer("shard_index", 0, "The shard this process explains.")
+_DISTRIBUTION = define_distribution_flags()
 _PANEL_CLASS = flags.DEFINE_string("panel_class", "rider", "Group of the Fig. S13 panels (default: rider if "
                                    "requested, else the first group).")
 _PANEL_IMAGES = flags.DEFINE_integer("panel_images", 10, "Fig. S13 panels for the first N images.")
@@ -82,7 +79,8 @@ def _pairs(values: list[str]) -> tuple[tuple[str, str], ...]:
 
 
 def main(argv: list[str]) -> None:
-    strategy = make_strategy(_STRATEGY.value)  # before any other TensorFlow work
+    distribution = _DISTRIBUTION()
+    strategy = make_strategy(distribution["strategy"])  # before any other TensorFlow work
     protocol = Protocol(prediction_classes=tuple(_CLASSES.value), error_pairs=_pairs(_PAIRS.value),
                         min_size=_MIN_SIZE.value, error_min_size=_ERROR_MIN_SIZE.value,
                         baseline_pixels=_BASELINE_PIXELS.value, erosion_size=_OPTIMIZER()["erosion_size"],
@@ -103,7 +101,7 @@ def main(argv: list[str]) -> None:
             _DATASET.value, _MODEL.value, _OUTPUT_DIR.value, protocol=protocol, split=_SPLIT.value,
             cities=_CITIES.value, max_images=_MAX_IMAGES.value, optimizer_overrides=overrides,
             model_output=_MODEL_OUTPUT.value, batch_size=_BATCH_SIZE.value, strategy=strategy,
-            num_shards=_NUM_SHARDS.value, shard_index=_SHARD_INDEX.value, panel_group=panel_group,
+            num_shards=distribution["num_shards"], shard_index=distribution["shard_index"], panel_group=panel_group,
             panel_images=_PANEL_IMAGES.value, overwrite=_OVERWRITE.value, verbose=_VERBOSE.value,
             backend=_BACKEND.value)
         say(f"shard {summary['shard']}: {summary['images']} images explained, {summary['skipped']} done before, "

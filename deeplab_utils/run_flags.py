@@ -3,8 +3,9 @@
 ``deeplab-cityscapes`` and ``deeplab-coco`` (supplement S3 borrows "all implementation details and
 optimization parameter settings" from the Cityscapes experiments) define the same optimizer flags with
 the paper's defaults (:meth:`grid_saliency_tf.GridSaliencyOptimizer.cityscapes_defaults`) and the
-engine's other defaults, and the same request choices (context, baseline sharing, connectivity). Only
-binaries import this module; library code takes the values as plain arguments.
+engine's other defaults, the same request choices (context, baseline sharing, connectivity) and the
+same distribution flags (strategy, shards). Only binaries import this module; library code takes the
+values as plain arguments.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any, Callable
 
 from absl import flags
 
+from deeplab_utils.cityscapes.distribute import STRATEGIES
 from grid_saliency_tf import GridSaliencyOptimizer
 
-__all__ = ["define_optimizer_flags", "define_request_flags", "parse_grid"]
+__all__ = ["define_optimizer_flags", "define_request_flags", "define_distribution_flags", "parse_grid"]
 
 _PAPER = GridSaliencyOptimizer.cityscapes_defaults()
 _ENGINE = {name: parameter.default for name, parameter in inspect.signature(GridSaliencyOptimizer).parameters.items()}
@@ -76,3 +78,17 @@ def define_request_flags(defaults: Any) -> Callable[[], dict[str, Any]]:
                                      "Pixel connectivity of the request components.")
     return lambda: {"context": context.value, "baseline_sharing": sharing.value,
                     "connectivity": int(connectivity.value)}
+
+
+def define_distribution_flags() -> Callable[[], dict[str, Any]]:
+    """Defines ``--strategy``, ``--num_shards`` and ``--shard_index``; returns a function giving their values.
+
+    The values are ``{"strategy": name, "num_shards": n, "shard_index": i}``; the binary turns the name
+    into a strategy (:func:`deeplab_utils.cityscapes.distribute.make_strategy`) before any other
+    TensorFlow work.
+    """
+    strategy = flags.DEFINE_enum("strategy", "none", list(STRATEGIES),
+                                 "none, mirrored (all local GPUs) or multi_worker (TF_CONFIG).")
+    num_shards = flags.DEFINE_integer("num_shards", 1, "Split the images into this many shards (one output folder).")
+    shard_index = flags.DEFINE_integer("shard_index", 0, "The shard this process explains.")
+    return lambda: {"strategy": strategy.value, "num_shards": num_shards.value, "shard_index": shard_index.value}
