@@ -86,9 +86,10 @@ def main(argv: list[str]) -> None:
                               model_names=_MODEL_NAMES.value, protocol=protocol, optimizer_overrides=overrides,
                               model_output=_MODEL_OUTPUT.value, backend=_BACKEND.value, batch_size=_BATCH_SIZE.value,
                               strategy=strategy, num_shards=distribution["num_shards"],
-                              shard_index=distribution["shard_index"], max_images=_MAX_IMAGES.value, overwrite=_OVERWRITE.value, verbose=_VERBOSE.value)
-        say(f"shard {summary['shard']}: {summary['images']} images read, {summary['skipped']} done before, {summary['records']} records, "
-            f"{summary['requests']} requests")
+                              shard_index=distribution["shard_index"], max_images=_MAX_IMAGES.value,
+                              overwrite=_OVERWRITE.value, verbose=_VERBOSE.value)
+        say(f"shard {summary['shard']}: {summary['images']} images read, {summary['skipped']} done before, "
+            f"{summary['records']} records, {summary['requests']} requests")
     if _STAGE.value in ("all", "compare"):
         comparison = write_comparison(_OUTPUT_DIR.value, images=_IMAGES.value, instances=_INSTANCES.value,
                                       ignored=_IGNORED.value, seed=_SEED.value, num_resamples=_NUM_RESAMPLES.value,

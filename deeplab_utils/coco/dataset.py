@@ -85,7 +85,8 @@ class CocoDataset:
         """The images ``shard_index, shard_index + num_shards, ...`` with the same annotations.
 
         Raises:
-            ValueError: Unless ``0 <= shard_index < num_shards`` (:func:`~deeplab_utils.cityscapes.dataset.select_shard`).
+            ValueError: Unless ``0 <= shard_index < num_shards``
+                (:func:`~deeplab_utils.cityscapes.dataset.select_shard`).
         """
         return dataclasses.replace(self, images=tuple(select_shard(self.images, num_shards, shard_index)))
 

@@ -31,7 +31,15 @@ MIRRORED = textwrap.dedent('''
 
     strategy = make_strategy("mirrored")  # no GPU: the two logical CPU devices
     replicas, local_results = [], strategy.experimental_local_results
-    strategy.experimental_local_results = lambda value: replicas.append(len(local_results(value))) or local_results(value)
+
+
+    def counted_local_results(value):  # how many devices return a part of each batch
+        parts = local_results(value)
+        replicas.append(len(parts))
+        return parts
+
+
+    strategy.experimental_local_results = counted_local_results
     paths = write_coco_fixture(sys.argv[1] + "/data", scenes=("boat_on_sea", "boats_and_person", "train_on_rails"))
     dataset = load_dataset(paths["images"], paths["instances"], paths["stuff"])
     protocol = CocoProtocol(classes=("boat", "train"))

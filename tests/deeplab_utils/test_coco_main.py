@@ -62,8 +62,12 @@ def _args(root, paths, output, *extra, models=("water", "plain")):
 @pytest.mark.slow
 def test_the_binary_compares_resumes_and_refuses_other_settings(data, tmp_path):
     root, good, _, _ = data
-    first, again, other = _cases([_args(root, good, tmp_path / "run"), _args(root, good, tmp_path / "run"),
-                                  _args(root, good, tmp_path / "run", "--steps=30")])
+    shards = tmp_path / "shards"  # two shards of the same run into one folder, then its comparison
+    first, again, other, shard_1, shard_0, compared = _cases([
+        _args(root, good, tmp_path / "run"), _args(root, good, tmp_path / "run"),
+        _args(root, good, tmp_path / "run", "--steps=30"),
+        *(_args(root, good, shards, "--stage=explain", "--num_shards=2", f"--shard_index={index}") for index in (1, 0)),
+        _args(root, good, shards, "--stage=compare")])
     assert first["code"] == 0, first["stderr"]
     assert "3 images read, 0 done before, 6 records" in first["stdout"]
     out = tmp_path / "run" / "comparison"
@@ -81,6 +85,10 @@ def test_the_binary_compares_resumes_and_refuses_other_settings(data, tmp_path):
     assert again["code"] == 0 and "0 images read, 3 done before, 0 records" in again["stdout"]
     assert other["code"] == 2 and len(other["stderr"].strip().splitlines()) == 1
     assert "optimizer.steps: recorded 20, requested 30" in other["stderr"]
+    assert shard_1["code"] == shard_0["code"] == compared["code"] == 0, (shard_1, shard_0, compared)
+    assert "shard 1-of-2: 1 images read, 0 done before, 2 records" in shard_1["stdout"]
+    assert "shard 0-of-2: 2 images read, 0 done before, 4 records" in shard_0["stdout"]
+    assert json.loads((shards / "comparison" / "comparison.json").read_text()) == comparison
 
 
 def test_bad_input_is_one_line_and_exit_status_2(data, tmp_path):
@@ -92,6 +100,7 @@ def test_bad_input_is_one_line_and_exit_status_2(data, tmp_path):
         "label set": _args(root, good, tmp_path / "d", models=("water", "cityscapes")),
         "one model": _args(root, good, tmp_path / "e", models=("water",)),
         "unknown class": _args(root, good, tmp_path / "f", "--classes=boat,road"),
+        "shard outside": _args(root, good, tmp_path / "g", "--num_shards=2", "--shard_index=2"),
     }
     expected = {
         "another image set": "lacks 1 of 1 (first '000000000050.png')",
@@ -100,6 +109,7 @@ def test_bad_input_is_one_line_and_exit_status_2(data, tmp_path):
         "label set": "to the 21 pascal_voc class probabilities",
         "one model": "Argument `models` must hold two or more models to compare; received 1.",
         "unknown class": "Argument `classes` must name VOC object classes",
+        "shard outside": "Argument `shard_index` must be in [0, 2); received 2.",
     }
     for (name, result) in zip(cases, _cases([[*args, "--verbose=0"] for args in cases.values()])):
         assert result["code"] == 2, (name, result)
