@@ -140,3 +140,42 @@ def test_zoo_downloads_of_both_backbones_and_a_keras_model_are_compared_in_one_r
     assert comparison["images"] == 2
     assert {(row["model_a"], row["model_b"]) for row in comparison["differences"]} == {
         (names[0], names[1]), (names[0], "water"), (names[1], "water")}
+
+
+@pytest.mark.slow  # a full MobileNetV2 export is built, then the binary explains two images: 90-120 s
+def test_a_zoo_download_as_the_native_model_is_compared_with_a_keras_model_in_one_run(data, tmp_path):
+    # The full architecture (official widths, crop 65x129 holding the 64x128 images) loads as the native
+    # Keras DeepLab, the default --backend=keras: its predictions must be the export's own (but for
+    # near ties between the two float computations: 1 pixel of 8192 was seen to differ).
+    import cv2
+    import numpy as np
+
+    from deeplab_utils.cityscapes.models import load_model, predict
+    from deeplab_utils.coco.protocol import VOC_CLASSES
+    from deeplab_utils.labels import PASCAL_VOC
+    from deeplab_utils.native.fixtures import build_official_graph, write_official_tarball
+
+    root, good, _, _ = data
+    name = "deeplabv3_mnv2_pascal_train_aug_2018_01_29"
+    tarball = write_official_tarball(tmp_path, name, build_official_graph("mobilenet_v2", crop_size=(65, 129),
+                                                                          num_classes=21, seed=3))
+    [result] = _cases([[*_args(root, good, tmp_path / "run", "--max_images=2", "--steps=2",
+                               "--classes=" + ",".join(VOC_CLASSES)),
+                        f"--models={tarball},{root / 'water.keras'}"]])
+    assert result["code"] == 0, result["stderr"]
+    settings = json.loads((tmp_path / "run" / "run.json").read_text())["settings"]
+    assert settings["models"] == [{"name": name, "file": f"{name}.tar.gz (keras)"},
+                                  {"name": "water", "file": "water.keras"}]
+    comparison = json.loads((tmp_path / "run" / "comparison" / "comparison.json").read_text())
+    assert comparison["images"] == 2 and comparison["models"] == [name, "water"]
+    assert {(row["model_a"], row["model_b"]) for row in comparison["differences"]} == {(name, "water")}
+    native = {path.stem: json.loads(path.read_text()) for path in (tmp_path / "run" / "records" / name).iterdir()}
+    assert sum(len(c["requests"]) for record in native.values() for c in record["classes"]) > 0
+    graph, _ = load_model(tarball, backend="graph")  # the frozen graph of the same download
+    for image in sorted(native):
+        pixels = cv2.imread(str(good["images"] / f"{image}.png"))[..., ::-1]
+        written = cv2.imread(str(tmp_path / "run" / "predictions" / name / f"{image}.png"), cv2.IMREAD_GRAYSCALE)
+        probabilities = predict(graph, pixels, label_set=PASCAL_VOC)
+        chosen = np.take_along_axis(probabilities, written[..., None].astype(np.int64), axis=-1)[..., 0]
+        np.testing.assert_allclose(chosen, probabilities.max(axis=-1), atol=1e-3)  # the graph's class or a tie
+        assert np.mean(written == probabilities.argmax(axis=-1)) > 0.999
