@@ -8,7 +8,7 @@ predicts it, its requests are built (predicted components of each VOC class,
 :class:`~deeplab_utils.cityscapes.queue.RequestQueue`, which optimises them ``batch_size`` at a time
 with the model's context grid saliency (:class:`~deeplab_utils.cityscapes.explainer.BatchExplainer`).
 When the last request of an image is back, its histograms
-(:func:`~deeplab_utils.cityscapes.statistics.group_histograms` over the context classes) and reliance
+(:func:`~deeplab_utils.cityscapes.statistics.image_histograms` over the context classes) and reliance
 measures are computed and the :class:`~deeplab_utils.coco.records.ModelImageRecord` is written, after
 the prediction PNG. A rerun skips what has a record, so a killed run resumes where it stopped, and
 shards of the images (processes, workers) may write into one folder: their records never collide.
@@ -30,7 +30,7 @@ from deeplab_utils.cityscapes.models import predict
 from deeplab_utils.cityscapes.queue import ImageWork, RequestQueue
 from deeplab_utils.cityscapes.records import optimisation_fields
 from deeplab_utils.cityscapes.requests import RequestGroup
-from deeplab_utils.cityscapes.statistics import group_histograms
+from deeplab_utils.cityscapes.statistics import image_histograms
 from deeplab_utils.coco.dataset import CocoDataset, CocoImage, ground_truth_maps, make_image_dataset
 from deeplab_utils.coco.protocol import CocoProtocol
 from deeplab_utils.coco.records import ClassRecord, ModelImageRecord, RequestRecord, record_name
@@ -87,14 +87,9 @@ class _Finisher:
     def __call__(self, work: ImageWork) -> None:
         example: _Example = work.example
         height, width = work.prediction.shape
-        budget = self.protocol.pixels(self.protocol.baseline_pixels, (height, width))
         classes = []
-        for g, group in enumerate(work.groups):
-            results, saliency, counted = work.group_results(g)
-            histograms = group_histograms(work.ground_truth, group.requests.masks, saliency, counted,
-                                          context=self.protocol.context, baseline_budget=budget,
-                                          baseline_sharing=self.protocol.baseline_sharing,
-                                          num_classes=self.num_context_classes)
+        for group, (results, saliency, counted, histograms) in zip(
+                work.groups, image_histograms(work, self.protocol, num_classes=self.num_context_classes)):
             requests = []
             for r, result in enumerate(results):
                 outside = ~group.requests.masks[r] if self.protocol.context == "outside_request" else True
