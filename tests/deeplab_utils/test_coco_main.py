@@ -101,6 +101,7 @@ def test_bad_input_is_one_line_and_exit_status_2(data, tmp_path):
         "one model": _args(root, good, tmp_path / "e", models=("water",)),
         "unknown class": _args(root, good, tmp_path / "f", "--classes=boat,road"),
         "shard outside": _args(root, good, tmp_path / "g", "--num_shards=2", "--shard_index=2"),
+        "request size": _args(root, good, tmp_path / "h", "--min_size=0"),  # the shared request flags reach it
     }
     expected = {
         "another image set": "lacks 1 of 1 (first '000000000050.png')",
@@ -110,6 +111,7 @@ def test_bad_input_is_one_line_and_exit_status_2(data, tmp_path):
         "one model": "Argument `models` must hold two or more models to compare; received 1.",
         "unknown class": "Argument `classes` must name VOC object classes",
         "shard outside": "Argument `shard_index` must be in [0, 2); received 2.",
+        "request size": "Argument `min_size` must be an integer >= 1; received 0.",
     }
     for (name, result) in zip(cases, _cases([[*args, "--verbose=0"] for args in cases.values()])):
         assert result["code"] == 2, (name, result)
