@@ -144,7 +144,7 @@ def test_zoo_downloads_of_both_backbones_and_a_keras_model_are_compared_in_one_r
         (names[0], names[1]), (names[0], "water"), (names[1], "water")}
 
 
-@pytest.mark.slow  # a full MobileNetV2 export is built, then the binary explains two images: 90-120 s
+@pytest.mark.slow  # a full MobileNetV2 export is built, then the binary explains two images: 50-110 s
 def test_a_zoo_download_as_the_native_model_is_compared_with_a_keras_model_in_one_run(data, tmp_path):
     # The full architecture (official widths, crop 65x129 holding the 64x128 images) loads as the native
     # Keras DeepLab, the default --backend=keras: its predictions must be the export's own (but for
