@@ -19,11 +19,12 @@ from __future__ import annotations
 from absl import flags
 
 from deeplab_utils.cityscapes.dataset import list_examples
-from deeplab_utils.cityscapes.distribute import STRATEGIES, make_strategy
+from deeplab_utils.cityscapes.distribute import make_strategy
 from deeplab_utils.cityscapes.pipeline import run_explain
 from deeplab_utils.cityscapes.protocol import ERROR_PAIRS, PREDICTION_CLASSES, Protocol
 from deeplab_utils.cityscapes.summary import write_aggregate
-from deeplab_utils.run_flags import define_optimizer_flags, define_request_flags
+from deeplab_utils.run_flags import (define_distribution_flags, define_model_flags, define_optimizer_flags,
+                                     define_request_flags)
 from grid_saliency_tf.experiment import run_binary
 
 _DEFAULT_PROTOCOL = Protocol()
@@ -33,30 +34,19 @@ _SPLIT = flags.DEFINE_string("split", "val", "Split (the paper: the 500 images o
 _CITIES = flags.DEFINE_list("cities", None, "Only these cities (default: all).")
 _MAX_IMAGES = flags.DEFINE_integer("max_images", 0, "Only the first N images by name (0: all).")
 _MODEL = flags.DEFINE_string("model", None, "Zoo tarball, its folder, .pb, or a Keras .keras/.h5 model.")
-_BACKEND = flags.DEFINE_enum(
-    "backend", "keras", ["keras", "graph"],
-    "keras: the native Keras DeepLab (deeplab_utils.native) with the download's checkpoint; graph: its "
-    "frozen graph (DeepLabModel).")
-_MODEL_OUTPUT = flags.DEFINE_enum("model_output", "probabilities", ["probabilities", "logits"],
-                                  "What the model returns (DeepLab exports: probabilities).")
+_LOADING = define_model_flags()
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Run folder (resumable, shared by shards).", required=True)
 _STAGE = flags.DEFINE_enum("stage", "all", ["all", "explain", "aggregate"],
                            "explain, aggregate (from the records alone), or both.")
 _CLASSES = flags.DEFINE_list("prediction_classes", list(PREDICTION_CLASSES), "Requested classes (Fig. 6, Table S1).")
 _PAIRS = flags.DEFINE_list("error_pairs", [f"{truth}:{prediction}" for truth, prediction in ERROR_PAIRS],
                            "GT:prediction pairs (Table 1, Table S2); empty for none.")
-_MIN_SIZE = flags.DEFINE_integer("min_size", _DEFAULT_PROTOCOL.min_size, "Prediction requests: pixels after erosion at 1024x2048.")
 _ERROR_MIN_SIZE = flags.DEFINE_integer("error_min_size", _DEFAULT_PROTOCOL.error_min_size,
                                        "Error requests: pixels after erosion at 1024x2048.")
-_BASELINE_PIXELS = flags.DEFINE_integer("baseline_pixels", _DEFAULT_PROTOCOL.baseline_pixels,
-                                        "Baseline dilation pixels per image and class at 1024x2048.")
 _OPTIMIZER = define_optimizer_flags(_DEFAULT_PROTOCOL.erosion_size)
-_REQUESTS = define_request_flags(_DEFAULT_PROTOCOL)
+_REQUESTS = define_request_flags(_DEFAULT_PROTOCOL, reference="1024x2048")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 8, "Requests per replica and call; 0 picks it from GPU memory.")
-_STRATEGY = flags.DEFINE_enum("strategy", "none", list(STRATEGIES),
-                              "none, mirrored (all local GPUs) or multi_worker (TF_CONFIG).")
-_NUM_SHARDS = flags.DEFINE_integer("num_shards", 1, "Split the images into this many shards.")
-_SHARD_INDEX = flags.DEFINE_integer("shard_index", 0, "The shard this process explains.")
+_DISTRIBUTION = define_distribution_flags()
 _PANEL_CLASS = flags.DEFINE_string("panel_class", "rider", "Group of the Fig. S13 panels (default: rider if "
                                    "requested, else the first group).")
 _PANEL_IMAGES = flags.DEFINE_integer("panel_images", 10, "Fig. S13 panels for the first N images.")
@@ -82,10 +72,10 @@ def _pairs(values: list[str]) -> tuple[tuple[str, str], ...]:
 
 
 def main(argv: list[str]) -> None:
-    strategy = make_strategy(_STRATEGY.value)  # before any other TensorFlow work
+    distribution = _DISTRIBUTION()
+    strategy = make_strategy(distribution["strategy"])  # before any other TensorFlow work
     protocol = Protocol(prediction_classes=tuple(_CLASSES.value), error_pairs=_pairs(_PAIRS.value),
-                        min_size=_MIN_SIZE.value, error_min_size=_ERROR_MIN_SIZE.value,
-                        baseline_pixels=_BASELINE_PIXELS.value, erosion_size=_OPTIMIZER()["erosion_size"],
+                        error_min_size=_ERROR_MIN_SIZE.value, erosion_size=_OPTIMIZER()["erosion_size"],
                         **_REQUESTS())
     panel_group = _PANEL_CLASS.value
     if panel_group not in protocol.groups and not flags.FLAGS["panel_class"].present:
@@ -102,10 +92,9 @@ def main(argv: list[str]) -> None:
         summary = run_explain(
             _DATASET.value, _MODEL.value, _OUTPUT_DIR.value, protocol=protocol, split=_SPLIT.value,
             cities=_CITIES.value, max_images=_MAX_IMAGES.value, optimizer_overrides=overrides,
-            model_output=_MODEL_OUTPUT.value, batch_size=_BATCH_SIZE.value, strategy=strategy,
-            num_shards=_NUM_SHARDS.value, shard_index=_SHARD_INDEX.value, panel_group=panel_group,
-            panel_images=_PANEL_IMAGES.value, overwrite=_OVERWRITE.value, verbose=_VERBOSE.value,
-            backend=_BACKEND.value)
+            batch_size=_BATCH_SIZE.value, strategy=strategy, num_shards=distribution["num_shards"],
+            shard_index=distribution["shard_index"], panel_group=panel_group, panel_images=_PANEL_IMAGES.value,
+            overwrite=_OVERWRITE.value, verbose=_VERBOSE.value, **_LOADING())
         say(f"shard {summary['shard']}: {summary['images']} images explained, {summary['skipped']} done before, "
             f"{summary['requests']} requests (batch {summary['batch_size']})")
     if _STAGE.value in ("all", "aggregate"):

@@ -12,17 +12,20 @@ Usage:
 record per image and model), then compares the models from the records: per class, the context
 statistics and three measures of context reliance, with paired bootstrap intervals over images, in
 ``comparison/architecture_comparison.md`` beside heatmaps and a Fig. S16-style figure (docs/coco.md).
-Rerun the same command to resume; --stage=compare rebuilds the comparison from the records alone. Bad
-input ends with one line on stderr and exit status 2.
+Rerun the same command to resume; split the work with --num_shards/--shard_index (one output folder)
+or --strategy=mirrored|multi_worker, as ``deeplab-cityscapes``; --stage=compare rebuilds the
+comparison from the records alone. Bad input ends with one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
 from absl import flags
 
+from deeplab_utils.cityscapes.distribute import make_strategy
 from deeplab_utils.coco.pipeline import run_explain, write_comparison
 from deeplab_utils.coco.protocol import VOC_CLASSES, CocoProtocol
-from deeplab_utils.run_flags import define_optimizer_flags, define_request_flags
+from deeplab_utils.run_flags import (define_distribution_flags, define_model_flags, define_optimizer_flags,
+                                     define_request_flags)
 from grid_saliency_tf.experiment import run_binary
 
 _DEFAULT = CocoProtocol()
@@ -32,24 +35,18 @@ _INSTANCES = flags.DEFINE_string("instances", None, "Instances annotation file (
 _STUFF = flags.DEFINE_string("stuff", None, "COCO-Stuff annotation file (stuff_val2017.json); optional.")
 _MODELS = flags.DEFINE_list("models", None, "Two or more models: zoo tarball, its folder, .pb, or .keras/.h5.")
 _MODEL_NAMES = flags.DEFINE_list("model_names", None, "Names of the models (default: file names).")
-_BACKEND = flags.DEFINE_enum("backend", "keras", ["keras", "graph"],
-                             "keras: the native Keras DeepLab; graph: the frozen graph.")
-_MODEL_OUTPUT = flags.DEFINE_enum("model_output", "probabilities", ["probabilities", "logits"],
-                                  "What the models return (DeepLab exports: probabilities).")
-_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Run folder (resumable).", required=True)
+_LOADING = define_model_flags()
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Run folder (resumable, shared by shards).", required=True)
 _STAGE = flags.DEFINE_enum("stage", "all", ["all", "explain", "compare"],
                            "explain, compare (from the records alone), or both.")
 _MAX_IMAGES = flags.DEFINE_integer("max_images", 0, "Only the first N images by name (0: all).")
 _CLASSES = flags.DEFINE_list("classes", list(VOC_CLASSES), "Requested VOC classes.")
-_MIN_SIZE = flags.DEFINE_integer("min_size", _DEFAULT.min_size,
-                                 "Request pixels after erosion at --reference_shape, scaled by image area.")
 _REFERENCE = flags.DEFINE_list("reference_shape", [str(v) for v in _DEFAULT.reference_shape],
                                "Height,width at which --min_size and --baseline_pixels are stated.")
-_BASELINE_PIXELS = flags.DEFINE_integer("baseline_pixels", _DEFAULT.baseline_pixels,
-                                        "Baseline dilation pixels per image and class at --reference_shape.")
 _OPTIMIZER = define_optimizer_flags(_DEFAULT.erosion_size)
-_REQUESTS = define_request_flags(_DEFAULT)
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 8, "Requests per optimisation call.")
+_REQUESTS = define_request_flags(_DEFAULT, reference="--reference_shape, scaled by image area")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 8, "Requests per replica and optimisation call.")
+_DISTRIBUTION = define_distribution_flags()
 _IGNORED = flags.DEFINE_enum("ignored", "exclude", ["exclude", "include"], "Unannotated pixels in the normaliser.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the bootstrap.")
 _NUM_RESAMPLES = flags.DEFINE_integer("num_resamples", 1000, "Bootstrap resamples.")
@@ -68,9 +65,10 @@ def _shape(values: list[str]) -> tuple[int, int]:
 
 
 def main(argv: list[str]) -> None:
+    distribution = _DISTRIBUTION()
+    strategy = make_strategy(distribution["strategy"])  # before any other TensorFlow work
     overrides = _OPTIMIZER()
-    protocol = CocoProtocol(classes=tuple(_CLASSES.value), min_size=_MIN_SIZE.value,
-                            baseline_pixels=_BASELINE_PIXELS.value, reference_shape=_shape(_REFERENCE.value),
+    protocol = CocoProtocol(classes=tuple(_CLASSES.value), reference_shape=_shape(_REFERENCE.value),
                             erosion_size=overrides["erosion_size"], **_REQUESTS())
     say = print if _VERBOSE.value else (lambda *args: None)
     if _STAGE.value in ("all", "explain"):
@@ -79,10 +77,12 @@ def main(argv: list[str]) -> None:
                              f"images={_IMAGES.value!r}, instances={_INSTANCES.value!r}, models={_MODELS.value!r}.")
         summary = run_explain(_IMAGES.value, _INSTANCES.value, _MODELS.value, _OUTPUT_DIR.value, stuff=_STUFF.value,
                               model_names=_MODEL_NAMES.value, protocol=protocol, optimizer_overrides=overrides,
-                              model_output=_MODEL_OUTPUT.value, backend=_BACKEND.value, batch_size=_BATCH_SIZE.value,
-                              max_images=_MAX_IMAGES.value, overwrite=_OVERWRITE.value, verbose=_VERBOSE.value)
-        say(f"{summary['images']} images read, {summary['skipped']} done before, {summary['records']} records, "
-            f"{summary['requests']} requests")
+                              **_LOADING(), batch_size=_BATCH_SIZE.value,
+                              strategy=strategy, num_shards=distribution["num_shards"],
+                              shard_index=distribution["shard_index"], max_images=_MAX_IMAGES.value,
+                              overwrite=_OVERWRITE.value, verbose=_VERBOSE.value)
+        say(f"shard {summary['shard']}: {summary['images']} images read, {summary['skipped']} done before, "
+            f"{summary['records']} records, {summary['requests']} requests")
     if _STAGE.value in ("all", "compare"):
         comparison = write_comparison(_OUTPUT_DIR.value, images=_IMAGES.value, instances=_INSTANCES.value,
                                       ignored=_IGNORED.value, seed=_SEED.value, num_resamples=_NUM_RESAMPLES.value,

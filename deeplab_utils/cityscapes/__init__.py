@@ -42,7 +42,7 @@ from deeplab_utils.cityscapes.records import (
     optimisation_fields,
 )
 from deeplab_utils.cityscapes.requests import RequestGroup, build_requests
-from deeplab_utils.cityscapes.statistics import group_histograms, label_histogram, normalise
+from deeplab_utils.cityscapes.statistics import group_histograms, image_histograms, label_histogram, normalise
 from deeplab_utils.cityscapes.summary import read_run_settings, write_aggregate
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "ERROR_PAIRS",
     "explain_examples",
     "group_histograms",
+    "image_histograms",
     "GroupOutcome",
     "GroupStatistics",
     "ImageRecord",

@@ -74,13 +74,19 @@ def claim_run(output_dir: str | os.PathLike, settings: Mapping[str, Any], *, ove
 
 
 @contextlib.contextmanager
-def shard_lock(output_dir: str | os.PathLike, shard_index: int, num_shards: int) -> Iterator[RunFolder]:
+def shard_lock(output_dir: str | os.PathLike, shard_index: int, num_shards: int, *,
+               kind: str = SHARD_KIND) -> Iterator[RunFolder]:
     """Holds ``shards/<index>-of-<count>`` of the run for the duration of the block.
+
+    Args:
+        output_dir: The run folder.
+        shard_index, num_shards: The shard (after :func:`~deeplab_utils.cityscapes.distribute.combined_shard`).
+        kind: The lock folder's kind (:data:`SHARD_KIND` for Cityscapes; the COCO comparison has its own).
 
     Raises:
         RunFolderBusy: If another process works on this shard now.
     """
     name = f"{shard_index:04d}-of-{num_shards:04d}"
-    with RunFolder.open(os.path.join(os.fspath(output_dir), "shards", name), kind=SHARD_KIND,
+    with RunFolder.open(os.path.join(os.fspath(output_dir), "shards", name), kind=kind,
                         settings={"shard_index": shard_index, "num_shards": num_shards}) as shard:
         yield shard

@@ -30,7 +30,7 @@ from deeplab_utils.cityscapes.protocol import Protocol
 from deeplab_utils.cityscapes.queue import ImageWork, RequestQueue
 from deeplab_utils.cityscapes.records import GroupOutcome, ImageRecord, RequestOutcome, optimisation_fields, record_name
 from deeplab_utils.cityscapes.requests import RequestGroup, build_requests
-from deeplab_utils.cityscapes.statistics import group_histograms
+from deeplab_utils.cityscapes.statistics import image_histograms
 from grid_saliency_tf import GridSaliencyOptimizer
 from grid_saliency_tf.experiment import Progress, figures
 
@@ -91,11 +91,8 @@ class _Runner:
         height, width = work.prediction.shape
         budget = self.protocol.pixels(self.protocol.baseline_pixels, (height, width))
         outcomes = []
-        for g, request_group in enumerate(work.groups):
-            results, saliency, counted = work.group_results(g)
-            histograms = group_histograms(work.ground_truth, request_group.requests.masks, saliency, counted,
-                                          context=self.protocol.context, baseline_budget=budget,
-                                          baseline_sharing=self.protocol.baseline_sharing)
+        for request_group, (results, saliency, counted, histograms) in zip(
+                work.groups, image_histograms(work, self.protocol)):
             outcomes.append(GroupOutcome(
                 group=request_group.group, kind=request_group.kind, class_id=request_group.class_id,
                 ground_truth_id=request_group.ground_truth_id, candidates=request_group.requests.num_candidates,

@@ -22,6 +22,7 @@ Choices the paper leaves open (docs/cityscapes.md), each an argument:
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,8 +30,11 @@ from deeplab_utils.cityscapes.baseline import baseline_ring
 from deeplab_utils.cityscapes.protocol import CONTEXTS
 from deeplab_utils.labels import CITYSCAPES
 
+if TYPE_CHECKING:
+    from deeplab_utils.cityscapes.queue import ImageWork
+
 __all__ = ["NUM_BINS", "IGNORED_BIN", "IGNORED_MODES", "label_histogram", "GroupHistograms",
-           "group_histograms", "normalise"]
+           "group_histograms", "image_histograms", "normalise"]
 
 NUM_CLASSES = CITYSCAPES.num_classes
 #: 19 train ids and one bin for ignored ground truth.
@@ -141,6 +145,31 @@ def group_histograms(ground_truth: np.ndarray, masks: np.ndarray, saliency: np.n
     ring_counted = ring if counted.all() else baseline_ring(masks[counted], baseline_budget, sharing=baseline_sharing)
     return GroupHistograms(per_request, combined, _weighted(bins, None, ring, num_bins),
                            _weighted(bins, None, ring_counted, num_bins), int(ring.sum()))
+
+
+def image_histograms(work: ImageWork, protocol: Any, *, num_classes: int = NUM_CLASSES,
+                     ) -> list[tuple[list[dict[str, Any]], np.ndarray, np.ndarray, GroupHistograms]]:
+    """The histograms of every group of an explained image (what both jobs record per image).
+
+    Args:
+        work: An image whose requests are all explained (:class:`~deeplab_utils.cityscapes.queue.ImageWork`).
+        protocol: Gives ``context``, ``baseline_sharing``, ``baseline_pixels`` and ``pixels(count, shape)``
+            (the Cityscapes or the COCO protocol).
+        num_classes: Context classes of ``work.ground_truth``.
+
+    Returns:
+        Per group: ``(results, saliency, counted)`` of :meth:`ImageWork.group_results` (saliency float
+        ``(n, height, width)``, counted bool ``(n,)``) and the group's :class:`GroupHistograms`, with the
+        baseline budget scaled to the image.
+    """
+    budget = protocol.pixels(protocol.baseline_pixels, work.prediction.shape)
+    explained = []
+    for g, group in enumerate(work.groups):
+        results, saliency, counted = work.group_results(g)
+        explained.append((results, saliency, counted, group_histograms(
+            work.ground_truth, group.requests.masks, saliency, counted, context=protocol.context,
+            baseline_budget=budget, baseline_sharing=protocol.baseline_sharing, num_classes=num_classes)))
+    return explained
 
 
 def normalise(histogram: np.ndarray, ignored: str = "exclude", *,

@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 from pycocotools.coco import COCO
 
+from deeplab_utils.cityscapes.dataset import select_shard
 from deeplab_utils.labels import COCO_CATEGORY_IDS_OF_VOC, IGNORE_LABEL, PASCAL_VOC
 
 __all__ = ["CocoImage", "CocoDataset", "STUFF_OTHER_ID", "load_dataset", "ground_truth_maps", "make_image_dataset"]
@@ -79,6 +80,15 @@ class CocoDataset:
     stuff: COCO | None
     context_classes: tuple[str, ...]
     context_ids: tuple[int, ...]
+
+    def shard(self, num_shards: int, shard_index: int) -> CocoDataset:
+        """The images ``shard_index, shard_index + num_shards, ...`` with the same annotations.
+
+        Raises:
+            ValueError: Unless ``0 <= shard_index < num_shards``
+                (:func:`~deeplab_utils.cityscapes.dataset.select_shard`).
+        """
+        return dataclasses.replace(self, images=tuple(select_shard(self.images, num_shards, shard_index)))
 
     @property
     def ignored_index(self) -> int:

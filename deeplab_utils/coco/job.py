@@ -8,9 +8,10 @@ predicts it, its requests are built (predicted components of each VOC class,
 :class:`~deeplab_utils.cityscapes.queue.RequestQueue`, which optimises them ``batch_size`` at a time
 with the model's context grid saliency (:class:`~deeplab_utils.cityscapes.explainer.BatchExplainer`).
 When the last request of an image is back, its histograms
-(:func:`~deeplab_utils.cityscapes.statistics.group_histograms` over the context classes) and reliance
+(:func:`~deeplab_utils.cityscapes.statistics.image_histograms` over the context classes) and reliance
 measures are computed and the :class:`~deeplab_utils.coco.records.ModelImageRecord` is written, after
-the prediction PNG. A rerun skips what has a record, so a killed run resumes where it stopped.
+the prediction PNG. A rerun skips what has a record, so a killed run resumes where it stopped, and
+shards of the images (processes, workers) may write into one folder: their records never collide.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from deeplab_utils.cityscapes.models import predict
 from deeplab_utils.cityscapes.queue import ImageWork, RequestQueue
 from deeplab_utils.cityscapes.records import optimisation_fields
 from deeplab_utils.cityscapes.requests import RequestGroup
-from deeplab_utils.cityscapes.statistics import group_histograms
+from deeplab_utils.cityscapes.statistics import image_histograms
 from deeplab_utils.coco.dataset import CocoDataset, CocoImage, ground_truth_maps, make_image_dataset
 from deeplab_utils.coco.protocol import CocoProtocol
 from deeplab_utils.coco.records import ClassRecord, ModelImageRecord, RequestRecord, record_name
@@ -86,14 +87,9 @@ class _Finisher:
     def __call__(self, work: ImageWork) -> None:
         example: _Example = work.example
         height, width = work.prediction.shape
-        budget = self.protocol.pixels(self.protocol.baseline_pixels, (height, width))
         classes = []
-        for g, group in enumerate(work.groups):
-            results, saliency, counted = work.group_results(g)
-            histograms = group_histograms(work.ground_truth, group.requests.masks, saliency, counted,
-                                          context=self.protocol.context, baseline_budget=budget,
-                                          baseline_sharing=self.protocol.baseline_sharing,
-                                          num_classes=self.num_context_classes)
+        for group, (results, saliency, counted, histograms) in zip(
+                work.groups, image_histograms(work, self.protocol, num_classes=self.num_context_classes)):
             requests = []
             for r, result in enumerate(results):
                 outside = ~group.requests.masks[r] if self.protocol.context == "outside_request" else True
@@ -146,15 +142,18 @@ def _groups(prediction: np.ndarray, protocol: CocoProtocol) -> list[RequestGroup
 
 
 def explain_images(models: Sequence[ComparedModel], dataset: CocoDataset, output_dir: str | Path, *,
-                   protocol: CocoProtocol, batch_size: int = 8, progress: Progress | None = None) -> dict[str, int]:
+                   protocol: CocoProtocol, batch_size: int = 8, strategy: tf.distribute.Strategy | None = None,
+                   progress: Progress | None = None) -> dict[str, int]:
     """Explains every image with every model lacking its record, in one pass (module docstring).
 
     Args:
         models: The compared models (each with its optimizer).
-        dataset: The images and annotations.
-        output_dir: The run folder (claimed by the caller).
+        dataset: The images and annotations (a shard's: :meth:`~deeplab_utils.coco.dataset.CocoDataset.shard`).
+        output_dir: The run folder (claimed by the caller, with the shard's lock held).
         protocol: Requests, thresholds and choices.
-        batch_size: Requests per optimisation call (per model).
+        batch_size: Requests per replica and optimisation call (per model).
+        strategy: A tf.distribute strategy whose local replicas share each batch
+            (:func:`~deeplab_utils.cityscapes.distribute.make_strategy`); None for one device.
         progress: Advanced by one per image (also for images every model had done).
 
     Returns:
@@ -172,7 +171,8 @@ def explain_images(models: Sequence[ComparedModel], dataset: CocoDataset, output
                              f"for {entry.name!r}.")
     output_dir = Path(output_dir)
     finisher = _Finisher(output_dir, protocol, len(dataset.context_classes))
-    queues = {entry.name: RequestQueue(BatchExplainer(entry.optimizer, batch_size=batch_size), finisher)
+    queues = {entry.name: RequestQueue(BatchExplainer(entry.optimizer, batch_size=batch_size, strategy=strategy),
+                                             finisher)
               for entry in models}
     todo = {image.name: [entry for entry in models if not (output_dir / record_name(entry.name, image.name)).exists()]
             for image in dataset.images}

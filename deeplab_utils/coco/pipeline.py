@@ -3,9 +3,14 @@
 Everything that can be checked before the long work is checked first, in this order, each failing with
 one ValueError naming the argument: the protocol, the optimizer settings, the model names (two or more,
 unique), the annotation files against the image folder (:func:`~deeplab_utils.coco.dataset.load_dataset`),
-the models (loadable), then the run folder (another run's settings are refused, and so is a second
-process explaining into the same folder at the same time). A model whose output is not the 21 PASCAL
+the shard, the models (loadable), then the run folder (another run's settings are refused, and so is a
+second process explaining the same shard at the same time). A model whose output is not the 21 PASCAL
 VOC classes is refused at the first image, before any of that image's requests is queued.
+
+Distribution is the Cityscapes job's (:mod:`~deeplab_utils.cityscapes.distribute`,
+:mod:`~deeplab_utils.cityscapes.folders`): any number of shards (``num_shards``/``shard_index``) and
+multi-worker workers write into one folder; each holds ``shards/<index>-of-<count>`` while it works;
+a strategy's local replicas share every batch of requests.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from deeplab_utils.cityscapes.folders import claim_run
+import tensorflow as tf
+
+from deeplab_utils.cityscapes.distribute import combined_shard, worker_position
+from deeplab_utils.cityscapes.folders import claim_run, shard_lock
 from deeplab_utils.cityscapes.job import optimizer_settings
 from deeplab_utils.cityscapes.models import load_model
 from deeplab_utils.coco import plots, report
@@ -25,13 +33,13 @@ from deeplab_utils.coco.job import ComparedModel, explain_images
 from deeplab_utils.coco.protocol import CocoProtocol
 from deeplab_utils.coco.records import load_model_records
 from grid_saliency_tf import GridSaliencyOptimizer
-from grid_saliency_tf.experiment import RUN_FILE, Progress, RunFolder, files, figures, save_figure
+from grid_saliency_tf.experiment import RUN_FILE, Progress, files, figures, save_figure
 
-__all__ = ["RUN_KIND", "WORKER_FOLDER", "model_name_of", "run_explain", "write_comparison", "read_run_settings"]
+__all__ = ["RUN_KIND", "SHARD_KIND", "model_name_of", "run_explain", "write_comparison", "read_run_settings"]
 
 RUN_KIND = "deeplab_utils.coco"
-#: Held by the explaining process for as long as it works.
-WORKER_FOLDER = "worker"
+#: The kind of ``shards/<index>-of-<count>``, held by the process explaining that shard while it works.
+SHARD_KIND = f"{RUN_KIND}.shard"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SUFFIXES = (".tar.gz", ".tgz", ".keras", ".h5", ".pb")
 
@@ -69,7 +77,8 @@ def run_explain(images: str | os.PathLike, instances: str | os.PathLike, models:
                 output_dir: str | os.PathLike, *, stuff: str | os.PathLike | None = None,
                 model_names: Sequence[str] | None = None, protocol: CocoProtocol | None = None,
                 optimizer_overrides: dict[str, Any] | None = None, model_output: str = "probabilities",
-                backend: str = "keras", batch_size: int = 8, max_images: int = 0, overwrite: bool = False,
+                backend: str = "keras", batch_size: int = 8, strategy: tf.distribute.Strategy | None = None,
+                num_shards: int = 1, shard_index: int = 0, max_images: int = 0, overwrite: bool = False,
                 verbose: int = 1) -> dict[str, Any]:
     """Explains the images with every model into `output_dir` (resumable; :mod:`~deeplab_utils.coco.job`).
 
@@ -84,13 +93,15 @@ def run_explain(images: str | os.PathLike, instances: str | os.PathLike, models:
         optimizer_overrides: Optimizer settings replacing the Cityscapes ones (e.g. ``{"steps": 40}``).
         model_output: ``"probabilities"`` or ``"logits"`` (every model).
         backend: How a zoo download is loaded: ``"keras"`` (native) or ``"graph"``.
-        batch_size: Requests per optimisation call.
+        batch_size: Requests per replica and optimisation call.
+        strategy: A tf.distribute strategy (:func:`~deeplab_utils.cityscapes.distribute.make_strategy`).
+        num_shards, shard_index: This process's shard of the images (combined with the worker's position).
         max_images: Only the first N images by name (0: all).
         overwrite: Replace a run with other settings in `output_dir`.
         verbose: 0 for silence, 1 for a progress bar.
 
     Returns:
-        The job's summary (:func:`~deeplab_utils.coco.job.explain_images`).
+        The job's summary (:func:`~deeplab_utils.coco.job.explain_images`) and ``"shard": "i-of-n"``.
 
     Raises:
         ValueError, TypeError: As the module docstring says.
@@ -101,6 +112,8 @@ def run_explain(images: str | os.PathLike, instances: str | os.PathLike, models:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"Argument `batch_size` must be an integer >= 1; received {batch_size!r}.")
     dataset = load_dataset(images, instances, stuff, max_images=max_images)  # before the (slow) model loading
+    index, count = combined_shard(shard_index, num_shards, *worker_position(strategy))
+    mine = dataset.shard(count, index)
     loaded = [load_model(model, backend) for model in models]
     settings = {"models": [{"name": name, "file": file} for name, (_, file) in zip(names, loaded)],
                 "instances": Path(instances).name, "stuff": None if stuff is None else Path(stuff).name,
@@ -109,11 +122,12 @@ def run_explain(images: str | os.PathLike, instances: str | os.PathLike, models:
     claim_run(output_dir, settings, overwrite=overwrite, kind=RUN_KIND)
     compared = [ComparedModel(name, model, GridSaliencyOptimizer(model, **settings_optimizer))
                 for name, (model, _) in zip(names, loaded)]
-    # One explaining process per folder: a second one is refused (RunFolderBusy) rather than doing the same work.
-    with RunFolder.open(os.path.join(os.fspath(output_dir), WORKER_FOLDER), kind=f"{RUN_KIND}.worker", settings={}):
-        with Progress(len(dataset.images), description="images", unit="img", verbose=verbose) as bar:
-            return explain_images(compared, dataset, output_dir, protocol=protocol, batch_size=batch_size,
-                                  progress=bar)
+    # One process per shard: a second one is refused (RunFolderBusy) rather than doing the same work.
+    with shard_lock(output_dir, index, count, kind=SHARD_KIND):
+        with Progress(len(mine.images), description=f"shard {index + 1}/{count}", unit="img", verbose=verbose) as bar:
+            summary = explain_images(compared, mine, output_dir, protocol=protocol, batch_size=batch_size,
+                                     strategy=strategy, progress=bar)
+    return {**summary, "shard": f"{index}-of-{count}"}
 
 
 def read_run_settings(output_dir: str | os.PathLike) -> dict[str, Any]:

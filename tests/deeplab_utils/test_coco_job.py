@@ -1,4 +1,4 @@
-"""The COCO explain stage on the fixture: known context use ranked, one read per image, resume, wrong models.
+"""The COCO explain stage on the fixture: known context use ranked, one read per image, resume, shards, wrong models.
 
 The fixture's two VOC models (deeplab_utils.coco.testing): one predicts "boat" only with water nearby,
 the other recognises boats by their own colour. The comparison must find that the first relies on
@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from deeplab_utils.cityscapes.folders import shard_lock
 from deeplab_utils.cityscapes.job import optimizer_settings
 from deeplab_utils.cityscapes.testing import context_model
 from deeplab_utils.coco.comparison import compare_models
@@ -19,6 +20,7 @@ from deeplab_utils.coco.protocol import CocoProtocol
 from deeplab_utils.coco.records import ModelImageRecord, load_model_records, record_name
 from deeplab_utils.coco.testing import self_contained_model, water_boat_model, write_coco_fixture
 from grid_saliency_tf import GridSaliencyOptimizer
+from grid_saliency_tf.experiment import RunFolderBusy
 
 PROTOCOL = CocoProtocol(classes=("boat", "person", "train"))
 SETTINGS = optimizer_settings({"steps": 20})  # the fixture converges in 20 steps (80 in the paper)
@@ -90,22 +92,66 @@ def test_a_model_of_another_label_set_stops_at_the_first_image_before_anything_i
     assert not list(tmp_path.rglob("*.json"))
 
 
-def test_a_second_process_on_the_same_folder_is_refused(dataset, tmp_path):
-    from deeplab_utils.coco.pipeline import WORKER_FOLDER, run_explain
-    from grid_saliency_tf.experiment import RunFolder, RunFolderBusy
+def test_a_second_process_on_the_same_shard_is_refused_and_other_shards_share_the_folder(dataset, tmp_path):
+    from deeplab_utils.coco.pipeline import SHARD_KIND, run_explain
 
     images = dataset.images[0].path.parent
     annotations = images.parent / "annotations"
     models = [water_boat_model(), self_contained_model()]
     # No aeroplane in the fixture: no request, so nothing is compiled and the test stays fast.
     arguments = dict(stuff=annotations / "stuff.json", model_names=["water", "plain"],
-                     protocol=CocoProtocol(classes=("aeroplane",)), max_images=1, verbose=0)
-    summary = run_explain(images, annotations / "instances.json", models, tmp_path, **arguments)
-    assert summary == {"images": 1, "skipped": 0, "records": 2, "requests": 0}
-    with RunFolder.open(tmp_path / WORKER_FOLDER, kind="deeplab_utils.coco.worker", settings={}):  # another process
-        with pytest.raises(RunFolderBusy):
-            run_explain(images, annotations / "instances.json", models, tmp_path, **{**arguments, "max_images": 2})
-    assert run_explain(images, annotations / "instances.json", models, tmp_path, **arguments)["skipped"] == 1
+                     protocol=CocoProtocol(classes=("aeroplane",)), max_images=2, verbose=0)
+    summary = run_explain(images, annotations / "instances.json", models, tmp_path, **arguments,
+                          num_shards=2, shard_index=0)
+    assert summary == {"images": 1, "skipped": 0, "records": 2, "requests": 0, "shard": "0-of-2"}
+    with shard_lock(tmp_path, 1, 2, kind=SHARD_KIND):  # another process explains shard 1
+        with pytest.raises(RunFolderBusy, match="is in use by process"):
+            run_explain(images, annotations / "instances.json", models, tmp_path, **arguments,
+                        num_shards=2, shard_index=1)
+        again = run_explain(images, annotations / "instances.json", models, tmp_path, **arguments,
+                            num_shards=2, shard_index=0)  # shard 0 is free: nothing left to do
+        assert again == {"images": 0, "skipped": 1, "records": 0, "requests": 0, "shard": "0-of-2"}
+    whole = run_explain(images, annotations / "instances.json", models, tmp_path, **arguments)
+    assert whole == {"images": 1, "skipped": 1, "records": 2, "requests": 0, "shard": "0-of-1"}
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == ["0000-of-0001", "0000-of-0002", "0001-of-0002"]
+    with pytest.raises(ValueError, match=r"Argument `shard_index` must be in \[0, 2\); received 2."):
+        run_explain(images, annotations / "instances.json", models, tmp_path, **arguments,
+                    num_shards=2, shard_index=2)
+
+
+class _Preempted:
+    """A progress bar that raises KeyboardInterrupt when the second image is queued (a preempted job)."""
+
+    def __init__(self):
+        self.done = 0
+
+    def update(self, count=1):
+        self.done += count
+        if self.done == 2:
+            raise KeyboardInterrupt
+
+
+def test_two_shards_into_one_folder_equal_one_process_and_a_preempted_shard_resumes(run, dataset, models, tmp_path):
+    from deeplab_utils.coco.pipeline import SHARD_KIND
+
+    reference, _ = run
+    with shard_lock(tmp_path, 1, 2, kind=SHARD_KIND), pytest.raises(KeyboardInterrupt):
+        explain_images(models, dataset.shard(2, 1), tmp_path, protocol=PROTOCOL, batch_size=4, progress=_Preempted())
+    written = {model: len(load_model_records(tmp_path, model)) for model in ("water", "plain")}
+    assert all(count < 3 for count in written.values())  # the images queued before it are finished, no more
+    summaries = []
+    for index in (0, 1):  # shard 0, then shard 1 resumes, into the same folder
+        with shard_lock(tmp_path, index, 2, kind=SHARD_KIND):
+            summaries.append(explain_images(models, dataset.shard(2, index), tmp_path, protocol=PROTOCOL,
+                                            batch_size=4))
+    assert summaries[0]["images"] == 3 and summaries[0]["skipped"] == 0
+    assert summaries[1]["skipped"] == min(written.values()) and summaries[1]["records"] == 6 - sum(written.values())
+    shards, single = _records(tmp_path), _records(reference)
+    for model in single:  # every record equal but for the wall time
+        assert {name: (r.pixel_accuracy, r.classes) for name, r in shards[model].items()} == {
+            name: (r.pixel_accuracy, r.classes) for name, r in single[model].items()}
+    compare = dict(classes=PROTOCOL.classes, context_classes=dataset.context_classes, num_resamples=200)
+    assert compare_models(shards, **compare) == compare_models(single, **compare)
 
 
 def test_an_unreadable_image_stops_the_run_naming_it_and_keeps_the_records_before_it(models, tmp_path):

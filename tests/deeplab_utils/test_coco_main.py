@@ -62,8 +62,12 @@ def _args(root, paths, output, *extra, models=("water", "plain")):
 @pytest.mark.slow
 def test_the_binary_compares_resumes_and_refuses_other_settings(data, tmp_path):
     root, good, _, _ = data
-    first, again, other = _cases([_args(root, good, tmp_path / "run"), _args(root, good, tmp_path / "run"),
-                                  _args(root, good, tmp_path / "run", "--steps=30")])
+    shards = tmp_path / "shards"  # two shards of the same run into one folder, then its comparison
+    first, again, other, shard_1, shard_0, compared = _cases([
+        _args(root, good, tmp_path / "run"), _args(root, good, tmp_path / "run"),
+        _args(root, good, tmp_path / "run", "--steps=30"),
+        *(_args(root, good, shards, "--stage=explain", "--num_shards=2", f"--shard_index={index}") for index in (1, 0)),
+        _args(root, good, shards, "--stage=compare")])
     assert first["code"] == 0, first["stderr"]
     assert "3 images read, 0 done before, 6 records" in first["stdout"]
     out = tmp_path / "run" / "comparison"
@@ -81,6 +85,10 @@ def test_the_binary_compares_resumes_and_refuses_other_settings(data, tmp_path):
     assert again["code"] == 0 and "0 images read, 3 done before, 0 records" in again["stdout"]
     assert other["code"] == 2 and len(other["stderr"].strip().splitlines()) == 1
     assert "optimizer.steps: recorded 20, requested 30" in other["stderr"]
+    assert shard_1["code"] == shard_0["code"] == compared["code"] == 0, (shard_1, shard_0, compared)
+    assert "shard 1-of-2: 1 images read, 0 done before, 2 records" in shard_1["stdout"]
+    assert "shard 0-of-2: 2 images read, 0 done before, 4 records" in shard_0["stdout"]
+    assert json.loads((shards / "comparison" / "comparison.json").read_text()) == comparison
 
 
 def test_bad_input_is_one_line_and_exit_status_2(data, tmp_path):
@@ -92,6 +100,8 @@ def test_bad_input_is_one_line_and_exit_status_2(data, tmp_path):
         "label set": _args(root, good, tmp_path / "d", models=("water", "cityscapes")),
         "one model": _args(root, good, tmp_path / "e", models=("water",)),
         "unknown class": _args(root, good, tmp_path / "f", "--classes=boat,road"),
+        "shard outside": _args(root, good, tmp_path / "g", "--num_shards=2", "--shard_index=2"),
+        "request size": _args(root, good, tmp_path / "h", "--min_size=0"),  # the shared request flags reach it
     }
     expected = {
         "another image set": "lacks 1 of 1 (first '000000000050.png')",
@@ -100,6 +110,8 @@ def test_bad_input_is_one_line_and_exit_status_2(data, tmp_path):
         "label set": "to the 21 pascal_voc class probabilities",
         "one model": "Argument `models` must hold two or more models to compare; received 1.",
         "unknown class": "Argument `classes` must name VOC object classes",
+        "shard outside": "Argument `shard_index` must be in [0, 2); received 2.",
+        "request size": "Argument `min_size` must be an integer >= 1; received 0.",
     }
     for (name, result) in zip(cases, _cases([[*args, "--verbose=0"] for args in cases.values()])):
         assert result["code"] == 2, (name, result)
@@ -130,3 +142,42 @@ def test_zoo_downloads_of_both_backbones_and_a_keras_model_are_compared_in_one_r
     assert comparison["images"] == 2
     assert {(row["model_a"], row["model_b"]) for row in comparison["differences"]} == {
         (names[0], names[1]), (names[0], "water"), (names[1], "water")}
+
+
+@pytest.mark.slow  # a full MobileNetV2 export is built, then the binary explains two images: 50-110 s
+def test_a_zoo_download_as_the_native_model_is_compared_with_a_keras_model_in_one_run(data, tmp_path):
+    # The full architecture (official widths, crop 65x129 holding the 64x128 images) loads as the native
+    # Keras DeepLab, the default --backend=keras: its predictions must be the export's own (but for
+    # near ties between the two float computations: 1 pixel of 8192 was seen to differ).
+    import cv2
+    import numpy as np
+
+    from deeplab_utils.cityscapes.models import load_model, predict
+    from deeplab_utils.coco.protocol import VOC_CLASSES
+    from deeplab_utils.labels import PASCAL_VOC
+    from deeplab_utils.native.fixtures import build_official_graph, write_official_tarball
+
+    root, good, _, _ = data
+    name = "deeplabv3_mnv2_pascal_train_aug_2018_01_29"
+    tarball = write_official_tarball(tmp_path, name, build_official_graph("mobilenet_v2", crop_size=(65, 129),
+                                                                          num_classes=21, seed=3))
+    [result] = _cases([[*_args(root, good, tmp_path / "run", "--max_images=2", "--steps=2",
+                               "--classes=" + ",".join(VOC_CLASSES)),
+                        f"--models={tarball},{root / 'water.keras'}"]])
+    assert result["code"] == 0, result["stderr"]
+    settings = json.loads((tmp_path / "run" / "run.json").read_text())["settings"]
+    assert settings["models"] == [{"name": name, "file": f"{name}.tar.gz (keras)"},
+                                  {"name": "water", "file": "water.keras"}]
+    comparison = json.loads((tmp_path / "run" / "comparison" / "comparison.json").read_text())
+    assert comparison["images"] == 2 and comparison["models"] == [name, "water"]
+    assert {(row["model_a"], row["model_b"]) for row in comparison["differences"]} == {(name, "water")}
+    native = {path.stem: json.loads(path.read_text()) for path in (tmp_path / "run" / "records" / name).iterdir()}
+    assert sum(len(c["requests"]) for record in native.values() for c in record["classes"]) > 0
+    graph, _ = load_model(tarball, backend="graph")  # the frozen graph of the same download
+    for image in sorted(native):
+        pixels = cv2.imread(str(good["images"] / f"{image}.png"))[..., ::-1]
+        written = cv2.imread(str(tmp_path / "run" / "predictions" / name / f"{image}.png"), cv2.IMREAD_GRAYSCALE)
+        probabilities = predict(graph, pixels, label_set=PASCAL_VOC)
+        chosen = np.take_along_axis(probabilities, written[..., None].astype(np.int64), axis=-1)[..., 0]
+        np.testing.assert_allclose(chosen, probabilities.max(axis=-1), atol=1e-3)  # the graph's class or a tie
+        assert np.mean(written == probabilities.argmax(axis=-1)) > 0.999
