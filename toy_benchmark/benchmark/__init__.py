@@ -7,7 +7,7 @@ from toy_benchmark.benchmark.profiles import (NUM_TEXTURES, PAPER, PARAMETER_SWE
                                               grid_saliency_default)
 from toy_benchmark.benchmark.report import REPORT_FILE, SUMMARY_FILE, sweep_table, write_report
 from toy_benchmark.benchmark.runner import (REPORT_KIND, RESULT_FILE, RUN_KIND, BenchmarkResults, RunRecord,
-                                           run_benchmark, run_one, run_sweeps)
+                                           run_benchmark, run_one, run_sweeps, train_one)
 from toy_benchmark.benchmark.specs import RunSpec, SweepSpec, plan_runs, plan_sweeps
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "run_benchmark",
     "run_one",
     "run_sweeps",
+    "train_one",
     "sweep_table",
     "write_report",
 ]
