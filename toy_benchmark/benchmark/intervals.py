@@ -84,9 +84,9 @@ def _iou_intervals(unbiased: Sequence[MetricsRecord], biased: Sequence[tuple[int
         return _mean_of_defined(_iou_of_sum(sample)[: len(biased), :NUM_DIGITS][others])
 
     def unbiased_network(sample: np.ndarray) -> float:
+        """Mean over the biased digits of the unbiased networks' mean IoU of that digit."""
         iou = _iou_of_sum(sample)[len(biased):]
-        return _mean_of_defined(np.array([_mean_of_defined(iou[:, d]) for d in np.unique(digits)])) if len(iou) \
-            else float("nan")
+        return _mean_of_defined(np.array([_mean_of_defined(iou[:, d]) for d in np.unique(digits)]))
 
     def drop(sample: np.ndarray) -> float:
         return unbiased_network(sample) - biased_digits(sample)
