@@ -33,7 +33,7 @@ def test_evaluate_writes_schema_valid_metrics_and_examples(tiny_model_path, tmp_
     metrics = evaluate(model, tmp_path, biased_test=BIASED, unbiased_test=UNBIASED, batch_size=10,
                        grid_saliency={"steps": 3}, info={"model": tiny_model_path})
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
-    assert (on_disk["schema"], on_disk["schema_version"]) == ("toy_benchmark.metrics", 2)
+    assert (on_disk["schema"], on_disk["schema_version"]) == ("toy_benchmark.metrics", 3)
     assert MetricsRecord.from_dict(on_disk) == metrics == MetricsRecord.load(tmp_path / "metrics.json")
     assert metrics.seconds > 0
     assert set(on_disk["saliency"]["methods"]) == set(METHODS)
@@ -41,6 +41,18 @@ def test_evaluate_writes_schema_valid_metrics_and_examples(tiny_model_path, tmp_
     assert sum(map(sum, on_disk["segmentation"]["confusion"])) == 20 * 64 * 64
     counts = on_disk["saliency"]["methods"]["grid_saliency"]["num_images_per_digit"]
     assert sum(counts) + on_disk["saliency"]["num_empty_requests"] == 20
+    # Version 3 keeps the per-image values behind every mean (issue #13: bootstrap intervals over images).
+    per_image = np.array(on_disk["segmentation"]["confusion_per_image"]).reshape(20, 11, 11)
+    assert (per_image.sum(axis=(1, 2)) == 64 * 64).all()
+    np.testing.assert_array_equal(per_image.sum(axis=0), on_disk["segmentation"]["confusion"])
+    assert len(on_disk["saliency"]["digit_per_image"]) == 20
+    for method, entry in on_disk["saliency"]["methods"].items():
+        digits = np.array(on_disk["saliency"]["digit_per_image"])
+        for digit in range(10):
+            values = [v for v, d in zip(entry["cbd_per_image"], digits) if d == digit and v is not None]
+            assert len(values) == entry["num_images_per_digit"][digit]
+            if values:
+                assert np.mean(values) == pytest.approx(entry["mcbd_per_digit"][digit]), method
     assert on_disk["settings"]["grid_saliency"]["steps"] == 3
     assert (tmp_path / "examples.png").stat().st_size > 0 or on_disk["saliency"]["num_empty_requests"] == 20
 
@@ -99,13 +111,14 @@ def test_evaluation_folder_of_other_settings_is_refused_unless_overwrite(tiny_mo
 def _method_entry():
     return {key: [None] * 10 for key in ("mcbd_per_digit", "mcbl_per_digit")} | {
         key: [0] * 10 for key in ("num_images_per_digit", "num_cbl_images_per_digit")} | {
-        "empty_fraction": None, "converged_fraction": None}
+        "cbd_per_image": [], "cbl_per_image": [], "empty_fraction": None, "converged_fraction": None}
 
 
 def test_metrics_record_rejects_bad_fields():
-    good = {"schema": "toy_benchmark.metrics", "schema_version": 2, "run": {}, "seconds": 1.0,
+    good = {"schema": "toy_benchmark.metrics", "schema_version": 3, "run": {}, "seconds": 1.0,
             "datasets": {"biased_test": {}, "unbiased_test": None}, "settings": {}, "segmentation": None,
-            "saliency": {"num_images": 0, "num_empty_requests": 0, "methods": {"grid_saliency": _method_entry()}}}
+            "saliency": {"num_images": 0, "num_empty_requests": 0, "methods": {"grid_saliency": _method_entry()},
+                         "digit_per_image": []}}
     MetricsRecord.from_dict(good)
     bad = json.loads(json.dumps(good))
     bad["saliency"]["methods"]["grid_saliency"]["mcbd_per_digit"][0] = 1.5
@@ -119,8 +132,16 @@ def test_metrics_record_rejects_bad_fields():
     bad["saliency"]["methods"]["lime"] = _method_entry()
     with pytest.raises(RecordError, match="`methods` must name some of"):
         MetricsRecord.from_dict(bad)
+    bad = json.loads(json.dumps(good))
+    bad["saliency"]["methods"]["grid_saliency"]["cbd_per_image"] = [0.5]  # a value no mean counted
+    bad["saliency"]["methods"]["grid_saliency"]["cbl_per_image"] = [None]
+    with pytest.raises(RecordError, match="`cbd_per_image` must have as many values as the means count"):
+        MetricsRecord.from_dict(bad)
     with pytest.raises(RecordError, match="schema version 1"):
         MetricsRecord.from_dict({**good, "schema_version": 1})
+    # Version 2 held means only: refused with what to do, not read without its per-image values.
+    with pytest.raises(RecordError, match="schema version 2 .* per-image values .* evaluate again"):
+        MetricsRecord.from_dict({**good, "schema_version": 2})
 
 
 def test_summary_means_skip_empty_requests_and_unbiased_cbl():
@@ -139,6 +160,9 @@ def test_summary_means_skip_empty_requests_and_unbiased_cbl():
     assert summary.num_cbl_images_per_digit[3] == 1
     assert summary.mcbl_per_digit[4] is None  # no bias texture on digit 4
     assert summary.empty_fraction == pytest.approx(1 / 3)
+    assert summary.cbd_per_image == (0.2, 0.4, None, 0.1)  # per image, None where it does not count
+    assert summary.cbl_per_image == (1.0, None, None, None)
+    assert summarize_saliency(records).digit_per_image == (3, 3, 3, 4)
 
 
 def _run(*args):

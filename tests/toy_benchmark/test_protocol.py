@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from toy_benchmark.benchmark import (PARAMETER_SWEEPS, PROFILES, Profile, RunSpec, aggregate, plan_runs, plan_sweeps,
@@ -87,16 +88,40 @@ def test_bad_profiles_are_refused(change, message):
         dataclasses.replace(TINY, **change).validate()
 
 
-def _metrics(iou_digit3, cbd3, cbl3, other_cbd=0.1):
+_PER_DIGIT = 30  # images of each digit: a bootstrap resample practically always holds every digit
+
+
+def _metrics(iou_digit3, cbd3, cbl3, other_cbd=0.1, gradient_cbl=0.5):
+    """A record whose per-image values are constant per digit: every interval is its mean."""
     per_digit = lambda value, other: tuple(value if d == 3 else other for d in range(10))  # noqa: E731
-    method = dict(mcbd_per_digit=per_digit(cbd3, other_cbd), mcbl_per_digit=per_digit(cbl3, None),
-                  num_images_per_digit=(1,) * 10, num_cbl_images_per_digit=(1,) * 10)
-    iou = per_digit(iou_digit3, 0.8)
+    per_image = lambda values: tuple(values[i % 10] for i in range(10 * _PER_DIGIT))  # noqa: E731
+    cbd, cbl, gradient = per_digit(cbd3, other_cbd), per_digit(cbl3, None), per_digit(gradient_cbl, None)
+    gradient = gradient if cbl3 is not None else cbl
+    counts = (_PER_DIGIT,) * 10
+    method = dict(mcbd_per_digit=cbd, mcbl_per_digit=cbl, num_images_per_digit=counts,
+                  num_cbl_images_per_digit=per_digit(_PER_DIGIT * int(cbl3 is not None), 0),
+                  cbd_per_image=per_image(cbd), cbl_per_image=per_image(cbl))
+    gradient = {**method, "mcbl_per_digit": gradient, "cbl_per_image": per_image(gradient)}
     return MetricsRecord(
         run={}, datasets={"biased_test": {}, "unbiased_test": {}}, settings={}, seconds=1.0,
-        segmentation=SegmentationMetrics(iou + (0.9,), iou, 0.8, 10, ((0,) * 11,) * 11),
-        saliency=SaliencySummary(10, 0, {"grid_saliency": MethodSummary(**method), "vanilla_gradient": MethodSummary(
-            **{**method, "mcbl_per_digit": per_digit(0.5, None)})}))
+        segmentation=_segmentation(per_digit(iou_digit3, 0.8)), saliency=SaliencySummary(
+            10 * _PER_DIGIT, 0, {"grid_saliency": MethodSummary(**method), "vanilla_gradient": MethodSummary(**gradient)},
+            per_image(tuple(range(10)))))
+
+
+def _segmentation(iou_per_digit):
+    """Image i shows digit i % 10 (100 pixels) on background; the IoU of digit d is as given (to 1e-2)."""
+    per_image = []
+    for index in range(10 * _PER_DIGIT):
+        digit = index % 10
+        hit = int(round(100 * iou_per_digit[digit]))
+        matrix = np.zeros((11, 11), np.int64)
+        matrix[digit, digit], matrix[digit, 10], matrix[10, 10] = hit, 100 - hit, 64 * 64 - 100
+        per_image.append(tuple(int(v) for v in matrix.ravel()))
+    total = np.sum([np.reshape(m, (11, 11)) for m in per_image], axis=0)
+    iou = tuple(round(v, 2) for v in iou_per_digit)
+    return SegmentationMetrics(iou + (0.9,), iou, 0.8, 10 * _PER_DIGIT,
+                               tuple(tuple(int(v) for v in row) for row in total), tuple(per_image))
 
 
 def test_aggregate_builds_fig4_matrices_and_effect_checks():
@@ -246,13 +271,20 @@ def quick_profile_summary(tmp_path_factory):
 
 @pytest.mark.slow
 def test_quick_profile_shows_the_papers_effect(quick_profile_summary):
-    """Sec. 4.2 / Fig. 4, measured: the biased network's IoU of its digit drops on the unbiased test set;
-    grid saliency mCBD of the biased digit is above the other digits' and the unbiased network's; grid
-    saliency mCBL of the biased digit is at least 0.9; VG, IG and SG localise the bias worse."""
+    """Sec. 4.2 / Fig. 4, measured on bootstrap 95% intervals over images (issue #13): the biased network's
+    IoU of its digit drops on the unbiased test set (paired interval above 0); grid saliency mCBD of the
+    biased digit is above the other digits' and the unbiased network's (intervals apart); the lower bound
+    of grid saliency mCBL of the biased digit is at least 0.9; VG, IG and SG localise the bias worse
+    (paired interval of the difference to the best of them above 0)."""
     checks = quick_profile_summary["effect"]["vgg16/strong"]
     numbers = quick_profile_summary["summary"]["vgg16/strong"]
+    intervals = quick_profile_summary["intervals"]["vgg16/strong"]
     assert checks == {"iou_drop": True, "grid_cbd_detects": True, "grid_cbl_at_least_0.9": True,
-                      "gradients_localize_worse": True}, numbers
+                      "gradients_localize_worse": True}, intervals
+    grid_cbl = intervals["mcbl/grid_saliency"]["biased_digits"]
+    assert grid_cbl["low"] >= 0.9 and grid_cbl["num_networks"] == 1, grid_cbl
+    assert intervals["differences"]["iou_drop"]["low"] > 0
+    assert intervals["differences"]["grid_minus_best_gradient_cbl"]["low"] > 0
     grid_cbd = numbers["mcbd/grid_saliency"]
     assert grid_cbd["biased_digits"] >= 0.15 and grid_cbd["other_digits"] <= 0.05, grid_cbd
     for method in ("vanilla_gradient", "integrated_gradients", "smooth_grad"):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from toy_benchmark import PROCEDURAL_TEXTURE_NAMES, load_texture_folder, load_textures, procedural_textures
+from toy_benchmark.data import IMITATION_MAX_SHARE, constant_share, is_imitated_by_a_constant
 from toy_benchmark.data.textures import MIN_TEXTURE_SIZE
 
 
@@ -22,8 +23,11 @@ def test_procedural_pool_has_25_deterministic_large_textures():
 def test_procedural_textures_vary_in_brightness_and_contrast():
     means = np.array([t.mean() / 255 for t in procedural_textures().textures])
     stds = np.array([t.std() / 255 for t in procedural_textures().textures])
-    assert means.min() < 0.3 and means.max() > 0.8
-    assert stds.min() < 0.1 and stds.max() > 0.35
+    # A texture whose pixels mostly sit near one grey value is imitated by a constant (the criterion
+    # below), so the pool's extremes are a little less extreme than a free choice would allow: a mean of
+    # 0.8 and a spread below 0.1 both need most pixels within 0.1 of one value.
+    assert means.min() < 0.3 and means.max() > 0.75
+    assert stds.min() < 0.15 and stds.max() > 0.35
     assert (stds > 0.03).all()  # no flat texture: every crop shows a pattern
 
 
@@ -99,3 +103,53 @@ def test_bad_texture_folders_give_clear_errors(tmp_path):
     (tmp_path / "two.png").write_bytes(b"\x89PNG broken")
     with pytest.raises(ValueError, match="cannot decode texture file .*two.png"):
         load_texture_folder(tmp_path)
+
+
+# --- the imitation criterion (issue #13): no constant grey value may imitate a bias half ------------------
+
+
+@pytest.mark.parametrize("texture_id", range(25))
+def test_no_constant_imitates_a_default_texture(texture_id):
+    """Every texture of the default pool is a valid bias texture: at most 60 % of a 32 x 64 half lies
+    within 0.1 of any one grey value (so constant perturbations cannot hide the bias)."""
+    texture = procedural_textures().textures[texture_id]
+    share = constant_share(texture)
+    assert share <= IMITATION_MAX_SHARE, (texture_id, PROCEDURAL_TEXTURE_NAMES[texture_id], round(share, 3))
+    assert not is_imitated_by_a_constant(texture)
+
+
+def test_constant_share_on_hand_made_textures():
+    flat = np.full((64, 64), 128, np.uint8)
+    assert constant_share(flat) == 1.0 and is_imitated_by_a_constant(flat)
+    halves = np.zeros((64, 64), np.uint8)
+    halves[:, ::2] = 255  # two grey levels, one column in two: each constant matches half the pixels
+    assert constant_share(halves) == 0.5 and not is_imitated_by_a_constant(halves)
+    ramp = np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1))  # 0..252 in steps of 4 along x
+    # within 0.1 (25.5 grey levels) of the best constant: 13 of the 64 levels
+    assert constant_share(ramp) == pytest.approx(13 / 64)
+    # the paper's constants are among the candidates: 90 % white pixels are imitated by 1.0
+    mostly_white = np.full((64, 64), 255, np.uint8)
+    mostly_white[:, :6] = 0
+    assert constant_share(mostly_white) == pytest.approx(58 / 64)
+
+
+def test_the_earlier_imitated_textures_fail_the_criterion():
+    """The criterion's threshold separates what was measured: textures like the old 16 fine_grain (noise
+    in 0.3..0.7) and 17 specks (7 % bright specks) are imitated, a grating like 0 is not."""
+    rng = np.random.default_rng(0)
+    fine_grain = np.round((0.3 + 0.4 * cv2.GaussianBlur(rng.random((128, 128)), (0, 0), 0.8)) * 255)
+    specks = np.where(rng.random((128, 128)) > 0.93, 255, 13)
+    assert is_imitated_by_a_constant(fine_grain.astype(np.uint8))
+    assert is_imitated_by_a_constant(specks.astype(np.uint8))
+    assert not is_imitated_by_a_constant(procedural_textures().textures[0])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"texture": np.zeros((64, 64), np.float32)}, "Argument `texture` must be a uint8"),
+    ({"texture": np.zeros((16, 64), np.uint8)}, "Argument `texture` must be at least 32 x 64"),
+    ({"texture": np.zeros((64, 64), np.uint8), "num_crops": 0}, "Argument `num_crops`"),
+    ({"texture": np.zeros((64, 64), np.uint8), "tolerance": 2.0}, "Argument `tolerance`"),
+])
+def test_constant_share_refuses_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        constant_share(**kwargs)

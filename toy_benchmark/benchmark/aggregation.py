@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from grid_saliency_tf.experiment import to_json_value
-from toy_benchmark.benchmark.effects import effect_checks
+from toy_benchmark.benchmark.effects import CBL_THRESHOLD, EFFECT_MARGIN, effect_checks
+from toy_benchmark.benchmark.intervals import group_intervals
 from toy_benchmark.benchmark.profiles import Profile
 from toy_benchmark.benchmark.specs import RunSpec, SweepSpec
 from toy_benchmark.data.variant import NUM_DIGITS
@@ -89,10 +90,11 @@ def _sweep_entry(spec: SweepSpec, metrics: MetricsRecord) -> dict[str, Any]:
 
 def aggregate(profile: Profile, metrics: Mapping[RunSpec, MetricsRecord],
               sweeps: Mapping[SweepSpec, MetricsRecord] | None = None,
-              timing: Mapping[str, float] | None = None, examples: Mapping[str, str] | None = None
-              ) -> dict[str, Any]:
+              timing: Mapping[str, float] | None = None, examples: Mapping[str, str] | None = None, *,
+              seed: int = 0) -> dict[str, Any]:
     """The paper's matrices (Fig. 4) per backbone and strength, their diagonal summaries (Fig. S10), the
-    parameter sweeps (Fig. S11) and the effect checks.
+    parameter sweeps (Fig. S11), bootstrap 95% intervals over images of every summary entry and the effect
+    checks on them.
 
     Args:
         profile: The benchmark's profile.
@@ -100,15 +102,17 @@ def aggregate(profile: Profile, metrics: Mapping[RunSpec, MetricsRecord],
         sweeps: Per sweep setting, its evaluation record.
         timing: Seconds spent, by what was timed, as recorded by the runs (see the runner).
         examples: Per run key, the file name of its example figure in the report folder.
+        seed: Seed of the bootstrap resampling.
 
     Returns:
         JSON data: ``{"profile", "row_labels", "matrices": {group: {measure: 11 x 10}}, "summary": {group: {measure:
-        {"biased_digits", "other_digits", "unbiased_network"}}}, "sweeps": {parameter: {value: [entry per
+        {"biased_digits", "other_digits", "unbiased_network"}}}, "intervals": {group: ...} (see
+        :func:`~toy_benchmark.benchmark.intervals.group_intervals`), "sweeps": {parameter: {value: [entry per
         run]}}, "effect": {group: {check: bool}}, "timing": {name: seconds}}``, groups named
         ``<backbone>/<strength>``.
     """
     result: dict[str, Any] = {"profile": profile_summary(profile), "row_labels": list(ROW_LABELS), "matrices": {},
-                              "summary": {}, "sweeps": {}}
+                              "summary": {}, "intervals": {}, "sweeps": {}}
     for backbone in profile.backbones:
         unbiased = [m for spec, m in metrics.items() if spec.backbone == backbone and not spec.biased]
         for strength in profile.bias_strengths:
@@ -118,7 +122,9 @@ def aggregate(profile: Profile, metrics: Mapping[RunSpec, MetricsRecord],
             matrices = _group_matrices(profile, unbiased, biased)
             result["matrices"][name] = matrices
             result["summary"][name] = {key: _diagonal(matrix) for key, matrix in matrices.items()}
-    result["effect"] = effect_checks(result["summary"], profile.methods)
+            result["intervals"][name] = group_intervals(unbiased, biased, profile.methods, seed=seed)
+    result["effect"] = effect_checks(result["intervals"], profile.methods)
+    result["effect_thresholds"] = {"margin": EFFECT_MARGIN, "cbl_threshold": CBL_THRESHOLD}
     for spec, m in (sweeps or {}).items():
         result["sweeps"].setdefault(spec.parameter, {}).setdefault(f"{spec.value:g}", []).append(_sweep_entry(spec, m))
     result["timing"] = dict(timing or {})

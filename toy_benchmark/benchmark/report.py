@@ -103,21 +103,49 @@ def _reproducibility_lines(aggregated: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _interval(entry: Mapping[str, Any] | None, mean: float | None = None) -> str:
+    """``mean [low, high] (n images, k networks)``, or the bare mean where no interval exists."""
+    if entry is None:
+        return _fmt(mean)
+    return (f"{entry['estimate']:.3f} [{entry['low']:.3f}, {entry['high']:.3f}] ({entry['num_units']} images, "
+            f"{entry['num_networks']} network{'s' if entry['num_networks'] != 1 else ''})")
+
+
 def _numbers(aggregated: Mapping[str, Any]) -> list[str]:
+    thresholds = aggregated.get("effect_thresholds", {})
     lines = ["## The effect, measured", "",
-             "| group | IoU drop of the biased digit | grid mCBD detects the bias | grid mCBL >= 0.9 | "
+             "Every check rests on bootstrap 95% intervals over test images (1,000 seeded resamples; "
+             "`grid_saliency_tf.experiment.bootstrap_interval`): the IoU drop's paired interval (same unbiased "
+             "test images) lies above 0; grid saliency mCBD's interval of the biased digits lies above those of "
+             f"the other digits and of the unbiased network, and the means differ by at least "
+             f"{thresholds.get('margin', '-')}; the lower bound of grid saliency mCBL is at least "
+             f"{thresholds.get('cbl_threshold', '-')}; the paired interval of grid saliency's CBL minus the best gradient method's (same "
+             "images) lies above 0.", "",
+             "| group | IoU drop of the biased digit | grid mCBD detects the bias | grid mCBL >= 0.9 (lower bound) | "
              "VG/IG/SG localize worse |", "|---|---|---|---|---|"]
     for group, checks in aggregated["effect"].items():
         lines.append(f"| {group} | {_fmt(checks.get('iou_drop'))} | {_fmt(checks.get('grid_cbd_detects'))} | "
                      f"{_fmt(checks.get('grid_cbl_at_least_0.9'))} | {_fmt(checks.get('gradients_localize_worse'))} |")
     lines += ["", "## Numbers (biased digits = diagonal of Fig. 4; other digits = off-diagonal of the biased rows;"
-              " unbiased network = row N at the biased digits)", ""]
+              " unbiased network = row N at the biased digits): mean [95% interval] (images, networks)", ""]
+    intervals = aggregated.get("intervals", {})
     for group, summary in aggregated["summary"].items():
+        group_intervals = intervals.get(group, {})
         lines += [f"### {group}", "", "| measure | biased digits | other digits | unbiased network |",
                   "|---|---|---|---|"]
         for key, values in summary.items():
-            lines.append(f"| {key} | {_fmt(values['biased_digits'])} | {_fmt(values['other_digits'])} | "
-                         f"{_fmt(values['unbiased_network'])} |")
+            entries = group_intervals.get(key, {})
+            lines.append("| " + " | ".join([key] + [_interval(entries.get(entry), values[entry])
+                                                      for entry in ("biased_digits", "other_digits",
+                                                                    "unbiased_network")]) + " |")
+        differences = group_intervals.get("differences", {})
+        if differences.get("iou_drop") or differences.get("grid_minus_best_gradient_cbl"):
+            lines += ["", "| paired difference (same images) | mean [95% interval] |", "|---|---|",
+                      f"| IoU drop of the biased digits (unbiased minus biased network) | "
+                      f"{_interval(differences.get('iou_drop'))} |"]
+            if differences.get("grid_minus_best_gradient_cbl"):
+                lines.append(f"| grid saliency mCBL minus {differences['best_gradient_method']} | "
+                             f"{_interval(differences['grid_minus_best_gradient_cbl'])} |")
         lines.append("")
     return lines
 

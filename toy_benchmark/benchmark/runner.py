@@ -44,7 +44,7 @@ from toy_benchmark.evaluation.metrics_record import MetricsRecord
 from toy_benchmark.training import toy_training_data, train_toy_unet
 
 __all__ = ["REPORT_KIND", "RESULT_FILE", "RUN_KIND", "BenchmarkResults", "RunRecord", "run_benchmark", "run_one",
-           "run_sweeps"]
+           "run_sweeps", "train_one"]
 
 RUN_KIND = "toy_benchmark.benchmark_run"
 REPORT_KIND = "toy_benchmark.report"
@@ -113,6 +113,54 @@ def _train(spec: RunSpec, profile: Profile, run: RunFolder, sources: DataSources
     return result.model
 
 
+def _open_run(spec: RunSpec, profile: Profile, runs_dir: str | os.PathLike, sources: DataSources,
+              overwrite: bool) -> RunFolder:
+    settings = {**spec.settings(profile), "sources": sources.identity()}
+    return RunFolder.open(os.path.join(runs_dir, spec.key), kind=RUN_KIND, settings=settings, overwrite=overwrite)
+
+
+def _trained(spec: RunSpec, profile: Profile, run: RunFolder, record: RunRecord | None, sources: DataSources,
+             log: Log, verbose: int, overwrite: bool) -> tuple[evaluator.ModelSource, RunRecord]:
+    """The run's network (trained now, or the path of the finished training) and its record."""
+    if record is not None:
+        return run.file(_TRAIN_FOLDER), record
+    log(f"[train] {spec.key}")
+    start = time.monotonic()
+    model = _train(spec, profile, run, sources, verbose, overwrite)
+    record = RunRecord(spec.key, time.monotonic() - start, None)
+    record.save(run.file(RESULT_FILE))
+    return model, record
+
+
+def train_one(spec: RunSpec, profile: Profile, runs_dir: str | os.PathLike, *, sources: DataSources,
+              log: Log = print, verbose: int = 0, overwrite: bool = False) -> RunRecord:
+    """Trains (or resumes, or finds trained) the network of one run, without evaluating it.
+
+    A later `run_one` on the same folder finds the training done and only evaluates. Used to train many
+    networks first (benchmarks/bench_toy_robustness.py) and evaluate them with other settings later.
+
+    Args:
+        spec: The run.
+        profile: Its profile.
+        runs_dir: The runs folder.
+        sources: The resolved texture pool and MNIST digits.
+        log: Receives one line per step.
+        verbose: Progress of training (0 quiet, 1 bars, 2 a line per step).
+        overwrite: Replace a folder holding another run.
+
+    Returns:
+        The run's :class:`RunRecord` (its training time; the evaluation time if it was evaluated).
+
+    Raises:
+        RunFolderMismatch: If the run's folder holds another run and not ``overwrite``.
+    """
+    with _open_run(spec, profile, runs_dir, sources, overwrite) as run:
+        record = RunRecord.load(run.file(RESULT_FILE)) if run.exists(RESULT_FILE) else None
+        _, record = _trained(spec, profile, run, record, sources, log, verbose, overwrite)
+    keras.backend.clear_session()
+    return record
+
+
 def run_one(spec: RunSpec, profile: Profile, runs_dir: str | os.PathLike, *, sources: DataSources,
             log: Log = print, verbose: int = 0, overwrite: bool = False) -> tuple[MetricsRecord, RunRecord]:
     """Trains (or resumes) and evaluates one run, unless it is finished.
@@ -132,20 +180,12 @@ def run_one(spec: RunSpec, profile: Profile, runs_dir: str | os.PathLike, *, sou
     Raises:
         RunFolderMismatch: If the run's folder holds another run and not ``overwrite``.
     """
-    settings = {**spec.settings(profile), "sources": sources.identity()}
-    with RunFolder.open(os.path.join(runs_dir, spec.key), kind=RUN_KIND, settings=settings, overwrite=overwrite) as run:
+    with _open_run(spec, profile, runs_dir, sources, overwrite) as run:
         record = RunRecord.load(run.file(RESULT_FILE)) if run.exists(RESULT_FILE) else None
         if record is not None and record.finished:
             log(f"[skip] {spec.key}: finished")
             return MetricsRecord.load(run.file(f"{_EVAL_FOLDER}/{evaluator.METRICS_FILE}")), record
-        if record is None:
-            log(f"[train] {spec.key}")
-            start = time.monotonic()
-            model: evaluator.ModelSource = _train(spec, profile, run, sources, verbose, overwrite)
-            record = RunRecord(spec.key, time.monotonic() - start, None)
-            record.save(run.file(RESULT_FILE))
-        else:
-            model = run.file(_TRAIN_FOLDER)
+        model, record = _trained(spec, profile, run, record, sources, log, verbose, overwrite)
         log(f"[evaluate] {spec.key}")
         metrics = evaluator.evaluate(
             model, run.file(_EVAL_FOLDER), biased_test=spec.test_variant(profile.num_test),

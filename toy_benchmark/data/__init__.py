@@ -30,6 +30,12 @@ from toy_benchmark.data.previews import (
     texture_contact_sheet,
     write_previews,
 )
+from toy_benchmark.data.imitation import (
+    IMITATION_MAX_SHARE,
+    IMITATION_TOLERANCE,
+    constant_share,
+    is_imitated_by_a_constant,
+)
 from toy_benchmark.data.reader import load_dataset, verify_dataset
 from toy_benchmark.data.sources import DataSources, resolve_sources
 from toy_benchmark.data.streaming import dataset_from_sample_fn, element_spec, make_dataset, shard_range
@@ -68,13 +74,17 @@ __all__ = [
     "NUM_CLASSES",
     "NUM_DIGITS",
     "SPLITS",
-    # mnist.py, textures.py, sources.py
+    # mnist.py, textures.py, imitation.py, sources.py
     "DataSources",
+    "IMITATION_MAX_SHARE",
+    "IMITATION_TOLERANCE",
     "MnistDigits",
     "PROCEDURAL_TEXTURE_NAMES",
     "TexturePool",
     "bundled_mnist_path",
+    "constant_share",
     "digit_masks",
+    "is_imitated_by_a_constant",
     "load_mnist",
     "load_texture_folder",
     "load_textures",

@@ -182,6 +182,12 @@ def _noise(size: int, texture_id: int, *, sigma: float = 0.0) -> np.ndarray:
     return noise
 
 
+def _equalized(values: np.ndarray) -> np.ndarray:
+    """The ranks of the values scaled to [0, 1]: the same pattern with a uniform histogram."""
+    ranks = np.argsort(np.argsort(values, axis=None), kind="stable").reshape(values.shape)
+    return ranks / (values.size - 1)
+
+
 def _points(size: int, texture_id: int, count: int) -> np.ndarray:
     """`count` random points in [0, size)^2 (float64 (count, 2), y then x)."""
     counters = np.zeros((count, 4), dtype=np.uint32)
@@ -252,7 +258,7 @@ def _hexagons(yy, xx) -> np.ndarray:
     rx, ry, rz = np.round(x), np.round(y), np.round(z)
     dx, dy, dz = np.abs(rx - x), np.abs(ry - y), np.abs(rz - z)
     edge = np.maximum(np.maximum(dx, dy), dz)
-    return (edge > 0.36).astype(np.float64)
+    return (edge > 0.4).astype(np.float64)
 
 
 def _zigzag(yy, xx) -> np.ndarray:
@@ -266,10 +272,10 @@ def _procedural_specs(size: int) -> list[tuple[str, Callable[[], np.ndarray], fl
 
     def cells() -> np.ndarray:
         first, second, _ = _nearest_distances(size, _points(size, 13, 300))
-        return (second - first > 2.5).astype(np.float64)
+        return np.clip((second - first) / 8.0, 0.0, 1.0)
 
     def mosaic() -> np.ndarray:
-        points = _points(size, 14, 700)
+        points = _points(size, 14, 2000)
         _, _, owner = _nearest_distances(size, points)
         shades = np.mod(np.arange(len(points)) * 0.618034, 1.0)
         return shades[owner]
@@ -280,7 +286,7 @@ def _procedural_specs(size: int) -> list[tuple[str, Callable[[], np.ndarray], fl
 
     def marble() -> np.ndarray:
         turbulence = _noise(size, 22, sigma=6) + 0.5 * _noise(size, 122, sigma=2.5)
-        return np.abs(np.sin(2 * np.pi * ((xx + yy) / 90 + 2.2 * turbulence))) ** 0.4
+        return _equalized(np.abs(np.sin(2 * np.pi * ((xx + yy) / 90 + 2.2 * turbulence))))
 
     def labyrinth() -> np.ndarray:
         noise = _noise(size, 24)
@@ -288,37 +294,44 @@ def _procedural_specs(size: int) -> list[tuple[str, Callable[[], np.ndarray], fl
         return (band > 0).astype(np.float64)
 
     def bricks() -> np.ndarray:
-        return np.clip(_bricks(yy, xx) * 0.9 + 0.25 * _noise(size, 8, sigma=1.0), 0.0, 1.0)
+        return np.clip(_bricks(yy, xx) * 0.5 + 0.6 * _equalized(_noise(size, 8, sigma=1.0)), 0.0, 1.0)
 
     def specks() -> np.ndarray:
-        return (_noise(size, 17) > 0.93).astype(np.float64)
+        noise = _noise(size, 17)
+        return np.where(noise > 0.75, 1.0, noise * 0.55)
+
+    def dark_spots() -> np.ndarray:
+        return 1.0 - np.clip((_equalized(_noise(size, 7, sigma=2.5)) - 0.5) * 2.5 + 0.5, 0.0, 1.0)
+
+    def clouds() -> np.ndarray:
+        return _equalized(_noise(size, 15, sigma=10) + 0.8 * _noise(size, 115, sigma=2.5))
 
     return [
         ("fine_horizontal_grating", lambda: _sine(_grating(yy, xx, 0, 6)), 0.15, 0.85),
         ("coarse_vertical_stripes", lambda: _square(_grating(yy, xx, 90, 20)), 0.35, 0.95),
         ("diagonal_grating", lambda: _sine(_grating(yy, xx, 45, 10)), 0.0, 0.6),
-        ("antidiagonal_bars", lambda: _square(_grating(yy, xx, -45, 14), duty=0.3), 0.2, 1.0),
+        ("antidiagonal_bars", lambda: _square(_grating(yy, xx, -45, 14), duty=0.45), 0.2, 1.0),
         ("checkerboard", lambda: _square(xx / 16) != _square(yy / 16), 0.1, 0.9),
         ("fine_checkerboard", lambda: _square(xx / 6) != _square(yy / 6), 0.38, 0.62),
-        ("dot_grid", lambda: np.hypot(np.mod(yy, 12) - 6, np.mod(xx, 12) - 6) < 3.2, 0.05, 0.9),
-        ("dark_spots", lambda: 1.0 - (_noise(size, 7, sigma=2.5) > 0.6), 0.15, 0.95),
+        ("dot_grid", lambda: np.clip(1.6 - np.hypot(np.mod(yy, 12) - 6, np.mod(xx, 12) - 6) / 3.5, 0, 1), 0.05, 0.9),
+        ("dark_spots", dark_spots, 0.15, 0.95),
         ("bricks", bricks, 0.45, 0.95),
-        ("hatching", lambda: _lines(_grating(yy, xx, 60, 8), 0.06), 0.3, 0.8),
+        ("hatching", lambda: _lines(_grating(yy, xx, 60, 8), 0.2), 0.3, 0.8),
         (
             "cross_hatching",
             lambda: (
                 1
-                - np.maximum(_lines(_grating(yy, xx, 45, 10), 0.05), _lines(_grating(yy, xx, -45, 10), 0.05))
+                - np.maximum(_lines(_grating(yy, xx, 45, 10), 0.12), _lines(_grating(yy, xx, -45, 10), 0.12))
             ),
             0.1,
             0.95,
         ),
         ("waves", lambda: _sine((yy + 7 * np.sin(2 * np.pi * xx / 48)) / 12), 0.1, 0.7),
         ("bullseyes", lambda: _bullseyes(yy, xx), 0.2, 0.8),
-        ("cells", cells, 0.1, 0.85),
+        ("cells", cells, 0.0, 0.75),
         ("mosaic", mosaic, 0.0, 1.0),
-        ("clouds", lambda: _noise(size, 15, sigma=10), 0.2, 0.9),
-        ("fine_grain", lambda: _noise(size, 16, sigma=0.8), 0.3, 0.7),
+        ("clouds", clouds, 0.3, 1.0),
+        ("fine_grain", lambda: _equalized(_noise(size, 16, sigma=0.8)), 0.2, 0.8),
         ("specks", specks, 0.05, 1.0),
         ("zigzag", lambda: _zigzag(yy, xx), 0.0, 1.0),
         ("hexagons", lambda: _hexagons(yy, xx), 0.15, 0.7),
@@ -328,8 +341,8 @@ def _procedural_specs(size: int) -> list[tuple[str, Callable[[], np.ndarray], fl
             0.1,
             0.9,
         ),
-        ("wood", wood, 0.3, 0.65),
-        ("marble", marble, 0.45, 1.0),
+        ("wood", wood, 0.1, 0.8),
+        ("marble", marble, 0.58, 1.0),
         ("diamonds", lambda: _square((xx + yy) / 20) != _square((xx - yy) / 20), 0.25, 0.75),
         ("labyrinth", labyrinth, 0.0, 0.45),
     ]

@@ -5,8 +5,11 @@ writes it atomically after checking it reads back, `load` checks every key, type
 the file and the field that does not fit. The layout is documented in docs/toy_benchmark.md. Means
 that have no images behind them are None (``null``); NaN is never written.
 
-Version 2 (this one) replaced version 1, a dictionary without a schema name, checked by a separate
-function; version 1 files are not read (their run folders are refused as another run anyway).
+Version 3 (this one) keeps the per-image values behind every mean (the confusion matrix of each
+unbiased test image, each image's digit, CBD and CBL per method), so that reports can give bootstrap
+intervals over images (`grid_saliency_tf.experiment.bootstrap_interval`). Version 2 (means only) and
+version 1 (a dictionary without a schema name) are not read: reading one names the version and says to
+evaluate again.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from grid_saliency_tf.experiment import Record
+import numpy as np
+
+from grid_saliency_tf.experiment import Record, RecordError
 from toy_benchmark.data.variant import NUM_CLASSES, NUM_DIGITS
 from toy_benchmark.evaluation.explainers import METHODS
 
@@ -46,6 +51,8 @@ class SegmentationMetrics:
         miou: Their mean over the defined classes, or None.
         num_images: Test images.
         confusion: 11 x 11 pixel counts, rows the true class, columns the predicted one.
+        confusion_per_image: One entry per image: its 11 x 11 confusion matrix, flattened row-major
+            (121 pixel counts); they sum to `confusion`.
     """
 
     iou_per_class: tuple[float | None, ...]
@@ -53,6 +60,7 @@ class SegmentationMetrics:
     miou: float | None
     num_images: int
     confusion: tuple[tuple[int, ...], ...]
+    confusion_per_image: tuple[tuple[int, ...], ...]
 
     def __post_init__(self) -> None:
         _check_length("iou_per_class", self.iou_per_class, NUM_CLASSES)
@@ -63,6 +71,13 @@ class SegmentationMetrics:
         _check_length("confusion", self.confusion, NUM_CLASSES)
         for row in self.confusion:
             _check_length("confusion", row, NUM_CLASSES)
+        _check_length("confusion_per_image", self.confusion_per_image, self.num_images)
+        for entry in self.confusion_per_image:
+            _check_length("confusion_per_image", entry, NUM_CLASSES * NUM_CLASSES)
+        per_image = np.asarray(self.confusion_per_image, np.int64).reshape(-1, NUM_CLASSES, NUM_CLASSES)
+        if not np.array_equal(per_image.sum(axis=0), np.asarray(self.confusion, np.int64)):
+            raise ValueError("Argument `confusion_per_image` must sum to `confusion`; received matrices whose sum "
+                             "differs from it.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,20 +90,32 @@ class MethodSummary:
         num_cbl_images_per_digit: Images behind each mCBL (bias texture present, saliency in the context).
         empty_fraction: Grid saliency only: share of valid requests whose mask ended empty.
         converged_fraction: Grid saliency only: share whose preservation loss converged (S2.1).
+        cbd_per_image, cbl_per_image: One entry per test image (the order of
+            `SaliencySummary.digit_per_image`): its CBD and CBL, None where the image does not count
+            towards the mean (an empty request; for CBL also no bias texture or no saliency in the context).
     """
 
     mcbd_per_digit: tuple[float | None, ...]
     mcbl_per_digit: tuple[float | None, ...]
     num_images_per_digit: tuple[int, ...]
     num_cbl_images_per_digit: tuple[int, ...]
+    cbd_per_image: tuple[float | None, ...]
+    cbl_per_image: tuple[float | None, ...]
     empty_fraction: float | None = None
     converged_fraction: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("mcbd_per_digit", "mcbl_per_digit", "num_images_per_digit", "num_cbl_images_per_digit"):
             _check_length(name, getattr(self, name), NUM_DIGITS)
-        for name in ("mcbd_per_digit", "mcbl_per_digit"):
+        for name in ("mcbd_per_digit", "mcbl_per_digit", "cbd_per_image", "cbl_per_image"):
             _check_unit_interval(name, getattr(self, name))
+        _check_length("cbl_per_image", self.cbl_per_image, len(self.cbd_per_image))
+        for name, counts in (("cbd_per_image", self.num_images_per_digit),
+                             ("cbl_per_image", self.num_cbl_images_per_digit)):
+            counted = sum(v is not None for v in getattr(self, name))
+            if counted != sum(counts):
+                raise ValueError(f"Argument `{name}` must have as many values as the means count ({sum(counts)}); "
+                                 f"received {counted}.")
         _check_unit_interval("empty_fraction", (self.empty_fraction,))
         _check_unit_interval("converged_fraction", (self.converged_fraction,))
 
@@ -101,16 +128,21 @@ class SaliencySummary:
         num_images: Test images explained.
         num_empty_requests: Images whose predicted request mask is empty (left out of every mean).
         methods: Method name to its summary.
+        digit_per_image: The digit of every test image, in the order of the methods' per-image values.
     """
 
     num_images: int
     num_empty_requests: int
     methods: dict[str, MethodSummary]
+    digit_per_image: tuple[int, ...]
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.methods if name not in METHODS]
         if not self.methods or unknown:
             raise ValueError(f"Argument `methods` must name some of {METHODS}; received {list(self.methods)}.")
+        _check_length("digit_per_image", self.digit_per_image, self.num_images)
+        for name, summary in self.methods.items():
+            _check_length(f"methods[{name!r}].cbd_per_image", summary.cbd_per_image, self.num_images)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +159,7 @@ class MetricsRecord(Record):
     """
 
     SCHEMA: ClassVar[str] = "toy_benchmark.metrics"
-    SCHEMA_VERSION: ClassVar[int] = 2
+    SCHEMA_VERSION: ClassVar[int] = 3
 
     run: dict[str, Any]
     datasets: dict[str, Any]
@@ -135,6 +167,17 @@ class MetricsRecord(Record):
     segmentation: SegmentationMetrics | None
     saliency: SaliencySummary
     seconds: float
+
+    @classmethod
+    def upgrade(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
+        """Refuses older versions: they hold means only, and the intervals need the per-image values.
+
+        Raises:
+            RecordError: Always, naming the version and what to do.
+        """
+        raise RecordError(f"schema version {version} of `{cls.SCHEMA}` cannot be read; this code reads version "
+                          f"{cls.SCHEMA_VERSION}, which keeps the per-image values behind every mean (for the "
+                          "bootstrap intervals): evaluate again (--overwrite)")
 
     def __post_init__(self) -> None:
         if set(self.datasets) != {"biased_test", "unbiased_test"}:

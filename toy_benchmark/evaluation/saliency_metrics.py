@@ -143,8 +143,9 @@ def summarize_saliency(records: SaliencyRecords) -> SaliencySummary:
         records: The per-image results.
 
     Returns:
-        Per method the per-digit means and counts; grid saliency also gets the empty and converged
-        fractions over the valid (non-empty) requests.
+        Per method the per-digit means and counts and the per-image values behind them (None where an
+        image does not count); grid saliency also gets the empty and converged fractions over the valid
+        (non-empty) requests.
     """
     valid = ~records.request_empty
     methods = {}
@@ -161,7 +162,14 @@ def summarize_saliency(records: SaliencyRecords) -> SaliencySummary:
         if name == "grid_saliency" and valid.any():
             fractions = {"empty_fraction": float(records.grid_empty[valid].mean()),
                          "converged_fraction": float(records.grid_converged[valid].mean())}
+        localized = valid & records.has_bias & records.cbl_defined[name]
         methods[name] = MethodSummary(tuple(per_digit_cbd), tuple(per_digit_cbl), tuple(n_cbd), tuple(n_cbl),
-                                      **fractions)
+                                      cbd_per_image=_where(records.cbd[name], valid),
+                                      cbl_per_image=_where(records.cbl[name], localized), **fractions)
     return SaliencySummary(num_images=int(records.digit.size), num_empty_requests=int(records.request_empty.sum()),
-                           methods=methods)
+                           methods=methods, digit_per_image=tuple(int(d) for d in records.digit))
+
+
+def _where(values: np.ndarray, counted: np.ndarray) -> tuple[float | None, ...]:
+    """Per image: the value where it counts towards the mean, else None."""
+    return tuple(float(v) if c else None for v, c in zip(values, counted))

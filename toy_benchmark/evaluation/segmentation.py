@@ -37,15 +37,17 @@ def segmentation_metrics(model: keras.Model, dataset: tf.data.Dataset) -> Segmen
             ``(batch, 64, 64)``).
 
     Returns:
-        The IoU per class and per digit, their mean, and the 11 x 11 confusion matrix; an IoU is None
-        where the class is neither present nor predicted.
+        The IoU per class and per digit, their mean, the 11 x 11 confusion matrix and each image's own
+        (for bootstrap intervals over images); an IoU is None where the class is neither present nor
+        predicted.
     """
-    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
-    count = 0
+    per_image = []
     for batch in dataset:
         images = batch["image"].numpy()
-        confusion += confusion_matrix(batch["label"].numpy(), predict_labels(model, images), NUM_CLASSES)
-        count += images.shape[0]
+        labels, predictions = batch["label"].numpy(), predict_labels(model, images)
+        per_image += [confusion_matrix(label, prediction, NUM_CLASSES) for label, prediction in zip(labels, predictions)]
+    stacked = np.array(per_image, np.int64).reshape(-1, NUM_CLASSES, NUM_CLASSES)
+    confusion, count = stacked.sum(axis=0), len(per_image)
     iou, defined = iou_per_class(confusion, return_defined=True)
     per_class = tuple(float(v) if d else None for v, d in zip(iou, defined))
     return SegmentationMetrics(
@@ -54,4 +56,5 @@ def segmentation_metrics(model: keras.Model, dataset: tf.data.Dataset) -> Segmen
         miou=float(iou[defined].mean()) if defined.any() else None,
         num_images=count,
         confusion=tuple(tuple(int(v) for v in row) for row in confusion),
+        confusion_per_image=tuple(tuple(int(v) for v in matrix.ravel()) for matrix in stacked),
     )
