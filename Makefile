@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
+# Two test processes: on 2 cores much of a test is single-threaded Python (tracing, file work).
+PYTEST_WORKERS ?= 2
 
 .PHONY: venv test test-slow demo bench clean
 
@@ -18,7 +20,7 @@ $(STAMP): $(PY) setup.py
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS) tests
+	$(PY) -m pytest -q -m "not slow" -n $(PYTEST_WORKERS) $(PYTEST_ARGS) tests
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m "slow" $(PYTEST_ARGS) tests

@@ -28,7 +28,7 @@ setup(
         "pycocotools>=2.0.7",
     ],
     extras_require={
-        "test": ["pytest>=8", "matplotlib>=3.8"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "matplotlib>=3.8"],
         "viz": ["matplotlib>=3.8"],
     },
     entry_points={

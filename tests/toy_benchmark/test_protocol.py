@@ -149,6 +149,7 @@ def test_aggregate_builds_fig4_matrices_and_effect_checks():
     assert not any(checks.values())
 
 
+@pytest.mark.slow  # about 2 minutes: three tiny benchmark runs end to end (resume, skip, re-evaluate)
 def test_runs_resume_and_finished_runs_are_skipped(tmp_path):
     lines = []
     runs, report_dir = tmp_path / "runs", tmp_path / "report"
