@@ -14,7 +14,9 @@ last epoch). `--stage=report` evaluates every trained network (resumable: one ev
 setting, `<run>/levers/n<num_test>-init<value>/`, so evaluation-only levers reuse the trained networks)
 and prints one row per variant: the IoU drop, grid saliency mCBD and grid / IG / VG / SG mCBL of the
 biased digit with bootstrap 95% intervals over images, each effect check, and the pass rate. Variants
-whose networks are not trained yet are listed as missing. The numbers depend on the machine only
+whose networks are not trained yet are listed as missing. The process is set up as the toy binaries
+set theirs (`make_reproducible(--global_seed)`, op determinism on), so a variant's networks are the
+ones `make demo` or `toy-sweep` would train with the same settings. The numbers depend on the machine only
 through floating-point order; the time on its load.
 """
 
@@ -26,7 +28,7 @@ from typing import Any
 
 from absl import app, flags
 
-from toy_benchmark.benchmark import PROFILES, RunSpec, effect_checks, group_intervals, train_one
+from toy_benchmark.benchmark import PROFILES, RunSpec, effect_checks, group_intervals, make_reproducible, train_one
 from toy_benchmark.data.sources import resolve_sources
 from toy_benchmark.data.variant import DatasetVariant
 from toy_benchmark.evaluation import evaluate
@@ -42,6 +44,8 @@ _RUNS_DIR = flags.DEFINE_string("runs_dir", None, "Folder of the runs.", require
 _STAGE = flags.DEFINE_enum("stage", "report", ["train", "report"], "Train every network, or evaluate and report.")
 _NUM_VARIANTS = flags.DEFINE_integer("num_variants", len(VARIANTS), "Use the first N variants.")
 _NUM_TEST = flags.DEFINE_integer("num_test", PROFILES["quick"].num_test, "Test images per evaluation.")
+_GLOBAL_SEED = flags.DEFINE_integer("global_seed", 0, "Global seed of Python, NumPy and TensorFlow, with op "
+                                    "determinism on (toy_benchmark.benchmark.make_reproducible), as the binaries.")
 _GRID_INITIAL_VALUE = flags.DEFINE_float("grid_initial_value", PROFILES["quick"].grid_initial_value,
                                          "Initial mask value of grid saliency.")
 
@@ -97,6 +101,9 @@ def _row(variant, intervals, checks) -> str:
 
 def main(argv):
     del argv
+    # As every toy binary (so `make demo`) does; networks this script trained without it (session 4) had
+    # other weights than the demo's with the same settings.
+    make_reproducible(_GLOBAL_SEED.value, op_determinism=True)
     variants = VARIANTS[: _NUM_VARIANTS.value]
     sources = resolve_sources()
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731

@@ -15,7 +15,7 @@ import dataclasses
 import os
 import struct
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -24,7 +24,8 @@ import tensorflow as tf
 from deeplab_utils.labels import cityscapes_label_ids_to_train_ids
 
 __all__ = ["CityscapesExample", "list_examples", "image_size", "check_sizes", "read_example",
-           "make_image_dataset", "train_ids_of", "select_shard", "IMAGE_SUFFIX", "LABEL_SUFFIX"]
+           "make_image_dataset", "decode_in_order", "DECODE_PARALLELISM", "train_ids_of", "select_shard",
+           "IMAGE_SUFFIX", "LABEL_SUFFIX"]
 
 IMAGE_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_labelIds.png"
@@ -161,6 +162,33 @@ def _train_ids(label_ids: np.ndarray, shape: tuple[int, int], path: Path) -> np.
     return cityscapes_label_ids_to_train_ids(label_ids)
 
 
+#: Images decoded at once ahead of the consumer (the explanation of an image takes seconds, a decode
+#: milliseconds, so two parallel decodes and one finished image waiting are enough).
+DECODE_PARALLELISM = 2
+
+
+def decode_in_order(dataset: tf.data.Dataset, load: Callable[..., Any]) -> tf.data.Dataset:
+    """``dataset.map(load)`` in parallel and in order, one element ahead, with tf.data autotuning off.
+
+    Autotuning is off on purpose: with it on, the iterator's ``next`` intermittently waited about as
+    long as the optimisation that ran before it (1 to 2.5 s per image on 2 CPU cores, in roughly 4 of
+    10 runs of ``benchmarks/bench_coco.py`` and ``bench_cityscapes.py --sections share``), which put
+    up to 30 % of a job's time outside the optimisation; with a fixed parallelism and autotuning off
+    no run waited (BENCHMARKS.md, "Cityscapes statistics", session 5).
+
+    Args:
+        dataset: Elements to decode (paths and indices).
+        load: Maps one element to its decoded tensors.
+
+    Returns:
+        The decoding dataset.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return (dataset.map(load, num_parallel_calls=DECODE_PARALLELISM, deterministic=True).prefetch(1)
+            .with_options(options))
+
+
 def make_image_dataset(examples: Sequence[CityscapesExample]) -> tf.data.Dataset:
     """A tf.data pipeline decoding the examples in parallel, in order, one ahead of its consumer.
 
@@ -178,7 +206,7 @@ def make_image_dataset(examples: Sequence[CityscapesExample]) -> tf.data.Dataset
         label = tf.io.decode_png(tf.io.read_file(label_path), channels=1)
         return index, image, label
 
-    return dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(1)
+    return decode_in_order(dataset, load)
 
 
 def train_ids_of(label_ids: np.ndarray, example: CityscapesExample, shape: tuple[int, int]) -> np.ndarray:

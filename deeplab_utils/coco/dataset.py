@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 from pycocotools.coco import COCO
 
-from deeplab_utils.cityscapes.dataset import select_shard
+from deeplab_utils.cityscapes.dataset import decode_in_order, select_shard
 from deeplab_utils.labels import COCO_CATEGORY_IDS_OF_VOC, IGNORE_LABEL, PASCAL_VOC
 
 __all__ = ["CocoImage", "CocoDataset", "STUFF_OTHER_ID", "load_dataset", "ground_truth_maps", "make_image_dataset"]
@@ -205,4 +205,4 @@ def make_image_dataset(images: Sequence[CocoImage]) -> tf.data.Dataset:
     def load(index: tf.Tensor, path: tf.Tensor):
         return index, tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
 
-    return dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(1)
+    return decode_in_order(dataset, load)

@@ -58,6 +58,22 @@ def test_the_tf_data_pipeline_reads_the_same(fixture_root):
         np.testing.assert_array_equal(train_ids_of(label_ids, examples[index], image.shape[:2]), expected_truth)
 
 
+def test_the_image_pipelines_decode_in_order_with_a_fixed_parallelism_and_no_autotuning(fixture_root, tmp_path):
+    # With tf.data autotuning on, `next` intermittently waited about as long as the optimisation before it
+    # (up to 30 % of a job outside the optimisation, BENCHMARKS.md session 5); both jobs' readers turn it off.
+    from deeplab_utils.coco.dataset import load_dataset
+    from deeplab_utils.coco.dataset import make_image_dataset as make_coco_dataset
+    from deeplab_utils.coco.testing import write_coco_fixture
+
+    paths = write_coco_fixture(tmp_path)
+    coco = load_dataset(paths["images"], paths["instances"])
+    for dataset, count in ((make_image_dataset(list_examples(fixture_root)), 4), (make_coco_dataset(coco.images), 6)):
+        assert dataset.options().autotune.enabled is False
+        assert [int(element[0]) for element in dataset.as_numpy_iterator()] == list(range(count))
+        graph = dataset._as_serialized_graph().numpy().decode("latin-1")  # noqa: SLF001 (no public view)
+        assert "ParallelMapDatasetV2" in graph
+
+
 def test_street_scene_objects():
     image, labels, _ = street_scene(objects=("person_beside_bicycle",), seed=3)
     assert set(np.unique(labels)) >= {7, 8, 11, 17, 20, 21, 23, 24, 33}
