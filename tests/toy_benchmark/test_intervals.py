@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from grid_saliency_tf.experiment import bootstrap_interval
-from toy_benchmark.benchmark import RunSpec, effect_checks, group_intervals
+from toy_benchmark.benchmark import MIN_CBL_IMAGES, RunSpec, effect_checks, group_intervals
 from toy_benchmark.evaluation import MethodSummary, MetricsRecord, SaliencySummary, SegmentationMetrics
 
 METHODS = ("grid_saliency", "vanilla_gradient")
@@ -91,6 +91,21 @@ def test_checks_pass_only_where_the_interval_supports_the_effect():
                       "gradients_localize_worse": True}
     unbiased, biased = _pair(rng, grid_cbl=[1.0] * 19 + [0.9])
     assert all(effect_checks({"g": group_intervals([unbiased], {BIASED: biased}, METHODS)}, METHODS)["g"].values())
+
+
+def test_localisation_checks_need_enough_images():
+    """Issue #13: at the paper's initial value 0.5 only 4 of 20 biased-digit masks kept context, all on the
+    bias: mCBL 1.00 [1.00, 1.00] on 4 images "passed". Fewer than MIN_CBL_IMAGES images pass nothing."""
+    rng = np.random.default_rng(2)
+    few = [1.0] * (MIN_CBL_IMAGES - 1) + [None] * (21 - MIN_CBL_IMAGES)
+    unbiased, biased = _pair(rng, grid_cbl=few)
+    intervals = group_intervals([unbiased], {BIASED: biased}, METHODS)
+    cbl = intervals["mcbl/grid_saliency"]["biased_digits"]
+    assert (cbl["low"], cbl["num_units"]) == (1.0, MIN_CBL_IMAGES - 1)
+    assert intervals["differences"]["grid_minus_best_gradient_cbl"]["low"] > 0
+    checks = effect_checks({"g": intervals}, METHODS)["g"]
+    assert not checks["grid_cbl_at_least_0.9"] and not checks["gradients_localize_worse"]
+    assert all(effect_checks({"g": intervals}, METHODS, min_images=MIN_CBL_IMAGES - 1)["g"].values())
 
 
 def test_overlapping_intervals_detect_nothing():

@@ -2,7 +2,7 @@
 and the report (paper Sec. 4.2, Fig. 4, S10, S11)."""
 
 from toy_benchmark.benchmark.aggregation import MEASURES, ROW_LABELS, aggregate, profile_summary
-from toy_benchmark.benchmark.effects import CBL_THRESHOLD, EFFECT_MARGIN, GRADIENT_METHODS, effect_checks
+from toy_benchmark.benchmark.effects import CBL_THRESHOLD, EFFECT_MARGIN, GRADIENT_METHODS, MIN_CBL_IMAGES, effect_checks
 from toy_benchmark.benchmark.intervals import ENTRIES, group_intervals
 from toy_benchmark.benchmark.profiles import (NUM_TEXTURES, PAPER, PARAMETER_SWEEPS, PROFILES, Profile,
                                               grid_saliency_default)
@@ -15,6 +15,7 @@ from toy_benchmark.benchmark.specs import RunSpec, SweepSpec, plan_runs, plan_sw
 __all__ = [
     "EFFECT_MARGIN",
     "CBL_THRESHOLD",
+    "MIN_CBL_IMAGES",
     "ENTRIES",
     "GRADIENT_METHODS",
     "group_intervals",

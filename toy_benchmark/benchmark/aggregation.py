@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from grid_saliency_tf.experiment import to_json_value
-from toy_benchmark.benchmark.effects import CBL_THRESHOLD, EFFECT_MARGIN, effect_checks
+from toy_benchmark.benchmark.effects import CBL_THRESHOLD, EFFECT_MARGIN, MIN_CBL_IMAGES, effect_checks
 from toy_benchmark.benchmark.intervals import group_intervals
 from toy_benchmark.benchmark.profiles import Profile
 from toy_benchmark.benchmark.specs import RunSpec, SweepSpec
@@ -124,7 +124,8 @@ def aggregate(profile: Profile, metrics: Mapping[RunSpec, MetricsRecord],
             result["summary"][name] = {key: _diagonal(matrix) for key, matrix in matrices.items()}
             result["intervals"][name] = group_intervals(unbiased, biased, profile.methods, seed=seed)
     result["effect"] = effect_checks(result["intervals"], profile.methods)
-    result["effect_thresholds"] = {"margin": EFFECT_MARGIN, "cbl_threshold": CBL_THRESHOLD}
+    result["effect_thresholds"] = {"margin": EFFECT_MARGIN, "cbl_threshold": CBL_THRESHOLD,
+                                   "min_cbl_images": MIN_CBL_IMAGES}
     for spec, m in (sweeps or {}).items():
         result["sweeps"].setdefault(spec.parameter, {}).setdefault(f"{spec.value:g}", []).append(_sweep_entry(spec, m))
     result["timing"] = dict(timing or {})

@@ -11,13 +11,17 @@ from typing import Any
 
 from toy_benchmark.benchmark.intervals import GRADIENT_METHODS
 
-__all__ = ["CBL_THRESHOLD", "EFFECT_MARGIN", "GRADIENT_METHODS", "effect_checks"]
+__all__ = ["CBL_THRESHOLD", "EFFECT_MARGIN", "GRADIENT_METHODS", "MIN_CBL_IMAGES", "effect_checks"]
 
 #: How much higher the biased digit's grid saliency mCBD must be to count as "clearly higher", and how
 #: much lower its IoU must be to count as a drop (absolute, on the means, both in [0, 1]).
 EFFECT_MARGIN = 0.05
 #: The lower bound of the biased digit's grid saliency mCBL interval must reach this (the issue's 0.9).
 CBL_THRESHOLD = 0.9
+#: The localisation checks need at least this many images whose CBL counts (a non-empty mask on the
+#: biased digit): half of the quick profile's 20 biased-digit test images. A bootstrap over 4 images
+#: of CBL 1 gives the interval [1, 1], which says nothing (issue #13, session-4 initial-value lever).
+MIN_CBL_IMAGES = 10
 
 
 def _get(intervals: Mapping[str, Any], measure: str, entry: str) -> Mapping[str, float] | None:
@@ -25,7 +29,8 @@ def _get(intervals: Mapping[str, Any], measure: str, entry: str) -> Mapping[str,
 
 
 def effect_checks(intervals: Mapping[str, Mapping[str, Any]], methods: Iterable[str], *,
-                  margin: float = EFFECT_MARGIN, cbl_threshold: float = CBL_THRESHOLD) -> dict[str, dict[str, bool]]:
+                  margin: float = EFFECT_MARGIN, cbl_threshold: float = CBL_THRESHOLD,
+                  min_images: int = MIN_CBL_IMAGES) -> dict[str, dict[str, bool]]:
     """Checks the paper's effect in every backbone/strength group, on 95% bootstrap intervals over images.
 
     * ``iou_drop``: the paired interval of the IoU drop (unbiased network minus biased network on the
@@ -34,9 +39,10 @@ def effect_checks(intervals: Mapping[str, Mapping[str, Any]], methods: Iterable[
       intervals of the other digits and of the unbiased network at those digits (no overlap), and its
       mean exceeds theirs by at least ``margin``.
     * ``grid_cbl_at_least_0.9``: the lower bound of the interval of grid saliency mCBL of the biased
-      digits is at least ``cbl_threshold`` (0.9).
+      digits is at least ``cbl_threshold`` (0.9), over at least ``min_images`` images.
     * ``gradients_localize_worse``: the paired interval of grid saliency's CBL minus the best gradient
-      method's (VG, IG or SG, whichever has the highest mCBL), on the same images, lies above 0.
+      method's (VG, IG or SG, whichever has the highest mCBL), on the same images (at least
+      ``min_images``), lies above 0.
 
     A check whose intervals are missing (no run, no image) is left out.
 
@@ -45,6 +51,7 @@ def effect_checks(intervals: Mapping[str, Mapping[str, Any]], methods: Iterable[
         methods: The methods evaluated.
         margin: The margin on the means of "lower" and "higher", in [0, 1].
         cbl_threshold: The lowest accepted lower bound of grid saliency mCBL.
+        min_images: The fewest images a localisation check may rest on.
 
     Returns:
         Per group, check name to whether it holds.
@@ -67,9 +74,11 @@ def effect_checks(intervals: Mapping[str, Mapping[str, Any]], methods: Iterable[
             group_checks["grid_cbd_detects"] = bool(detects)
         grid_cbl = _get(entries, "mcbl/grid_saliency", "biased_digits")
         if grid_cbl is not None:
-            group_checks["grid_cbl_at_least_0.9"] = bool(grid_cbl["low"] >= cbl_threshold)
+            group_checks["grid_cbl_at_least_0.9"] = bool(grid_cbl["low"] >= cbl_threshold
+                                                         and grid_cbl["num_units"] >= min_images)
             difference = differences.get("grid_minus_best_gradient_cbl")
             if difference is not None and any(m in methods for m in GRADIENT_METHODS):
-                group_checks["gradients_localize_worse"] = bool(difference["low"] > 0)
+                group_checks["gradients_localize_worse"] = bool(difference["low"] > 0
+                                                                and difference["num_units"] >= min_images)
         checks[group] = group_checks
     return checks

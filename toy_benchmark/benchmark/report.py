@@ -120,7 +120,8 @@ def _numbers(aggregated: Mapping[str, Any]) -> list[str]:
              f"the other digits and of the unbiased network, and the means differ by at least "
              f"{thresholds.get('margin', '-')}; the lower bound of grid saliency mCBL is at least "
              f"{thresholds.get('cbl_threshold', '-')}; the paired interval of grid saliency's CBL minus the best gradient method's (same "
-             "images) lies above 0.", "",
+             "images) lies above 0; both localisation checks rest on at least "
+             f"{thresholds.get('min_cbl_images', '-')} images.", "",
              "| group | IoU drop of the biased digit | grid mCBD detects the bias | grid mCBL >= 0.9 (lower bound) | "
              "VG/IG/SG localize worse |", "|---|---|---|---|---|"]
     for group, checks in aggregated["effect"].items():
