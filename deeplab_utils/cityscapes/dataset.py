@@ -171,10 +171,10 @@ def decode_in_order(dataset: tf.data.Dataset, load: Callable[..., Any]) -> tf.da
     """``dataset.map(load)`` in parallel and in order, one element ahead, with tf.data autotuning off.
 
     Autotuning is off on purpose: with it on, the iterator's ``next`` intermittently waited about as
-    long as the optimisation that ran before it (1 to 2.5 s per image on 2 CPU cores, in roughly 4 of
-    10 runs of ``benchmarks/bench_coco.py`` and ``bench_cityscapes.py --sections share``), which put
+    long as the optimisation that ran before it (1 to 2.5 s per image on 2 CPU cores, in 13 of 37
+    runs of ``benchmarks/bench_coco.py`` and ``bench_cityscapes.py --sections share``), which put
     up to 30 % of a job's time outside the optimisation; with a fixed parallelism and autotuning off
-    no run waited (BENCHMARKS.md, "Cityscapes statistics", session 5).
+    none of 19 runs waited (BENCHMARKS.md, "Cityscapes statistics", session 5).
 
     Args:
         dataset: Elements to decode (paths and indices).
