@@ -14,7 +14,9 @@ from grid_saliency_tf.experiment import RecordError
 from toy_benchmark.evaluation import (METHODS, ExplainerPool, MetricsRecord, SaliencyRecords, evaluate, load_model,
                                      summarize_saliency)
 from toy_benchmark.models import ToyUNet
+from toy_benchmark.data.streaming import make_dataset
 from toy_benchmark.data.variant import DatasetVariant
+from toy_benchmark.evaluation.segmentation import segmentation_metrics
 
 BIASED = DatasetVariant("strong", 3, 7, split="test", num_samples=20)
 UNBIASED = DatasetVariant("none", split="test", num_samples=20)
@@ -33,7 +35,7 @@ def test_evaluate_writes_schema_valid_metrics_and_examples(tiny_model_path, tmp_
     metrics = evaluate(model, tmp_path, biased_test=BIASED, unbiased_test=UNBIASED, batch_size=10,
                        grid_saliency={"steps": 3}, info={"model": tiny_model_path})
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
-    assert (on_disk["schema"], on_disk["schema_version"]) == ("toy_benchmark.metrics", 3)
+    assert (on_disk["schema"], on_disk["schema_version"]) == ("toy_benchmark.metrics", 4)
     assert MetricsRecord.from_dict(on_disk) == metrics == MetricsRecord.load(tmp_path / "metrics.json")
     assert metrics.seconds > 0
     assert set(on_disk["saliency"]["methods"]) == set(METHODS)
@@ -55,6 +57,28 @@ def test_evaluate_writes_schema_valid_metrics_and_examples(tiny_model_path, tmp_
                 assert np.mean(values) == pytest.approx(entry["mcbd_per_digit"][digit]), method
     assert on_disk["settings"]["grid_saliency"]["steps"] == 3
     assert (tmp_path / "examples.png").stat().st_size > 0 or on_disk["saliency"]["num_empty_requests"] == 20
+    # Version 4: the IoU on the biased test set, from the predictions the requests came from, equals a
+    # separate pass over that set.
+    assert metrics.biased_segmentation == segmentation_metrics(model, make_dataset(BIASED, batch_size=7))
+
+
+def test_a_finished_version_3_evaluation_gets_its_biased_test_iou_once(tiny_model_path, tmp_path):
+    """A folder evaluated before version 4 is resumed, not redone: one forward pass adds the biased test
+    set's IoU (for the bias-reliance check) and the record is saved; the saliency values stay."""
+    arguments = dict(biased_test=BIASED, unbiased_test=UNBIASED, batch_size=10, grid_saliency={"steps": 3})
+    fresh = evaluate(tiny_model_path, tmp_path, **arguments)
+    old = json.loads((tmp_path / "metrics.json").read_text())
+    old["schema_version"] = 3
+    del old["biased_segmentation"]
+    (tmp_path / "metrics.json").write_text(json.dumps(old))
+    assert MetricsRecord.load(tmp_path / "metrics.json").biased_segmentation is None
+    completed = evaluate(tiny_model_path, tmp_path, **arguments)
+    assert completed == fresh  # same numbers; seconds are the first run's
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["schema_version"] == 4 and on_disk["biased_segmentation"]["num_images"] == 20
+    stamp = (tmp_path / "metrics.json").stat().st_mtime_ns
+    assert evaluate(tiny_model_path, tmp_path, **arguments) == fresh
+    assert (tmp_path / "metrics.json").stat().st_mtime_ns == stamp  # complete now: not written again
 
 
 def test_a_parameter_sweep_traces_grid_saliency_once_and_logs_no_retracing(tiny_model_path, tmp_path):
@@ -115,8 +139,9 @@ def _method_entry():
 
 
 def test_metrics_record_rejects_bad_fields():
-    good = {"schema": "toy_benchmark.metrics", "schema_version": 3, "run": {}, "seconds": 1.0,
+    good = {"schema": "toy_benchmark.metrics", "schema_version": 4, "run": {}, "seconds": 1.0,
             "datasets": {"biased_test": {}, "unbiased_test": None}, "settings": {}, "segmentation": None,
+            "biased_segmentation": None,
             "saliency": {"num_images": 0, "num_empty_requests": 0, "methods": {"grid_saliency": _method_entry()},
                          "digit_per_image": []}}
     MetricsRecord.from_dict(good)
@@ -137,6 +162,7 @@ def test_metrics_record_rejects_bad_fields():
     bad["saliency"]["methods"]["grid_saliency"]["cbl_per_image"] = [None]
     with pytest.raises(RecordError, match="`cbd_per_image` must have as many values as the means count"):
         MetricsRecord.from_dict(bad)
+    assert MetricsRecord.from_dict({**good, "schema_version": 3}).biased_segmentation is None
     with pytest.raises(RecordError, match="schema version 1"):
         MetricsRecord.from_dict({**good, "schema_version": 1})
     # Version 2 held means only: refused with what to do, not read without its per-image values.

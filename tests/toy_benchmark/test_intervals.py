@@ -1,5 +1,7 @@
 """Bootstrap intervals over images for the benchmark's means and the interval-based effect checks (issue #13)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -11,8 +13,16 @@ METHODS = ("grid_saliency", "vanilla_gradient")
 BIASED = RunSpec("vgg16", "strong", 3, 0, 0)
 
 
-def _record(digits, grid_cbl, gradient_cbl, cbd, confusions):
-    """A record from per-image values (None: the image does not count), digits 0..9."""
+def _segmentation(confusions):
+    total = np.sum(confusions, axis=0)
+    return SegmentationMetrics((0.5,) * 11, (0.5,) * 10, 0.5, len(confusions),
+                               tuple(tuple(int(v) for v in row) for row in total),
+                               tuple(tuple(int(v) for v in m.ravel()) for m in confusions))
+
+
+def _record(digits, grid_cbl, gradient_cbl, cbd, confusions, own_confusions=None):
+    """A record from per-image values (None: the image does not count), digits 0..9; ``own_confusions``
+    are those on the biased test set (None: a version-3 record without them)."""
     def summary(cbl):
         per_digit = lambda values: tuple(  # noqa: E731
             float(np.mean(v)) if (v := [x for x, d in zip(values, digits) if d == k and x is not None]) else None
@@ -21,12 +31,10 @@ def _record(digits, grid_cbl, gradient_cbl, cbd, confusions):
                                      for k in range(10))
         return MethodSummary(per_digit(cbd), per_digit(cbl), count(cbd), count(cbl), tuple(cbd), tuple(cbl))
 
-    total = np.sum(confusions, axis=0)
-    segmentation = SegmentationMetrics((0.5,) * 11, (0.5,) * 10, 0.5, len(confusions),
-                                       tuple(tuple(int(v) for v in row) for row in total),
-                                       tuple(tuple(int(v) for v in m.ravel()) for m in confusions))
     return MetricsRecord(run={}, datasets={"biased_test": {}, "unbiased_test": {}}, settings={}, seconds=1.0,
-                         segmentation=segmentation, saliency=SaliencySummary(
+                         segmentation=_segmentation(confusions),
+                         biased_segmentation=None if own_confusions is None else _segmentation(own_confusions),
+                         saliency=SaliencySummary(
                              len(digits), 0, {"grid_saliency": summary(grid_cbl), "vanilla_gradient": summary(gradient_cbl)},
                              tuple(digits)))
 
@@ -37,7 +45,7 @@ def _confusion(digit, hit):
     return matrix
 
 
-def _pair(rng, *, num_images=200, grid_cbl=None, hit_biased=0, hit_unbiased=60):
+def _pair(rng, *, num_images=200, grid_cbl=None, hit_biased=0, hit_unbiased=60, hit_own=None):
     digits = [i % 10 for i in range(num_images)]
     grid = [(grid_cbl[i // 10] if grid_cbl is not None else float(rng.uniform(0.8, 1.0))) if d == 3 else None
             for i, d in enumerate(digits)]
@@ -46,8 +54,9 @@ def _pair(rng, *, num_images=200, grid_cbl=None, hit_biased=0, hit_unbiased=60):
     unbiased_cbd = [float(rng.uniform(0.0, 0.02)) for _ in digits]
     hits = lambda hit3: [_confusion(d, hit3 if d == 3 else 70) for d in digits]  # noqa: E731
     none = [None] * num_images
+    own = None if hit_own is None else hits(hit_own)
     return (_record(digits, none, none, unbiased_cbd, hits(hit_unbiased)),
-            _record(digits, grid, gradient, biased_cbd, hits(hit_biased)))
+            _record(digits, grid, gradient, biased_cbd, hits(hit_biased), own))
 
 
 def test_intervals_match_the_shared_bootstrap_and_count_images_and_networks():
@@ -127,3 +136,48 @@ def test_iou_of_networks_measured_on_other_images_is_refused():
     _, fewer = _pair(np.random.default_rng(0), num_images=100)
     with pytest.raises(ValueError, match="Argument `metrics` must hold IoUs measured on the same unbiased test images"):
         group_intervals([unbiased], {BIASED: fewer}, METHODS)
+
+
+def test_an_iou_drop_without_reliance_on_the_bias_is_no_learned_bias():
+    """Issue #13, bias texture 7: the biased network's digit-3 IoU on the unbiased test set dropped (0.77 to
+    0.41: the IoU-drop check passed), but it was as low on its own biased test set (it segmented 3 worse
+    everywhere and kept its prediction with the context replaced by any constant), so there was no
+    context bias for grid saliency to find. The reliance (IoU on the biased test images minus on the
+    same images with unbiased textures, paired) tells the two apart."""
+    rng = np.random.default_rng(3)
+    unbiased, worse_everywhere = _pair(rng, hit_biased=30, hit_own=30)
+    intervals = group_intervals([unbiased], {BIASED: worse_everywhere}, METHODS)
+    reliance = intervals["differences"]["bias_reliance"]
+    assert reliance["estimate"] == pytest.approx(0.0) and reliance["num_units"] == 200
+    assert reliance["num_networks"] == 1
+    checks = effect_checks({"g": intervals}, METHODS)["g"]
+    assert checks["iou_drop"] and not checks["bias_learned"]
+    # A network that relies on its texture: 90 of 100 digit pixels with it, 30 without.
+    unbiased, relies = _pair(rng, hit_biased=30, hit_own=90)
+    intervals = group_intervals([unbiased], {BIASED: relies}, METHODS)
+    reliance = intervals["differences"]["bias_reliance"]
+    assert (reliance["estimate"], reliance["low"]) == pytest.approx((0.6, 0.6))  # same in every image
+    assert effect_checks({"g": intervals}, METHODS)["g"]["bias_learned"]
+    # Without the biased test set's IoU (a version-3 record) the check is left out, not guessed.
+    unbiased, old = _pair(rng, hit_biased=30)
+    intervals = group_intervals([unbiased], {BIASED: old}, METHODS)
+    assert intervals["differences"]["bias_reliance"] is None
+    assert "bias_learned" not in effect_checks({"g": intervals}, METHODS)["g"]
+    # Measured on other images than the unbiased test set's (another count): not paired, left out.
+    unbiased, relies = _pair(rng, hit_biased=30, hit_own=90)
+    own = relies.biased_segmentation
+    fewer = dataclasses.replace(relies, biased_segmentation=_segmentation(
+        np.reshape(own.confusion_per_image[:100], (100, 11, 11))))
+    assert group_intervals([unbiased], {BIASED: fewer}, METHODS)["differences"]["bias_reliance"] is None
+
+
+def test_bias_reliance_pairs_each_network_with_its_own_bias_digit():
+    rng = np.random.default_rng(4)
+    unbiased, three = _pair(rng, hit_biased=20, hit_own=80)
+    digits = [i % 10 for i in range(200)]
+    five = _record(digits, [None] * 200, [None] * 200, [0.0] * 200,
+                   [_confusion(d, 50 if d == 5 else 70) for d in digits],
+                   [_confusion(d, 60 if d == 5 else 70) for d in digits])
+    biased = {BIASED: three, RunSpec("vgg16", "strong", 5, 0, 0): five}
+    reliance = group_intervals([unbiased], biased, METHODS)["differences"]["bias_reliance"]
+    assert reliance["estimate"] == pytest.approx((0.6 + 0.1) / 2) and reliance["num_networks"] == 2

@@ -9,6 +9,10 @@ the test images it rests on, from the per-image values of `metrics.json` (versio
   resamples the images' confusion matrices and recomputes the IoU of their sum. Every network of a
   profile is measured on the same unbiased test images, so the per-image matrices of all networks are
   resampled together, and the IoU drop (unbiased network minus biased network) is a paired difference.
+* Bias reliance: a biased network's IoU of its bias digit on its own (biased) test set minus on the
+  unbiased test set. The two sets hold the same digits, placements and context masks (only the
+  textures differ), so it is paired by image too: how much the network loses when its bias texture is
+  swapped for another, the counterfactual of Sec. 4.2's induced bias.
 * mCBD, mCBL (Eq. 6, 7): the units are (network, image) pairs; the statistic is the mean over the
   matrix cells of the per-cell means, as the Fig. 4 summary computes it (one cell: one network and
   digit).
@@ -96,7 +100,27 @@ def _iou_intervals(unbiased: Sequence[MetricsRecord], biased: Sequence[tuple[int
               "other_digits": _interval(matrices, other_digits, len(biased), **kwargs),
               "unbiased_network": _interval(matrices, unbiased_network, len(unbiased), **kwargs) if unbiased else None}
     result["drop"] = _interval(matrices, drop, len(records), **kwargs) if unbiased else None
+    result["reliance"] = _reliance_interval(matrices[:, : len(biased)], biased, digits, **kwargs)
     return result
+
+
+def _reliance_interval(unbiased_test: np.ndarray, biased: Sequence[tuple[int, MetricsRecord]], digits: np.ndarray, *,
+                       seed: int, num_resamples: int) -> dict[str, Any] | None:
+    """Mean over the biased networks of their bias digit's IoU on the biased test set minus on the unbiased
+    one, paired by image; None where a record lacks the biased test set's IoU (version 3) or its images
+    are not as many as the unbiased test set's (then they are not the same images)."""
+    counts = {m.biased_segmentation.num_images for _, m in biased if m.biased_segmentation is not None}
+    if any(m.biased_segmentation is None for _, m in biased) or counts != {unbiased_test.shape[0]}:
+        return None
+    own = np.stack([np.asarray(m.biased_segmentation.confusion_per_image, np.float64) for _, m in biased], axis=1)
+    both = np.concatenate([own.reshape(unbiased_test.shape), unbiased_test], axis=1)
+    rows = np.arange(len(biased))
+
+    def reliance(sample: np.ndarray) -> float:
+        iou = _iou_of_sum(sample)
+        return _mean_of_defined(iou[rows, digits] - iou[len(biased) + rows, digits])
+
+    return _interval(both, reliance, len(biased), seed=seed, num_resamples=num_resamples)
 
 
 def _grouped_mean(sample: np.ndarray) -> float:
@@ -155,7 +179,7 @@ def group_intervals(unbiased: Sequence[MetricsRecord], biased: Mapping[RunSpec, 
 
     Args:
         unbiased: The evaluation records of the unbiased networks (row N of Fig. 4).
-        biased: Per biased run, its evaluation record (metrics.json version 3: per-image values).
+        biased: Per biased run, its evaluation record (metrics.json version 3 or 4: per-image values).
         methods: The methods evaluated.
         seed: Seed of every resampling (the intervals are reproducible).
         num_resamples: Bootstrap resamples per interval.
@@ -164,7 +188,9 @@ def group_intervals(unbiased: Sequence[MetricsRecord], biased: Mapping[RunSpec, 
         JSON data: ``{measure: {entry: interval | None}}`` for ``miou`` and ``<mcbd|mcbl>/<method>``,
         entries `ENTRIES` (an interval: ``{"estimate", "low", "high", "num_units", "confidence",
         "num_networks"}``, ``num_units`` the images), and ``"differences"``: ``"iou_drop"`` (unbiased
-        network minus biased digits, paired by image) and ``"grid_minus_best_gradient_cbl"`` (paired by
+        network minus biased digits, paired by image), ``"bias_reliance"`` (the biased networks' IoU of their
+        bias digit on their biased test set minus on the unbiased one, paired by image; None for version-3
+        records) and ``"grid_minus_best_gradient_cbl"`` (paired by
         image, against the gradient method with the highest mCBL of the biased digits, named in
         ``"best_gradient_method"``).
 
@@ -181,7 +207,7 @@ def group_intervals(unbiased: Sequence[MetricsRecord], biased: Mapping[RunSpec, 
             result[f"{measure}/{method}"] = _saliency_intervals(
                 unbiased, pairs, lambda m, method=method, name=per_image: getattr(m.saliency.methods[method], name),
                 **kwargs)
-    differences: dict[str, Any] = {"iou_drop": iou.get("drop")}
+    differences: dict[str, Any] = {"iou_drop": iou.get("drop"), "bias_reliance": iou.get("reliance")}
     gradients = [m for m in GRADIENT_METHODS if m in methods and result[f"mcbl/{m}"]["biased_digits"] is not None]
     if "grid_saliency" in methods and gradients and pairs:
         best = max(gradients, key=lambda m: result[f"mcbl/{m}"]["biased_digits"]["estimate"])

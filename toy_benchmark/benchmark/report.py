@@ -116,16 +116,19 @@ def _numbers(aggregated: Mapping[str, Any]) -> list[str]:
     lines = ["## The effect, measured", "",
              "Every check rests on bootstrap 95% intervals over test images (1,000 seeded resamples; "
              "`grid_saliency_tf.experiment.bootstrap_interval`): the IoU drop's paired interval (same unbiased "
-             "test images) lies above 0; grid saliency mCBD's interval of the biased digits lies above those of "
+             "test images) lies above 0; the biased network relies on its bias texture (its IoU of the biased "
+             "digit on its biased test set minus on the same images with unbiased textures: paired interval "
+             "above 0); grid saliency mCBD's interval of the biased digits lies above those of "
              f"the other digits and of the unbiased network, and the means differ by at least "
              f"{thresholds.get('margin', '-')}; the lower bound of grid saliency mCBL is at least "
              f"{thresholds.get('cbl_threshold', '-')}; the paired interval of grid saliency's CBL minus the best gradient method's (same "
              "images) lies above 0; both localisation checks rest on at least "
              f"{thresholds.get('min_cbl_images', '-')} images.", "",
-             "| group | IoU drop of the biased digit | grid mCBD detects the bias | grid mCBL >= 0.9 (lower bound) | "
-             "VG/IG/SG localize worse |", "|---|---|---|---|---|"]
+             "| group | IoU drop of the biased digit | network relies on the bias | grid mCBD detects the bias | "
+             "grid mCBL >= 0.9 (lower bound) | VG/IG/SG localize worse |", "|---|---|---|---|---|---|"]
     for group, checks in aggregated["effect"].items():
-        lines.append(f"| {group} | {_fmt(checks.get('iou_drop'))} | {_fmt(checks.get('grid_cbd_detects'))} | "
+        lines.append(f"| {group} | {_fmt(checks.get('iou_drop'))} | {_fmt(checks.get('bias_learned'))} | "
+                     f"{_fmt(checks.get('grid_cbd_detects'))} | "
                      f"{_fmt(checks.get('grid_cbl_at_least_0.9'))} | {_fmt(checks.get('gradients_localize_worse'))} |")
     lines += ["", "## Numbers (biased digits = diagonal of Fig. 4; other digits = off-diagonal of the biased rows;"
               " unbiased network = row N at the biased digits): mean [95% interval] (images, networks)", ""]
@@ -143,7 +146,9 @@ def _numbers(aggregated: Mapping[str, Any]) -> list[str]:
         if differences.get("iou_drop") or differences.get("grid_minus_best_gradient_cbl"):
             lines += ["", "| paired difference (same images) | mean [95% interval] |", "|---|---|",
                       f"| IoU drop of the biased digits (unbiased minus biased network) | "
-                      f"{_interval(differences.get('iou_drop'))} |"]
+                      f"{_interval(differences.get('iou_drop'))} |",
+                      f"| bias reliance (biased network: IoU of the biased digits on its biased minus its unbiased "
+                      f"test images) | {_interval(differences.get('bias_reliance'))} |"]
             if differences.get("grid_minus_best_gradient_cbl"):
                 lines.append(f"| grid saliency mCBL minus {differences['best_gradient_method']} | "
                              f"{_interval(differences['grid_minus_best_gradient_cbl'])} |")

@@ -3,17 +3,22 @@
 1. IoU per digit on the **unbiased** test set (Fig. 4a; :mod:`.segmentation`).
 2. On the network's own (biased) test set, with its predicted mask of the image's digit as request:
    context saliency of every method (:mod:`.explainers`), CBD (Eq. 6) and CBL (Eq. 7) per image,
-   mCBD and mCBL per digit (:mod:`.saliency_metrics`).
+   mCBD and mCBL per digit (:mod:`.saliency_metrics`), and the IoU per digit on that set from the
+   same predictions. The two test sets hold the same digits, placements and context masks, only the
+   textures differ, so the IoU on one against the other says whether the network relies on its bias
+   texture (`toy_benchmark.benchmark.effect_checks`' ``bias_learned``).
 
 The output folder is a `grid_saliency_tf.experiment.RunFolder` of kind ``toy_benchmark.evaluation``:
 ``run.json`` records the settings, ``examples.png`` shows a few explanations (saliency in red,
 request outlined in blue, like Fig. 3b) and ``metrics.json`` (:class:`.MetricsRecord`), written last,
-marks the evaluation finished. The same settings again find it finished and return its record; a
-folder holding an evaluation with other settings is refused unless ``overwrite``.
+marks the evaluation finished. The same settings again find it finished and return its record (one
+written before version 4 first gets its biased test set's IoU: one forward pass, saved); a folder
+holding an evaluation with other settings is refused unless ``overwrite``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -30,7 +35,7 @@ from toy_benchmark.data.variant import NUM_CLASSES, DatasetVariant
 from toy_benchmark.evaluation.explainers import METHODS, ExplainerPool, check_methods, method_settings
 from toy_benchmark.evaluation.metrics_record import METRICS_FILE, MetricsRecord
 from toy_benchmark.evaluation.saliency_metrics import saliency_records, summarize_saliency
-from toy_benchmark.evaluation.segmentation import segmentation_metrics
+from toy_benchmark.evaluation.segmentation import segmentation_from_confusions, segmentation_metrics
 
 __all__ = ["BATCH_SIZE", "EVALUATION_KIND", "EXAMPLES_FILE", "NUM_EXAMPLES", "ModelSource", "evaluate",
            "examples_figure", "load_model", "summary_line"]
@@ -158,7 +163,8 @@ def evaluate(
         verbose: 0 quiet, 1 a progress bar, 2 also a line per step (on stderr).
 
     Returns:
-        The :class:`MetricsRecord` written to ``metrics.json`` (or found there).
+        The :class:`MetricsRecord` written to ``metrics.json`` (or found there, completed with
+        ``biased_segmentation`` if it lacked it).
 
     Raises:
         RunFolderMismatch: If ``output_dir`` holds an evaluation with other settings and not ``overwrite``.
@@ -176,7 +182,14 @@ def evaluate(
     with RunFolder.open(output_dir, kind=EVALUATION_KIND, settings=settings, overwrite=overwrite) as run:
         if run.exists(METRICS_FILE):
             say(f"evaluation in {os.fspath(output_dir)!r} is finished")
-            return MetricsRecord.load(run.file(METRICS_FILE))
+            metrics = MetricsRecord.load(run.file(METRICS_FILE))
+            if metrics.biased_segmentation is None:  # written by version 3: measure what version 4 adds
+                say(f"IoU on {biased_test.num_samples} biased test images (missing from a version-3 record)")
+                biased = segmentation_metrics(_resolve_model(model),
+                                              make_dataset(biased_test, batch_size=batch_size, sources=sources))
+                metrics = dataclasses.replace(metrics, biased_segmentation=biased)
+                metrics.save(run.file(METRICS_FILE))
+            return metrics
         start = time.monotonic()
         model = _resolve_model(model)
         explainers = (explainer_pool or ExplainerPool()).build(model, methods, grid_saliency=grid_saliency)
@@ -196,7 +209,8 @@ def evaluate(
         metrics = MetricsRecord(run=dict(info or {}), datasets=datasets,
                                 settings=method_settings(explainers),
                                 segmentation=segmentation, saliency=summarize_saliency(records),
-                                seconds=time.monotonic() - start)
+                                seconds=time.monotonic() - start,
+                                biased_segmentation=segmentation_from_confusions(records.confusion))
         metrics = MetricsRecord.from_dict(metrics.to_dict())  # as the file will hold it (tuples as lists)
         metrics.save(run.file(METRICS_FILE))
     return metrics

@@ -5,11 +5,15 @@ writes it atomically after checking it reads back, `load` checks every key, type
 the file and the field that does not fit. The layout is documented in docs/toy_benchmark.md. Means
 that have no images behind them are None (``null``); NaN is never written.
 
-Version 3 (this one) keeps the per-image values behind every mean (the confusion matrix of each
-unbiased test image, each image's digit, CBD and CBL per method), so that reports can give bootstrap
-intervals over images (`grid_saliency_tf.experiment.bootstrap_interval`). Version 2 (means only) and
-version 1 (a dictionary without a schema name) are not read: reading one names the version and says to
-evaluate again.
+Version 3 keeps the per-image values behind every mean (the confusion matrix of each unbiased test
+image, each image's digit, CBD and CBL per method), so that reports can give bootstrap intervals over
+images (`grid_saliency_tf.experiment.bootstrap_interval`). Version 4 (this one) adds
+``biased_segmentation``, the IoU on the biased test set, whose images are the unbiased test set's with
+other textures (same digits, placements and context masks): the paired difference tells whether the
+network relies on its bias texture at all. A version-3 record is read with ``biased_segmentation``
+None (`evaluate` measures it when it finds such a record finished). Version 2 (means only) and version 1
+(a dictionary without a schema name) are not read: reading one names the version and says to evaluate
+again.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ def _check_unit_interval(name: str, values: tuple[float | None, ...]) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class SegmentationMetrics:
-    """IoU of the network on the unbiased test set (paper Fig. 4a), from one confusion matrix.
+    """IoU of the network on a test set (the unbiased one: paper Fig. 4a), from one confusion matrix.
 
     Attributes:
         iou_per_class: 11 IoUs (digits 0..9, background); None where a class is neither present nor
@@ -156,10 +160,12 @@ class MetricsRecord(Record):
         segmentation: IoU on the unbiased test set, or None when it was skipped.
         saliency: CBD and CBL of every method on the biased test set.
         seconds: Wall-clock time of the evaluation itself (not counting a resumed, finished one).
+        biased_segmentation: IoU on the biased test set (the images ``saliency`` explains, measured from
+            the same predictions as its requests); None in a record of version 3.
     """
 
     SCHEMA: ClassVar[str] = "toy_benchmark.metrics"
-    SCHEMA_VERSION: ClassVar[int] = 3
+    SCHEMA_VERSION: ClassVar[int] = 4
 
     run: dict[str, Any]
     datasets: dict[str, Any]
@@ -167,16 +173,20 @@ class MetricsRecord(Record):
     segmentation: SegmentationMetrics | None
     saliency: SaliencySummary
     seconds: float
+    biased_segmentation: SegmentationMetrics | None = None
 
     @classmethod
     def upgrade(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
-        """Refuses older versions: they hold means only, and the intervals need the per-image values.
+        """Reads version 3 without the biased test set's IoU; refuses versions 1 and 2, which hold means
+        only (the intervals need the per-image values).
 
         Raises:
-            RecordError: Always, naming the version and what to do.
+            RecordError: For versions other than 3, naming the version and what to do.
         """
-        raise RecordError(f"schema version {version} of `{cls.SCHEMA}` cannot be read; this code reads version "
-                          f"{cls.SCHEMA_VERSION}, which keeps the per-image values behind every mean (for the "
+        if version == 3:
+            return {**data, "biased_segmentation": None}
+        raise RecordError(f"schema version {version} of `{cls.SCHEMA}` cannot be read; this code reads versions 3 "
+                          f"to {cls.SCHEMA_VERSION}, which keep the per-image values behind every mean (for the "
                           "bootstrap intervals): evaluate again (--overwrite)")
 
     def __post_init__(self) -> None:

@@ -23,10 +23,10 @@ import numpy as np
 import tensorflow as tf
 
 from grid_saliency_tf import Explainer, Requests, context_bias_detection, context_bias_localization
-from toy_benchmark.data.variant import NUM_DIGITS
+from toy_benchmark.data.variant import NUM_CLASSES, NUM_DIGITS
 from toy_benchmark.evaluation.explainers import explain
 from toy_benchmark.evaluation.metrics_record import MethodSummary, SaliencySummary
-from toy_benchmark.evaluation.segmentation import predict_labels
+from toy_benchmark.evaluation.segmentation import image_confusions, predict_labels
 
 __all__ = ["SaliencyRecords", "saliency_records", "summarize_saliency"]
 
@@ -41,6 +41,8 @@ class SaliencyRecords:
         has_bias: bool ``(N,)``: ``C_bias`` is not empty.
         cbd, cbl, cbl_defined: per method, float/bool ``(N,)``.
         grid_converged, grid_empty: bool ``(N,)`` for grid saliency (empty arrays without it).
+        confusion: int64 ``(N, 11, 11)``: each image's confusion matrix of the predictions the requests
+            come from (the IoU on the biased test set), or None where not measured.
         examples: a few images with their request and every method's map, for figures: dicts with
             ``image`` ``(64, 64)``, ``request`` ``(64, 64)``, ``digit``, ``c_bias`` ``(64, 64)`` and
             ``maps`` (method name to ``(64, 64)``).
@@ -55,6 +57,7 @@ class SaliencyRecords:
     grid_converged: np.ndarray
     grid_empty: np.ndarray
     examples: list[dict[str, Any]]
+    confusion: np.ndarray | None = None
 
 
 def _concatenated(values: list[np.ndarray], dtype: type) -> np.ndarray:
@@ -75,7 +78,7 @@ def saliency_records(
     Args:
         model: The network.
         dataset: Batched toy-dataset elements (dicts with ``image`` ``(batch, 64, 64, 1)``, ``digit``
-            ``(batch,)``, ``context`` and ``c_bias`` ``(batch, 64, 64)``).
+            ``(batch,)``, ``label``, ``context`` and ``c_bias`` ``(batch, 64, 64)``).
         explainers: Method name to its explainer (:func:`~toy_benchmark.evaluation.explainers.build_explainers`).
         num_examples: How many images to keep with their maps for figures.
         example_digit: Prefer examples of this digit (the bias digit); others fill up.
@@ -84,7 +87,7 @@ def saliency_records(
     Returns:
         The :class:`SaliencyRecords`.
     """
-    digits, empties, has_bias, converged, grid_empty = [], [], [], [], []
+    digits, empties, has_bias, converged, grid_empty, confusions = [], [], [], [], [], []
     cbd: dict[str, list[np.ndarray]] = {name: [] for name in explainers}
     cbl: dict[str, list[np.ndarray]] = {name: [] for name in explainers}
     cbl_defined: dict[str, list[np.ndarray]] = {name: [] for name in explainers}
@@ -94,7 +97,9 @@ def saliency_records(
         images = batch["image"].numpy()
         digit = batch["digit"].numpy().astype(np.int32)
         context, bias = batch["context"].numpy(), batch["c_bias"].numpy()
-        request_masks = (predict_labels(model, images) == digit[:, None, None]).astype(np.float32)
+        predictions = predict_labels(model, images)
+        confusions.append(image_confusions(batch["label"].numpy(), predictions))
+        request_masks = (predictions == digit[:, None, None]).astype(np.float32)
         requests = Requests(np.arange(len(digit)), digit, request_masks)
         digits.append(digit)
         empties.append(requests.empty)
@@ -129,6 +134,7 @@ def saliency_records(
         grid_converged=_concatenated(converged, bool),
         grid_empty=_concatenated(grid_empty, bool),
         examples=(preferred + others)[:num_examples],
+        confusion=np.concatenate(confusions) if confusions else np.zeros((0, NUM_CLASSES, NUM_CLASSES), np.int64),
     )
 
 

@@ -1,4 +1,4 @@
-"""Segmentation quality of a toy network: IoU per digit on the unbiased test set (paper Fig. 4a)."""
+"""Segmentation quality of a toy network: IoU per digit on a test set (the unbiased one: paper Fig. 4a)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from grid_saliency_tf import confusion_matrix, iou_per_class
 from toy_benchmark.data.variant import NUM_CLASSES, NUM_DIGITS
 from toy_benchmark.evaluation.metrics_record import SegmentationMetrics
 
-__all__ = ["predict_labels", "segmentation_metrics"]
+__all__ = ["image_confusions", "predict_labels", "segmentation_from_confusions", "segmentation_metrics"]
 
 
 def predict_labels(model: keras.Model, images: np.ndarray) -> np.ndarray:
@@ -26,10 +26,47 @@ def predict_labels(model: keras.Model, images: np.ndarray) -> np.ndarray:
     return np.argmax(model(images, training=False), axis=-1).astype(np.int32)
 
 
-def segmentation_metrics(model: keras.Model, dataset: tf.data.Dataset) -> SegmentationMetrics:
-    """IoU per class (and per digit) of the network over a batched test set, from one confusion matrix.
+def image_confusions(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """The confusion matrix of every image.
 
-    The IoU of class ``c`` is ``TP_c / (TP_c + FP_c + FN_c)`` over all pixels of the set (Fig. 4a).
+    Args:
+        labels, predictions: int ``(batch, 64, 64)`` class maps (true, predicted).
+
+    Returns:
+        int64 ``(batch, 11, 11)``: pixel counts, rows the true class, columns the predicted one.
+    """
+    matrices = [confusion_matrix(label, prediction, NUM_CLASSES) for label, prediction in zip(labels, predictions)]
+    return np.array(matrices, np.int64).reshape(-1, NUM_CLASSES, NUM_CLASSES)
+
+
+def segmentation_from_confusions(per_image: np.ndarray) -> SegmentationMetrics:
+    """IoU per class (and per digit) from the images' confusion matrices, summed (Fig. 4a).
+
+    The IoU of class ``c`` is ``TP_c / (TP_c + FP_c + FN_c)`` over all pixels of the set.
+
+    Args:
+        per_image: int ``(images, 11, 11)``: :func:`image_confusions` of every test image.
+
+    Returns:
+        The IoU per class and per digit, their mean, the summed 11 x 11 matrix and each image's own (for
+        bootstrap intervals over images); an IoU is None where the class is neither present nor predicted.
+    """
+    stacked = np.asarray(per_image, np.int64).reshape(-1, NUM_CLASSES, NUM_CLASSES)
+    confusion = stacked.sum(axis=0)
+    iou, defined = iou_per_class(confusion, return_defined=True)
+    per_class = tuple(float(v) if d else None for v, d in zip(iou, defined))
+    return SegmentationMetrics(
+        iou_per_class=per_class,
+        iou_per_digit=per_class[:NUM_DIGITS],
+        miou=float(iou[defined].mean()) if defined.any() else None,
+        num_images=len(stacked),
+        confusion=tuple(tuple(int(v) for v in row) for row in confusion),
+        confusion_per_image=tuple(tuple(int(v) for v in matrix.ravel()) for matrix in stacked),
+    )
+
+
+def segmentation_metrics(model: keras.Model, dataset: tf.data.Dataset) -> SegmentationMetrics:
+    """IoU per class (and per digit) of the network over a batched test set (:func:`segmentation_from_confusions`).
 
     Args:
         model: The network.
@@ -37,24 +74,9 @@ def segmentation_metrics(model: keras.Model, dataset: tf.data.Dataset) -> Segmen
             ``(batch, 64, 64)``).
 
     Returns:
-        The IoU per class and per digit, their mean, the 11 x 11 confusion matrix and each image's own
-        (for bootstrap intervals over images); an IoU is None where the class is neither present nor
-        predicted.
+        The :class:`SegmentationMetrics` of the set.
     """
-    per_image = []
-    for batch in dataset:
-        images = batch["image"].numpy()
-        labels, predictions = batch["label"].numpy(), predict_labels(model, images)
-        per_image += [confusion_matrix(label, prediction, NUM_CLASSES) for label, prediction in zip(labels, predictions)]
-    stacked = np.array(per_image, np.int64).reshape(-1, NUM_CLASSES, NUM_CLASSES)
-    confusion, count = stacked.sum(axis=0), len(per_image)
-    iou, defined = iou_per_class(confusion, return_defined=True)
-    per_class = tuple(float(v) if d else None for v, d in zip(iou, defined))
-    return SegmentationMetrics(
-        iou_per_class=per_class,
-        iou_per_digit=per_class[:NUM_DIGITS],
-        miou=float(iou[defined].mean()) if defined.any() else None,
-        num_images=count,
-        confusion=tuple(tuple(int(v) for v in row) for row in confusion),
-        confusion_per_image=tuple(tuple(int(v) for v in matrix.ravel()) for matrix in stacked),
-    )
+    per_image = [image_confusions(batch["label"].numpy(), predict_labels(model, batch["image"].numpy()))
+                 for batch in dataset]
+    return segmentation_from_confusions(np.concatenate(per_image) if per_image
+                                        else np.zeros((0, NUM_CLASSES, NUM_CLASSES), np.int64))
