@@ -192,6 +192,17 @@ def test_runs_resume_and_finished_runs_are_skipped(tmp_path):
     assert first["matrices"] == second["matrices"]
     # The rerun's timing is what the runs recorded, not the rerun's few seconds ("benchmark 0 s", issue 9).
     assert second["timing"] == first["timing"]
+    # A run evaluated before metrics.json version 4 is completed (its biased test set's IoU), not redone.
+    old = json.loads(metrics_file.read_text())
+    old["schema_version"] = 3
+    del old["biased_segmentation"]
+    metrics_file.write_text(json.dumps(old))
+    lines.clear()
+    completed, _ = protocol.run_benchmark(TINY, runs, log=lines.append)
+    assert [line for line in lines if line.startswith(("[train]", "[evaluate]", "[complete]"))] == [
+        "[complete] vgg16/strong-d3-t7-s0: IoU on the biased test set"]
+    assert completed["intervals"] == first["intervals"] and completed["effect"] == first["effect"]
+    assert json.loads(metrics_file.read_text())["schema_version"] == 4
     # A killed evaluation leaves no metrics.json and an unfinished record: that run alone is evaluated again.
     result_file = metrics_file.parent.parent / protocol.RESULT_FILE
     record = protocol.RunRecord.load(result_file)

@@ -161,9 +161,19 @@ def train_one(spec: RunSpec, profile: Profile, runs_dir: str | os.PathLike, *, s
     return record
 
 
+def _evaluate(spec: RunSpec, profile: Profile, run: RunFolder, model: evaluator.ModelSource, sources: DataSources,
+              verbose: int, overwrite: bool) -> MetricsRecord:
+    return evaluator.evaluate(
+        model, run.file(_EVAL_FOLDER), biased_test=spec.test_variant(profile.num_test),
+        unbiased_test=DatasetVariant("none", split="test", num_samples=profile.num_test), sources=sources,
+        methods=profile.methods, grid_saliency=profile.grid_saliency(), info=spec.settings(profile),
+        overwrite=overwrite, verbose=verbose)
+
+
 def run_one(spec: RunSpec, profile: Profile, runs_dir: str | os.PathLike, *, sources: DataSources,
             log: Log = print, verbose: int = 0, overwrite: bool = False) -> tuple[MetricsRecord, RunRecord]:
-    """Trains (or resumes) and evaluates one run, unless it is finished.
+    """Trains (or resumes) and evaluates one run, unless it is finished (a finished run evaluated before
+    metrics.json version 4 gets its biased test set's IoU, see `evaluate`).
 
     Args:
         spec: The run.
@@ -183,15 +193,16 @@ def run_one(spec: RunSpec, profile: Profile, runs_dir: str | os.PathLike, *, sou
     with _open_run(spec, profile, runs_dir, sources, overwrite) as run:
         record = RunRecord.load(run.file(RESULT_FILE)) if run.exists(RESULT_FILE) else None
         if record is not None and record.finished:
-            log(f"[skip] {spec.key}: finished")
-            return MetricsRecord.load(run.file(f"{_EVAL_FOLDER}/{evaluator.METRICS_FILE}")), record
+            metrics = MetricsRecord.load(run.file(f"{_EVAL_FOLDER}/{evaluator.METRICS_FILE}"))
+            if metrics.biased_segmentation is not None:
+                log(f"[skip] {spec.key}: finished")
+                return metrics, record
+            # Evaluated before metrics.json version 4: `evaluate` adds the biased test set's IoU (one pass).
+            log(f"[complete] {spec.key}: IoU on the biased test set")
+            return _evaluate(spec, profile, run, run.file(_TRAIN_FOLDER), sources, verbose, overwrite), record
         model, record = _trained(spec, profile, run, record, sources, log, verbose, overwrite)
         log(f"[evaluate] {spec.key}")
-        metrics = evaluator.evaluate(
-            model, run.file(_EVAL_FOLDER), biased_test=spec.test_variant(profile.num_test),
-            unbiased_test=DatasetVariant("none", split="test", num_samples=profile.num_test), sources=sources,
-            methods=profile.methods, grid_saliency=profile.grid_saliency(), info=spec.settings(profile),
-            overwrite=overwrite, verbose=verbose)
+        metrics = _evaluate(spec, profile, run, model, sources, verbose, overwrite)
         record = dataclasses.replace(record, evaluation_seconds=metrics.seconds)
         record.save(run.file(RESULT_FILE))
     keras.backend.clear_session()
