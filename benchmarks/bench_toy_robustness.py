@@ -5,6 +5,10 @@ Usage:
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --stage=train
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --stage=report \
       [--num_test=200] [--grid_initial_value=1.0] [--num_variants=8]
+  python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness-e12 --epochs=12 --stage=train
+
+Training levers (`--epochs`) change the networks, so each setting needs its own runs folder (a run folder
+holding a network trained with other settings is refused, not overwritten).
 
 Each variant is the quick profile (`toy_benchmark.benchmark.PROFILES["quick"]`) with another bias digit,
 bias texture (from the procedural pool, every one valid by the imitation criterion) and dataset/model
@@ -48,16 +52,21 @@ _SALIENCY_CHECKS = _CHECKS[2:]
 _RUNS_DIR = flags.DEFINE_string("runs_dir", None, "Folder of the runs.", required=True)
 _STAGE = flags.DEFINE_enum("stage", "report", ["train", "report"], "Train every network, or evaluate and report.")
 _NUM_VARIANTS = flags.DEFINE_integer("num_variants", len(VARIANTS), "Use the first N variants.")
+_ONLY = flags.DEFINE_list("only", None, "Only these variants, named d<digit>-t<texture>-s<seed> (e.g. d3-t7-s0), with "
+                          "the unbiased networks of their seeds; default: the first --num_variants.")
 _NUM_TEST = flags.DEFINE_integer("num_test", PROFILES["quick"].num_test, "Test images per evaluation.")
 _GLOBAL_SEED = flags.DEFINE_integer("global_seed", 0, "Global seed of Python, NumPy and TensorFlow, with op "
                                     "determinism on (toy_benchmark.benchmark.make_reproducible), as the binaries.")
+_EPOCHS = flags.DEFINE_integer("epochs", PROFILES["quick"].epochs, "Training epochs (a training lever: use its own "
+                                "--runs_dir); the last fifth runs at a tenth of the rate, as in the profile.")
 _GRID_INITIAL_VALUE = flags.DEFINE_float("grid_initial_value", PROFILES["quick"].grid_initial_value,
                                          "Initial mask value of grid saliency.")
 
 
 def variant_profile(digit: int, texture: int, seed: int):
-    """The quick profile with one bias variant and seed."""
-    return PROFILES["quick"].replace(bias_digits=(digit,), bias_textures=(texture,), dataset_seeds=(seed,))
+    """The quick profile with one bias variant and seed, and this invocation's training levers."""
+    return PROFILES["quick"].replace(bias_digits=(digit,), bias_textures=(texture,), dataset_seeds=(seed,),
+                                     epochs=_EPOCHS.value)
 
 
 def planned(variants) -> list[tuple[RunSpec, Any]]:
@@ -68,6 +77,16 @@ def planned(variants) -> list[tuple[RunSpec, Any]]:
         runs.append((RunSpec("vgg16", "none", None, None, seed), variant_profile(*variants[0][:2], seed)))
         runs += [(RunSpec("vgg16", "strong", d, t, s), variant_profile(d, t, s)) for d, t, s in variants if s == seed]
     return runs
+
+
+def _selected() -> tuple[tuple[int, int, int], ...]:
+    if not _ONLY.value:
+        return VARIANTS[: _NUM_VARIANTS.value]
+    names = {f"d{d}-t{t}-s{s}": (d, t, s) for d, t, s in VARIANTS}
+    unknown = [name for name in _ONLY.value if name not in names]
+    if unknown:
+        raise app.UsageError(f"Flag --only must name variants among {', '.join(names)}; received {unknown!r}.")
+    return tuple(names[name] for name in dict.fromkeys(_ONLY.value))
 
 
 def _trained(spec: RunSpec) -> str | None:
@@ -110,7 +129,7 @@ def main(argv):
     # As every toy binary (so `make demo`) does; networks this script trained without it (session 4) had
     # other weights than the demo's with the same settings.
     make_reproducible(_GLOBAL_SEED.value, op_determinism=True)
-    variants = VARIANTS[: _NUM_VARIANTS.value]
+    variants = _selected()
     sources = resolve_sources()
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     if _STAGE.value == "train":
@@ -137,7 +156,7 @@ def main(argv):
             learned += 1
             explained += all(checks.get(name) for name in _SALIENCY_CHECKS)
         lines.append("| " + _row((digit, texture, seed), intervals, checks) + " |")
-    print(f"num_test={_NUM_TEST.value}, grid_initial_value={_GRID_INITIAL_VALUE.value:g}; mean [95% bootstrap "
+    print(f"epochs={_EPOCHS.value}, num_test={_NUM_TEST.value}, grid_initial_value={_GRID_INITIAL_VALUE.value:g}; mean [95% bootstrap "
           "interval over images]")
     print("\n".join(lines))
     print(f"variants passing every check: {passed} of {measured} measured"
