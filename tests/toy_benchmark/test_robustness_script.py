@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,37 +18,41 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, env=env, timeout=300)
 
 
+# Imports the script and parses its flags in a child process: the binaries' tests define flags of the
+# same names (--epochs, --runs_dir) in absl's global registry.
+_PROBE = r"""
+import importlib.util, json, sys
+from absl import flags
+spec = importlib.util.spec_from_file_location("bench_toy_robustness", sys.argv[1])
+script = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(script)
+flags.FLAGS(["bench_toy_robustness", "--runs_dir=/unused", "--epochs=12", "--only=d8-t16-s1,d3-t7-s0,d8-t16-s1"])
+from toy_benchmark.benchmark import PROFILES
+quick = PROFILES["quick"].replace(bias_digits=(3,), bias_textures=(7,), dataset_seeds=(0,))
+lever = script.variant_profile(3, 7, 0)
+print(json.dumps({"selected": script._selected(),
+                  "runs": [spec.key for spec, _ in script.planned(script._selected())],
+                  "epochs": [lever.epochs, quick.epochs], "only_epochs_differ": lever.replace(epochs=6) == quick}))
+"""
+
+
 @pytest.fixture(scope="module")
-def script():
-    """The script imported as a module, its flags parsed with the training lever --epochs=12."""
-    import importlib.util
-
-    from absl import flags
-
-    spec = importlib.util.spec_from_file_location("bench_toy_robustness", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert "epochs" in flags.FLAGS and "only" in flags.FLAGS
-    flags.FLAGS(["bench_toy_robustness", "--runs_dir=/unused", "--epochs=12", "--only=d8-t16-s1,d3-t7-s0,d8-t16-s1"])
-    yield module
-    flags.FLAGS.unparse_flags()
-    for key in [key for key in list(flags.FLAGS) if flags.FLAGS.find_module_defining_flag(key) == module.__name__]:
-        delattr(flags.FLAGS, key)
+def probe():
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", _PROBE, SCRIPT], capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_only_selects_the_named_variants_once_in_the_given_order(script):
-    assert script._selected() == ((8, 16, 1), (3, 7, 0))
-    runs = [spec.key for spec, _ in script.planned(script._selected())]
-    assert runs == ["vgg16/none-s1", "vgg16/strong-d8-t16-s1", "vgg16/none-s0", "vgg16/strong-d3-t7-s0"]
+def test_only_selects_the_named_variants_once_in_the_given_order(probe):
+    assert probe["selected"] == [[8, 16, 1], [3, 7, 0]]
+    assert probe["runs"] == ["vgg16/none-s1", "vgg16/strong-d8-t16-s1", "vgg16/none-s0", "vgg16/strong-d3-t7-s0"]
 
 
-def test_the_epochs_lever_changes_only_the_training_length(script):
-    from toy_benchmark.benchmark import PROFILES
-
-    profile = script.variant_profile(3, 7, 0)
-    quick = PROFILES["quick"].replace(bias_digits=(3,), bias_textures=(7,), dataset_seeds=(0,))
-    assert profile.epochs == 12 and quick.epochs == 6
-    assert profile.replace(epochs=6) == quick
+def test_the_epochs_lever_changes_only_the_training_length(probe):
+    assert probe["epochs"] == [12, 6]
+    assert probe["only_epochs_differ"]
 
 
 def test_report_without_trained_networks_lists_them_as_missing(tmp_path):
