@@ -35,6 +35,7 @@ from typing import Any
 
 from absl import app, flags
 
+from grid_saliency_tf.experiment.binary import run_binary
 from toy_benchmark.benchmark import PROFILES, RunSpec, effect_checks, group_intervals, make_reproducible, train_one
 from toy_benchmark.data.sources import resolve_sources
 from toy_benchmark.data.variant import DatasetVariant
@@ -51,14 +52,16 @@ _SALIENCY_CHECKS = _CHECKS[2:]
 
 _RUNS_DIR = flags.DEFINE_string("runs_dir", None, "Folder of the runs.", required=True)
 _STAGE = flags.DEFINE_enum("stage", "report", ["train", "report"], "Train every network, or evaluate and report.")
-_NUM_VARIANTS = flags.DEFINE_integer("num_variants", len(VARIANTS), "Use the first N variants.")
+_NUM_VARIANTS = flags.DEFINE_integer("num_variants", len(VARIANTS), "Use the first N variants.", lower_bound=1,
+                                     upper_bound=len(VARIANTS))
 _ONLY = flags.DEFINE_list("only", None, "Only these variants, named d<digit>-t<texture>-s<seed> (e.g. d3-t7-s0), with "
                           "the unbiased networks of their seeds; default: the first --num_variants.")
 _NUM_TEST = flags.DEFINE_integer("num_test", PROFILES["quick"].num_test, "Test images per evaluation.")
 _GLOBAL_SEED = flags.DEFINE_integer("global_seed", 0, "Global seed of Python, NumPy and TensorFlow, with op "
                                     "determinism on (toy_benchmark.benchmark.make_reproducible), as the binaries.")
 _EPOCHS = flags.DEFINE_integer("epochs", PROFILES["quick"].epochs, "Training epochs (a training lever: use its own "
-                                "--runs_dir); the last fifth runs at a tenth of the rate, as in the profile.")
+                                "--runs_dir); the last fifth runs at a tenth of the rate, as in the profile.",
+                                lower_bound=1)
 _GRID_INITIAL_VALUE = flags.DEFINE_float("grid_initial_value", PROFILES["quick"].grid_initial_value,
                                          "Initial mask value of grid saliency.")
 
@@ -156,8 +159,8 @@ def main(argv):
             learned += 1
             explained += all(checks.get(name) for name in _SALIENCY_CHECKS)
         lines.append("| " + _row((digit, texture, seed), intervals, checks) + " |")
-    print(f"epochs={_EPOCHS.value}, num_test={_NUM_TEST.value}, grid_initial_value={_GRID_INITIAL_VALUE.value:g}; mean [95% bootstrap "
-          "interval over images]")
+    print(f"epochs={_EPOCHS.value}, num_test={_NUM_TEST.value}, grid_initial_value={_GRID_INITIAL_VALUE.value:g}; "
+          "mean [95% bootstrap interval over images]")
     print("\n".join(lines))
     print(f"variants passing every check: {passed} of {measured} measured"
           + (f"; not trained yet: {', '.join(missing)}" if missing else ""))
@@ -167,4 +170,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_binary(main, name="bench_toy_robustness")

@@ -14,8 +14,9 @@ SCRIPT = os.path.join(ROOT, "benchmarks", "bench_toy_robustness.py")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
+    """Runs `python ARGS` from the repository root's package path, TensorFlow's logging quiet."""
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=300)
 
 
 # Imports the script and parses its flags in a child process: the binaries' tests define flags of the
@@ -38,9 +39,7 @@ print(json.dumps({"selected": script._selected(),
 
 @pytest.fixture(scope="module")
 def probe():
-    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", _PROBE, SCRIPT], capture_output=True, text=True, env=env,
-                            timeout=300)
+    result = _run("-c", _PROBE, SCRIPT)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -56,15 +55,25 @@ def test_the_epochs_lever_changes_only_the_training_length(probe):
 
 
 def test_report_without_trained_networks_lists_them_as_missing(tmp_path):
-    result = _run(f"--runs_dir={tmp_path}", "--stage=report", "--only=d3-t7-s0")
+    result = _run(SCRIPT, f"--runs_dir={tmp_path}", "--stage=report", "--only=d3-t7-s0")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "epochs=6, num_test=200" in result.stdout
     assert "variants passing every check: 0 of 0 measured; not trained yet: vgg16/strong-d3-t7-s0" in result.stdout
 
 
 def test_an_unknown_variant_is_refused_by_name(tmp_path):
-    result = _run(f"--runs_dir={tmp_path}", "--only=d3-t8-s0")
-    assert result.returncode != 0
+    result = _run(SCRIPT, f"--runs_dir={tmp_path}", "--only=d3-t8-s0")
+    assert result.returncode == 2
     assert "Flag --only must name variants among d3-t0-s0" in result.stderr
     assert "received ['d3-t8-s0']" in result.stderr
+    assert "Traceback" not in result.stderr and "USAGE" not in result.stderr
+    assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("flag", ["--epochs=0", "--num_variants=9"])
+def test_an_out_of_range_lever_is_one_line_and_exit_2(tmp_path, flag):
+    result = _run(SCRIPT, f"--runs_dir={tmp_path}", flag)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("bench_toy_robustness:")]
+    assert len(lines) == 1 and flag.split("=")[0] in lines[0], result.stderr[-2000:]
     assert not os.listdir(tmp_path)
