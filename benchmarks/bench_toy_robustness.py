@@ -108,7 +108,8 @@ def _evaluate(spec: RunSpec, sources, log):
     return evaluate(model, folder, biased_test=spec.test_variant(_NUM_TEST.value),
                     unbiased_test=DatasetVariant("none", split="test", num_samples=_NUM_TEST.value), sources=sources,
                     methods=METHODS, grid_saliency={**PROFILES["quick"].grid_saliency(),
-                                                    "initial_value": _GRID_INITIAL_VALUE.value})
+                                                    "initial_value": _GRID_INITIAL_VALUE.value},
+                    verbose=1)
 
 
 def _cell(entry) -> str:

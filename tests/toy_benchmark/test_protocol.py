@@ -16,6 +16,8 @@ from toy_benchmark.benchmark import runner as protocol
 from toy_benchmark.data.sources import resolve_sources
 from toy_benchmark.evaluation import MethodSummary, MetricsRecord, SaliencySummary, SegmentationMetrics
 
+pytestmark = pytest.mark.heavy  # child processes of the binaries: scheduled first (tests/conftest.py)
+
 TINY = Profile(
     "tiny", backbones=("vgg16",), bias_strengths=("strong",), bias_digits=(3,), bias_textures=(7,), dataset_seeds=(0,),
     width=0.0625, epochs=1, batch_size=20, num_train=40, num_test=10, grid_steps=2,

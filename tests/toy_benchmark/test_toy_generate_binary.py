@@ -14,6 +14,8 @@ import pytest
 
 from toy_benchmark import DatasetVariant, load_dataset, make_dataset, write_dataset
 
+pytestmark = pytest.mark.heavy  # child processes of the binaries: scheduled first (tests/conftest.py)
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # TensorFlow's C++ start-up log lines, printed at import whatever TF_CPP_MIN_LOG_LEVEL says (TF 2.21).
 _NATIVE_LOG = re.compile(
