@@ -21,7 +21,7 @@ from deeplab_utils.records import ExplanationSummary, RequestRecord
 from deeplab_utils.testing import synthetic_scene
 from grid_saliency_tf.experiment import RunFolderBusy, RunFolderMismatch
 
-pytestmark = pytest.mark.heavy  # child processes of the binaries: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy  # holds tests of 15 s or more: scheduled first (tests/conftest.py)
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = dict(steps=3, grid_shape=(4, 8), check_parity=True)

@@ -18,7 +18,7 @@ from toy_benchmark.data.streaming import make_dataset
 from toy_benchmark.data.variant import DatasetVariant
 from toy_benchmark.evaluation.segmentation import segmentation_metrics
 
-pytestmark = pytest.mark.heavy  # child processes of the binaries: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy  # holds tests of 15 s or more: scheduled first (tests/conftest.py)
 
 BIASED = DatasetVariant("strong", 3, 7, split="test", num_samples=20)
 UNBIASED = DatasetVariant("none", split="test", num_samples=20)

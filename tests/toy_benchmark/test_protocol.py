@@ -16,7 +16,7 @@ from toy_benchmark.benchmark import runner as protocol
 from toy_benchmark.data.sources import resolve_sources
 from toy_benchmark.evaluation import MethodSummary, MetricsRecord, SaliencySummary, SegmentationMetrics
 
-pytestmark = pytest.mark.heavy  # child processes of the binaries: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy  # holds tests of 15 s or more: scheduled first (tests/conftest.py)
 
 TINY = Profile(
     "tiny", backbones=("vgg16",), bias_strengths=("strong",), bias_digits=(3,), bias_textures=(7,), dataset_seeds=(0,),

@@ -14,7 +14,7 @@ import pytest
 
 from toy_benchmark import DatasetVariant, load_dataset, make_dataset, write_dataset
 
-pytestmark = pytest.mark.heavy  # child processes of the binaries: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy  # holds tests of 15 s or more: scheduled first (tests/conftest.py)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # TensorFlow's C++ start-up log lines, printed at import whatever TF_CPP_MIN_LOG_LEVEL says (TF 2.21).

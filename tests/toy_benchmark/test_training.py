@@ -29,7 +29,7 @@ from toy_benchmark.training import (
     train,
 )
 
-pytestmark = pytest.mark.heavy  # child processes of the binaries: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy  # holds tests of 15 s or more: scheduled first (tests/conftest.py)
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SHAPE = (32, 32, 1)
