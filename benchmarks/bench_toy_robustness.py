@@ -6,9 +6,13 @@ Usage:
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --stage=report \
       [--num_test=200] [--grid_initial_value=1.0] [--num_variants=8]
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness-e12 --epochs=12 --stage=train
+  python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --only=d6-t0-s0,d3-t22-s0 --stage=train
 
-Training levers (`--epochs`) change the networks, so each setting needs its own runs folder (a run folder
-holding a network trained with other settings is refused, not overwritten).
+`--only` names variants d<digit>-t<texture>-s<seed>, the 8 of the table (`VARIANTS`) or any other, e.g.
+to swap the digit or the texture of a variant whose network did not learn its bias.
+
+Training levers (`--epochs`, `--width`) change the networks, so each setting needs its own runs folder (a
+run folder holding a network trained with other settings is refused, not overwritten).
 
 Each variant is the quick profile (`toy_benchmark.benchmark.PROFILES["quick"]`) with another bias digit,
 bias texture (from the procedural pool, every one valid by the imitation criterion) and dataset/model
@@ -30,6 +34,7 @@ through floating-point order; the time on its load.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any
 
@@ -54,14 +59,18 @@ _RUNS_DIR = flags.DEFINE_string("runs_dir", None, "Folder of the runs.", require
 _STAGE = flags.DEFINE_enum("stage", "report", ["train", "report"], "Train every network, or evaluate and report.")
 _NUM_VARIANTS = flags.DEFINE_integer("num_variants", len(VARIANTS), "Use the first N variants.", lower_bound=1,
                                      upper_bound=len(VARIANTS))
-_ONLY = flags.DEFINE_list("only", None, "Only these variants, named d<digit>-t<texture>-s<seed> (e.g. d3-t7-s0), with "
-                          "the unbiased networks of their seeds; default: the first --num_variants.")
+_ONLY = flags.DEFINE_list("only", None, "Only these variants, named d<digit>-t<texture>-s<seed> (e.g. d3-t7-s0; any "
+                          "digit 0-9, texture of the pool and seed, not only the 8 of the table), with the "
+                          "unbiased networks of their seeds; default: the first --num_variants.")
 _NUM_TEST = flags.DEFINE_integer("num_test", PROFILES["quick"].num_test, "Test images per evaluation.")
 _GLOBAL_SEED = flags.DEFINE_integer("global_seed", 0, "Global seed of Python, NumPy and TensorFlow, with op "
                                     "determinism on (toy_benchmark.benchmark.make_reproducible), as the binaries.")
 _EPOCHS = flags.DEFINE_integer("epochs", PROFILES["quick"].epochs, "Training epochs (a training lever: use its own "
                                 "--runs_dir); the last fifth runs at a tenth of the rate, as in the profile.",
                                 lower_bound=1)
+_WIDTH = flags.DEFINE_float("width", PROFILES["quick"].width, "U-Net channel multiplier, > 0 (a training lever: "
+                            "use its own --runs_dir).")
+flags.register_validator("width", lambda width: width > 0, message="--width must be positive.")
 _GRID_INITIAL_VALUE = flags.DEFINE_float("grid_initial_value", PROFILES["quick"].grid_initial_value,
                                          "Initial mask value of grid saliency.")
 
@@ -69,7 +78,7 @@ _GRID_INITIAL_VALUE = flags.DEFINE_float("grid_initial_value", PROFILES["quick"]
 def variant_profile(digit: int, texture: int, seed: int):
     """The quick profile with one bias variant and seed, and this invocation's training levers."""
     return PROFILES["quick"].replace(bias_digits=(digit,), bias_textures=(texture,), dataset_seeds=(seed,),
-                                     epochs=_EPOCHS.value)
+                                     epochs=_EPOCHS.value, width=_WIDTH.value)
 
 
 def planned(variants) -> list[tuple[RunSpec, Any]]:
@@ -82,14 +91,26 @@ def planned(variants) -> list[tuple[RunSpec, Any]]:
     return runs
 
 
-def _selected() -> tuple[tuple[int, int, int], ...]:
+_NAME = re.compile(r"d([0-9])-t([0-9]+)-s([0-9]+)")
+
+
+def _selected(num_textures: int) -> tuple[tuple[int, int, int], ...]:
+    """The variants of this invocation: `--only`'s in their order (each once), else the first `--num_variants`.
+
+    Args:
+        num_textures: Size of the texture pool; a variant's texture must be one of its ids.
+
+    Raises:
+        app.UsageError: if a name of `--only` is not d<digit 0-9>-t<texture id>-s<seed>.
+    """
     if not _ONLY.value:
         return VARIANTS[: _NUM_VARIANTS.value]
-    names = {f"d{d}-t{t}-s{s}": (d, t, s) for d, t, s in VARIANTS}
-    unknown = [name for name in _ONLY.value if name not in names]
-    if unknown:
-        raise app.UsageError(f"Flag --only must name variants among {', '.join(names)}; received {unknown!r}.")
-    return tuple(names[name] for name in dict.fromkeys(_ONLY.value))
+    matches = {name: _NAME.fullmatch(name) for name in dict.fromkeys(_ONLY.value)}
+    bad = [name for name, match in matches.items() if match is None or int(match[2]) >= num_textures]
+    if bad:
+        raise app.UsageError(f"Flag --only must name variants d<digit 0-9>-t<texture 0-{num_textures - 1}>-s<seed> "
+                             f"(e.g. d3-t7-s0); received {bad!r}.")
+    return tuple((int(m[1]), int(m[2]), int(m[3])) for m in matches.values())
 
 
 def _trained(spec: RunSpec) -> str | None:
@@ -133,8 +154,8 @@ def main(argv):
     # As every toy binary (so `make demo`) does; networks this script trained without it (session 4) had
     # other weights than the demo's with the same settings.
     make_reproducible(_GLOBAL_SEED.value, op_determinism=True)
-    variants = _selected()
     sources = resolve_sources()
+    variants = _selected(len(sources.textures))
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     if _STAGE.value == "train":
         for spec, profile in planned(variants):
@@ -160,7 +181,8 @@ def main(argv):
             learned += 1
             explained += all(checks.get(name) for name in _SALIENCY_CHECKS)
         lines.append("| " + _row((digit, texture, seed), intervals, checks) + " |")
-    print(f"epochs={_EPOCHS.value}, num_test={_NUM_TEST.value}, grid_initial_value={_GRID_INITIAL_VALUE.value:g}; "
+    print(f"epochs={_EPOCHS.value}, width={_WIDTH.value:g}, num_test={_NUM_TEST.value}, "
+          f"grid_initial_value={_GRID_INITIAL_VALUE.value:g}; "
           "mean [95% bootstrap interval over images]")
     print("\n".join(lines))
     print(f"variants passing every check: {passed} of {measured} measured"

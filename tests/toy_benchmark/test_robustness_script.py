@@ -27,13 +27,15 @@ from absl import flags
 spec = importlib.util.spec_from_file_location("bench_toy_robustness", sys.argv[1])
 script = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(script)
-flags.FLAGS(["bench_toy_robustness", "--runs_dir=/unused", "--epochs=12", "--only=d8-t16-s1,d3-t7-s0,d8-t16-s1"])
+flags.FLAGS(["bench_toy_robustness", "--runs_dir=/unused", "--epochs=12", "--width=0.25",
+             "--only=d8-t16-s1,d3-t7-s0,d8-t16-s1,d6-t0-s0"])
 from toy_benchmark.benchmark import PROFILES
 quick = PROFILES["quick"].replace(bias_digits=(3,), bias_textures=(7,), dataset_seeds=(0,))
 lever = script.variant_profile(3, 7, 0)
-print(json.dumps({"selected": script._selected(),
-                  "runs": [spec.key for spec, _ in script.planned(script._selected())],
-                  "epochs": [lever.epochs, quick.epochs], "only_epochs_differ": lever.replace(epochs=6) == quick}))
+selected = script._selected(25)
+print(json.dumps({"selected": selected, "runs": [spec.key for spec, _ in script.planned(selected)],
+                  "epochs": [lever.epochs, quick.epochs], "widths": [lever.width, quick.width],
+                  "only_levers_differ": lever.replace(epochs=quick.epochs, width=quick.width) == quick}))
 """
 
 
@@ -45,32 +47,35 @@ def probe():
 
 
 def test_only_selects_the_named_variants_once_in_the_given_order(probe):
-    assert probe["selected"] == [[8, 16, 1], [3, 7, 0]]
-    assert probe["runs"] == ["vgg16/none-s1", "vgg16/strong-d8-t16-s1", "vgg16/none-s0", "vgg16/strong-d3-t7-s0"]
+    # d6-t0-s0 is not among the 8 variants of the table: any digit, texture of the pool and seed can be named.
+    assert probe["selected"] == [[8, 16, 1], [3, 7, 0], [6, 0, 0]]
+    assert probe["runs"] == ["vgg16/none-s1", "vgg16/strong-d8-t16-s1", "vgg16/none-s0", "vgg16/strong-d3-t7-s0",
+                             "vgg16/strong-d6-t0-s0"]
 
 
-def test_the_epochs_lever_changes_only_the_training_length(probe):
+def test_the_training_levers_change_only_the_training_length_and_the_width(probe):
     assert probe["epochs"] == [12, 6]
-    assert probe["only_epochs_differ"]
+    assert probe["widths"] == [0.25, 0.125]
+    assert probe["only_levers_differ"]
 
 
 def test_report_without_trained_networks_lists_them_as_missing(tmp_path):
     result = _run(SCRIPT, f"--runs_dir={tmp_path}", "--stage=report", "--only=d3-t7-s0")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "epochs=6, num_test=200" in result.stdout
+    assert "epochs=6, width=0.125, num_test=200" in result.stdout
     assert "variants passing every check: 0 of 0 measured; not trained yet: vgg16/strong-d3-t7-s0" in result.stdout
 
 
-def test_an_unknown_variant_is_refused_by_name(tmp_path):
-    result = _run(SCRIPT, f"--runs_dir={tmp_path}", "--only=d3-t8-s0")
+def test_a_malformed_variant_or_a_texture_outside_the_pool_is_refused_by_name(tmp_path):
+    result = _run(SCRIPT, f"--runs_dir={tmp_path}", "--only=d3-t8-s0,d3-t25-s0,d10-t0-s0,3-7-0")
     assert result.returncode == 2
-    assert "Flag --only must name variants among d3-t0-s0" in result.stderr
-    assert "received ['d3-t8-s0']" in result.stderr
+    assert "Flag --only must name variants d<digit 0-9>-t<texture 0-24>-s<seed>" in result.stderr
+    assert "received ['d3-t25-s0', 'd10-t0-s0', '3-7-0']" in result.stderr
     assert "Traceback" not in result.stderr and "USAGE" not in result.stderr
     assert not os.listdir(tmp_path)
 
 
-@pytest.mark.parametrize("flag", ["--epochs=0", "--num_variants=9"])
+@pytest.mark.parametrize("flag", ["--epochs=0", "--num_variants=9", "--width=0"])
 def test_an_out_of_range_lever_is_one_line_and_exit_2(tmp_path, flag):
     result = _run(SCRIPT, f"--runs_dir={tmp_path}", flag)
     assert result.returncode == 2
