@@ -20,12 +20,12 @@ seed; the unbiased network of a seed is shared by the variants of that seed. `--
 every network into the runner's run folders (`train_one`; resumable: a killed training resumes at its
 last epoch). `--stage=report` evaluates every trained network (resumable: one evaluation folder per
 setting, `<run>/levers/n<num_test>-init<value>/`, so evaluation-only levers reuse the trained networks)
-and prints one row per variant: the IoU drop, the bias reliance (the biased network's IoU of its digit
-on its biased test images minus on the same images with unbiased textures), grid saliency mCBD and
-grid / IG / VG / SG mCBL of the biased digit with bootstrap 95% intervals over images, each effect
-check, the pass rate, and how many of the variants whose network learned the bias pass every saliency
-check. Variants
-whose networks are not trained yet are listed as missing. The process is set up as the toy binaries
+and prints one row per variant: the bias texture's fine-scale contrast (`toy_benchmark.data.contrast`),
+the IoU drop, the bias reliance (the biased network's IoU of its digit on its biased test images minus on
+the same images with unbiased textures), grid saliency mCBD and grid / IG / VG / SG mCBL of the biased
+digit with bootstrap 95% intervals over images, each effect check, the pass rate, and how many of the
+variants whose network learned the bias pass every saliency check. Variants whose networks are not
+trained yet are listed as missing. The process is set up as the toy binaries
 set theirs (`make_reproducible(--global_seed)`, op determinism on), so a variant's networks are the
 ones `make demo` or `toy-sweep` would train with the same settings. The numbers depend on the machine only
 through floating-point order; the time on its load.
@@ -42,6 +42,7 @@ from absl import app, flags
 
 from grid_saliency_tf.experiment.binary import run_binary
 from toy_benchmark.benchmark import PROFILES, RunSpec, effect_checks, group_intervals, make_reproducible, train_one
+from toy_benchmark.data.contrast import fine_scale_contrast
 from toy_benchmark.data.sources import resolve_sources
 from toy_benchmark.data.variant import DatasetVariant
 from toy_benchmark.evaluation import evaluate
@@ -137,12 +138,12 @@ def _cell(entry) -> str:
     return "-" if entry is None else f"{entry['estimate']:.2f} [{entry['low']:.2f}, {entry['high']:.2f}]"
 
 
-def _row(variant, intervals, checks) -> str:
+def _row(variant, contrast: float, intervals, checks) -> str:
     digit_cbl = [_cell(intervals[f"mcbl/{m}"]["biased_digits"]) for m in METHODS]
     grid_cbd = intervals["mcbd/grid_saliency"]
     images = intervals["mcbl/grid_saliency"]["biased_digits"]
     return " | ".join([
-        f"d{variant[0]} t{variant[1]} s{variant[2]}", _cell(intervals["differences"]["iou_drop"]),
+        f"d{variant[0]} t{variant[1]} s{variant[2]}", f"{contrast:.3f}", _cell(intervals["differences"]["iou_drop"]),
         _cell(intervals["differences"].get("bias_reliance")),
         _cell(grid_cbd["biased_digits"]), _cell(grid_cbd["other_digits"]), _cell(grid_cbd["unbiased_network"]),
         *digit_cbl, str(images["num_units"] if images else 0),
@@ -163,8 +164,8 @@ def main(argv):
             log(f"{spec.key}: trained in {record.training_seconds:.0f} s")
         return 0
     metrics = {spec: _evaluate(spec, sources, log) for spec, _ in planned(variants)}
-    header = ["variant", "IoU drop", "bias reliance", "grid mCBD biased digit", "other digits", "unbiased net",
-              *(f"{_SHORT[m]} mCBL" for m in METHODS), "CBL images", *_CHECKS]
+    header = ["variant", "texture contrast", "IoU drop", "bias reliance", "grid mCBD biased digit", "other digits",
+              "unbiased net", *(f"{_SHORT[m]} mCBL" for m in METHODS), "CBL images", *_CHECKS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     passed, measured, learned, explained, missing = 0, 0, 0, 0, []
     for digit, texture, seed in variants:
@@ -180,7 +181,8 @@ def main(argv):
         if checks.get("bias_learned"):
             learned += 1
             explained += all(checks.get(name) for name in _SALIENCY_CHECKS)
-        lines.append("| " + _row((digit, texture, seed), intervals, checks) + " |")
+        contrast = fine_scale_contrast(sources.textures.textures[texture])
+        lines.append("| " + _row((digit, texture, seed), contrast, intervals, checks) + " |")
     print(f"epochs={_EPOCHS.value}, width={_WIDTH.value:g}, num_test={_NUM_TEST.value}, "
           f"grid_initial_value={_GRID_INITIAL_VALUE.value:g}; "
           "mean [95% bootstrap interval over images]")

@@ -63,6 +63,7 @@ def test_report_without_trained_networks_lists_them_as_missing(tmp_path):
     result = _run(SCRIPT, f"--runs_dir={tmp_path}", "--stage=report", "--only=d3-t7-s0")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "epochs=6, width=0.125, num_test=200" in result.stdout
+    assert "| variant | texture contrast | IoU drop | bias reliance |" in result.stdout
     assert "variants passing every check: 0 of 0 measured; not trained yet: vgg16/strong-d3-t7-s0" in result.stdout
 
 

@@ -30,6 +30,7 @@ from toy_benchmark.data.previews import (
     texture_contact_sheet,
     write_previews,
 )
+from toy_benchmark.data.contrast import fine_scale_contrast
 from toy_benchmark.data.imitation import (
     IMITATION_MAX_SHARE,
     IMITATION_TOLERANCE,
@@ -74,7 +75,7 @@ __all__ = [
     "NUM_CLASSES",
     "NUM_DIGITS",
     "SPLITS",
-    # mnist.py, textures.py, imitation.py, sources.py
+    # mnist.py, textures.py, imitation.py, contrast.py, sources.py
     "DataSources",
     "IMITATION_MAX_SHARE",
     "IMITATION_TOLERANCE",
@@ -84,6 +85,7 @@ __all__ = [
     "bundled_mnist_path",
     "constant_share",
     "digit_masks",
+    "fine_scale_contrast",
     "is_imitated_by_a_constant",
     "load_mnist",
     "load_texture_folder",
