@@ -7,6 +7,7 @@ Usage:
       [--num_test=200] [--grid_initial_value=1.0] [--num_variants=8]
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness-e12 --epochs=12 --stage=train
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --only=d6-t0-s0,d3-t22-s0 --stage=train
+  python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --stage=probe [--num_test=1000]
 
 `--only` names variants d<digit>-t<texture>-s<seed>, the 8 of the table (`VARIANTS`) or any other, e.g.
 to swap the digit or the texture of a variant whose network did not learn its bias.
@@ -25,7 +26,10 @@ the IoU drop, the bias reliance (the biased network's IoU of its digit on its bi
 the same images with unbiased textures), grid saliency mCBD and grid / IG / VG / SG mCBL of the biased
 digit with bootstrap 95% intervals over images, each effect check, the pass rate, and how many of the
 variants whose network learned the bias pass every saliency check. Variants whose networks are not
-trained yet are listed as missing. The process is set up as the toy binaries
+trained yet are listed as missing. `--stage=probe` prints, per trained biased network, whether one of grid
+saliency's constants stands in for its bias texture (`toy_benchmark.evaluation.constant_probe`: the bias
+digit's IoU with the context set to each constant, against intact and with the bias half swapped), which
+explains a network that relies on its bias while its grid masks end empty. The process is set up as the toy binaries
 set theirs (`make_reproducible(--global_seed)`, op determinism on), so a variant's networks are the
 ones `make demo` or `toy-sweep` would train with the same settings. The numbers depend on the machine only
 through floating-point order; the time on its load.
@@ -38,14 +42,16 @@ import re
 import sys
 from typing import Any
 
+import numpy as np
 from absl import app, flags
 
 from grid_saliency_tf.experiment.binary import run_binary
 from toy_benchmark.benchmark import PROFILES, RunSpec, effect_checks, group_intervals, make_reproducible, train_one
 from toy_benchmark.data.contrast import fine_scale_contrast
+from toy_benchmark.data.generator import SampleGenerator
 from toy_benchmark.data.sources import resolve_sources
 from toy_benchmark.data.variant import DatasetVariant
-from toy_benchmark.evaluation import evaluate
+from toy_benchmark.evaluation import GRID_SALIENCY_CONSTANTS, constant_probe, evaluate, load_model
 
 #: (bias digit, bias texture, seed): two seeds, six digits, five textures; the first is the demo's.
 VARIANTS = ((3, 0, 0), (3, 7, 0), (5, 0, 0), (6, 22, 0), (3, 0, 1), (8, 16, 1), (1, 12, 1), (9, 4, 1))
@@ -57,7 +63,9 @@ _CHECKS = ("iou_drop", "bias_learned", "grid_cbd_detects", "grid_cbl_at_least_0.
 _SALIENCY_CHECKS = _CHECKS[2:]
 
 _RUNS_DIR = flags.DEFINE_string("runs_dir", None, "Folder of the runs.", required=True)
-_STAGE = flags.DEFINE_enum("stage", "report", ["train", "report"], "Train every network, or evaluate and report.")
+_STAGE = flags.DEFINE_enum("stage", "report", ["train", "report", "probe"], "Train every network; evaluate and "
+                           "report; or probe which constant context each biased network takes for its bias texture "
+                           "(toy_benchmark.evaluation.constant_probe, on its first --num_test biased test images).")
 _NUM_VARIANTS = flags.DEFINE_integer("num_variants", len(VARIANTS), "Use the first N variants.", lower_bound=1,
                                      upper_bound=len(VARIANTS))
 _ONLY = flags.DEFINE_list("only", None, "Only these variants, named d<digit>-t<texture>-s<seed> (e.g. d3-t7-s0; any "
@@ -150,6 +158,26 @@ def _row(variant, contrast: float, intervals, checks) -> str:
         *({True: "yes", False: "**no**", None: "-"}[checks.get(name)] for name in _CHECKS)])
 
 
+def _probe(variants, sources) -> None:
+    """Prints per trained biased network the bias digit's IoU intact, with its bias half swapped for the other
+    half's texture and with the context set to each of grid saliency's constants, and the imitating ones."""
+    header = ["variant", "images", "intact", "bias half swapped", *(f"context {c:g}" for c in GRID_SALIENCY_CONSTANTS),
+              "imitating constants"]
+    print(f"num_test={_NUM_TEST.value}; IoU of the bias digit on its biased test images")
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for digit, texture, seed in variants:
+        spec = RunSpec("vgg16", "strong", digit, texture, seed)
+        path = _trained(spec)
+        if path is None:
+            print(f"| d{digit} t{texture} s{seed} | not trained yet |")
+            continue
+        generator = SampleGenerator(spec.test_variant(_NUM_TEST.value), textures=sources.textures, mnist=sources.mnist)
+        probe = constant_probe(load_model(path), generator.generate(np.arange(_NUM_TEST.value)), digit)
+        cells = [f"{probe.intact:.2f}", f"{probe.swapped:.2f}", *(f"{v:.2f}" for v in probe.constants.values())]
+        print(f"| d{digit} t{texture} s{seed} | {probe.num_images} | " + " | ".join(cells) + " | "
+              + (", ".join(f"{c:g}" for c in probe.imitating) or "none") + " |")
+
+
 def main(argv):
     del argv
     # As every toy binary (so `make demo`) does; networks this script trained without it (session 4) had
@@ -162,6 +190,9 @@ def main(argv):
         for spec, profile in planned(variants):
             record = train_one(spec, profile, _RUNS_DIR.value, sources=sources, log=log)
             log(f"{spec.key}: trained in {record.training_seconds:.0f} s")
+        return 0
+    if _STAGE.value == "probe":
+        _probe(variants, sources)
         return 0
     metrics = {spec: _evaluate(spec, sources, log) for spec, _ in planned(variants)}
     header = ["variant", "texture contrast", "IoU drop", "bias reliance", "grid mCBD biased digit", "other digits",

@@ -83,3 +83,30 @@ def test_an_out_of_range_lever_is_one_line_and_exit_2(tmp_path, flag):
     lines = [line for line in result.stderr.splitlines() if line.startswith("bench_toy_robustness:")]
     assert len(lines) == 1 and flag.split("=")[0] in lines[0], result.stderr[-2000:]
     assert not os.listdir(tmp_path)
+
+
+def test_probe_prints_what_constant_probe_measures_for_each_trained_network(tmp_path):
+    # A network that answers 3 wherever the image is brighter than 0.45 on average (test_constant_probe.py);
+    # the row must be the library's measurement on the variant's first --num_test test images.
+    import numpy as np
+
+    from tests.toy_benchmark.test_constant_probe import _brightness_model
+    from toy_benchmark.data import DatasetVariant, SampleGenerator
+    from toy_benchmark.evaluation import constant_probe
+
+    model = _brightness_model(0.45)
+    folder = tmp_path / "vgg16" / "strong-d3-t0-s0" / "train"
+    folder.mkdir(parents=True)
+    model.save(folder / "model.keras")
+    result = _run(SCRIPT, f"--runs_dir={tmp_path}", "--stage=probe", "--num_test=40", "--only=d3-t0-s0,d3-t7-s0")
+    assert result.returncode == 0, result.stderr[-2000:]
+    samples = SampleGenerator(DatasetVariant("strong", 3, 0, split="test", num_samples=40)).generate(np.arange(40))
+    probe = constant_probe(model, samples, 3)
+    expected = " | ".join(["| d3 t0 s0", "4", f"{probe.intact:.2f}", f"{probe.swapped:.2f}",
+                           *(f"{v:.2f}" for v in probe.constants.values()),
+                           ", ".join(f"{c:g}" for c in probe.imitating) or "none"]) + " |"
+    lines = result.stdout.splitlines()
+    assert lines[0] == "num_test=40; IoU of the bias digit on its biased test images"
+    assert lines[1].startswith("| variant | images | intact | bias half swapped | context 0 | context 0.25 |")
+    assert lines[3:] == [expected, "| d3 t7 s0 | not trained yet |"]
+    assert probe.constants[0.0] == 0.0 and probe.constants[1.0] > 0.0  # dark context: background; white: 3

@@ -1,5 +1,6 @@
 """The evaluation wing: the five saliency methods, IoU, CBD/CBL records, ``metrics.json`` and the job."""
 
+from toy_benchmark.evaluation.constant_probe import GRID_SALIENCY_CONSTANTS, ConstantProbe, constant_probe
 from toy_benchmark.evaluation.evaluator import (BATCH_SIZE, EVALUATION_KIND, EXAMPLES_FILE, NUM_EXAMPLES,
                                                 ModelSource, evaluate, examples_figure, load_model, summary_line)
 from toy_benchmark.evaluation.explainers import (GRID_SHAPE, METHODS, ExplainerPool, MethodOutput, build_explainers,
@@ -11,9 +12,11 @@ from toy_benchmark.evaluation.segmentation import predict_labels, segmentation_m
 
 __all__ = [
     "BATCH_SIZE",
+    "ConstantProbe",
     "EVALUATION_KIND",
     "EXAMPLES_FILE",
     "ExplainerPool",
+    "GRID_SALIENCY_CONSTANTS",
     "GRID_SHAPE",
     "METHODS",
     "METRICS_FILE",
@@ -27,6 +30,7 @@ __all__ = [
     "SegmentationMetrics",
     "build_explainers",
     "check_methods",
+    "constant_probe",
     "evaluate",
     "examples_figure",
     "explain",

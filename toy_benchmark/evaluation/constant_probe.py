@@ -1,0 +1,112 @@
+"""What a trained network takes for its bias texture: does one of grid saliency's constants stand in for it?
+
+Grid saliency replaces the context outside the mask by the constant of {0, 0.25, 0.5, 0.75, 1} with the
+lowest preservation loss at ``M = 0`` (supplement S1.2). The imitation criterion of the texture pool
+(`toy_benchmark.data.imitation`) asks whether one grey value imitates a texture's *pixels*; what decides
+the explanation, though, is whether the *network* treats a constant context as its bias texture. If it does,
+the mask can drop the bias half at no cost, every biased-digit mask ends empty and mCBD reads 0 although
+the network relies on its bias (docs/toy_benchmark.md, "A pool at 0.2", session 11: a network whose bias
+texture was the pool's coarsest took a white context for it).
+
+`constant_probe` measures that per network: the IoU of the bias digit on its biased test images (the
+network's prediction against the ground truth) intact, with the bias half swapped for the image's other
+background half (an unbiased texture: the bias reliance's counterpart), and with the whole context
+(every pixel outside the digit) set to each constant. A constant *imitates the bias for the network* when
+it keeps at least `imitation_fraction` of the intact IoU while the swap does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from grid_saliency_tf.validation import check_number
+from toy_benchmark.data.variant import BACKGROUND_CLASS, BIAS_HALF_NONE, BIAS_HALF_TOP, IMAGE_SIZE
+from toy_benchmark.evaluation.segmentation import predict_labels
+
+__all__ = ["GRID_SALIENCY_CONSTANTS", "ConstantProbe", "constant_probe"]
+
+#: The grey values grid saliency perturbs with (supplement S1.2), as fractions of the [0, 1] image range.
+GRID_SALIENCY_CONSTANTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class ConstantProbe:
+    """The bias digit's mean IoU on biased test images under each context change.
+
+    Attributes:
+        num_images: Images of the bias digit that carry the bias texture (the IoUs are means over them).
+        intact: IoU on the images as they are.
+        swapped: IoU with the bias half's context pixels replaced by the pixels 32 rows away, in the other
+            half (its unbiased texture, or the digit's foreground texture where the digit crosses it).
+        constants: ``{value: IoU}`` with the whole context set to each constant.
+        imitation_fraction: The share of the intact IoU a constant must keep to count as imitating.
+    """
+
+    num_images: int
+    intact: float
+    swapped: float
+    constants: dict[float, float]
+    imitation_fraction: float
+
+    @property
+    def imitating(self) -> tuple[float, ...]:
+        """The constants that imitate the bias for the network (none when the swap keeps the IoU as well)."""
+        bar = self.imitation_fraction * self.intact
+        if self.swapped >= bar:
+            return ()
+        return tuple(value for value, iou in self.constants.items() if iou >= bar)
+
+
+def _digit_iou(predictions: np.ndarray, labels: np.ndarray, digit: int) -> float:
+    """Mean over images of the IoU of `digit` (images where neither map shows it count as 0)."""
+    predicted, truth = predictions == digit, labels == digit
+    union = (predicted | truth).sum(axis=(1, 2))
+    return float(np.mean((predicted & truth).sum(axis=(1, 2)) / np.maximum(union, 1)))
+
+
+def constant_probe(model: keras.Model, samples: dict[str, np.ndarray], digit: int, *,
+                   constants: Sequence[float] = GRID_SALIENCY_CONSTANTS,
+                   imitation_fraction: float = 0.5) -> ConstantProbe:
+    """Whether a constant context stands in for the bias texture, for one network (module docstring).
+
+    Args:
+        model: The network, images to softmax probabilities ``(batch, 64, 64, 11)``.
+        samples: Biased test samples as `toy_benchmark.data.SampleGenerator.generate` returns them; those of
+            `digit` that carry the bias texture are used (``image`` uint8 ``(batch, 64, 64)``, ``label``,
+            ``digit``, ``bias_half``).
+        digit: The bias digit.
+        constants: Grey values in [0, 1] to set the context to (default: grid saliency's five).
+        imitation_fraction: In (0, 1]; a constant imitates when it keeps this share of the intact IoU.
+
+    Returns:
+        The IoUs, with the imitating constants as `ConstantProbe.imitating`.
+
+    Raises:
+        ValueError: if no sample shows `digit` with the bias texture, or a constant or the fraction is out
+            of range.
+    """
+    fraction = check_number("imitation_fraction", imitation_fraction, 0.0, 1.0, low_open=True)
+    values = tuple(check_number("constants", value, 0.0, 1.0) for value in constants)
+    chosen = (samples["digit"] == digit) & (samples["bias_half"] != BIAS_HALF_NONE)
+    if not chosen.any():
+        raise ValueError(f"Argument `samples` must hold images of digit {digit} with the bias texture; "
+                         f"received {len(chosen)} samples without any.")
+    images = samples["image"][chosen].astype(np.float32) / 255.0
+    labels, halves = samples["label"][chosen], samples["bias_half"][chosen]
+    context = labels == BACKGROUND_CLASS
+    top = np.arange(IMAGE_SIZE)[None, :, None] < IMAGE_SIZE // 2
+    bias_half = context & np.where(halves[:, None, None] == BIAS_HALF_TOP, top, ~top)
+    other_half = np.roll(images, IMAGE_SIZE // 2, axis=1)  # rows of the other half, at the same columns
+    swapped = np.where(bias_half, other_half, images)
+
+    def iou(batch: np.ndarray) -> float:
+        return _digit_iou(predict_labels(model, batch[..., None]), labels, digit)
+
+    return ConstantProbe(
+        num_images=int(chosen.sum()), intact=iou(images), swapped=iou(swapped),
+        constants={value: iou(np.where(context, np.float32(value), images)) for value in values},
+        imitation_fraction=fraction)
