@@ -50,7 +50,7 @@ from toy_benchmark.benchmark import PROFILES, RunSpec, effect_checks, group_inte
 from toy_benchmark.data.contrast import fine_scale_contrast
 from toy_benchmark.data.generator import SampleGenerator
 from toy_benchmark.data.sources import resolve_sources
-from toy_benchmark.data.variant import DatasetVariant
+from toy_benchmark.data.variant import NUM_DIGITS, DatasetVariant
 from toy_benchmark.evaluation import GRID_SALIENCY_CONSTANTS, constant_probe, evaluate, load_model
 
 #: (bias digit, bias texture, seed): two seeds, six digits, five textures; the first is the demo's.
@@ -172,7 +172,8 @@ def _probe(variants, sources) -> None:
             print(f"| d{digit} t{texture} s{seed} | not trained yet |")
             continue
         generator = SampleGenerator(spec.test_variant(_NUM_TEST.value), textures=sources.textures, mnist=sources.mnist)
-        probe = constant_probe(load_model(path), generator.generate(np.arange(_NUM_TEST.value)), digit)
+        digit_images = np.arange(digit, _NUM_TEST.value, NUM_DIGITS)  # sample i shows digit i mod 10
+        probe = constant_probe(load_model(path), generator.generate(digit_images), digit)
         cells = [f"{probe.intact:.2f}", f"{probe.swapped:.2f}", *(f"{v:.2f}" for v in probe.constants.values())]
         print(f"| d{digit} t{texture} s{seed} | {probe.num_images} | " + " | ".join(cells) + " | "
               + (", ".join(f"{c:g}" for c in probe.imitating) or "none") + " |")

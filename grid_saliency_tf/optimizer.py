@@ -153,7 +153,7 @@ class GridSaliencyOptimizer(Explainer):
         mode: str = "context",
         upsampling: str = "nearest",
         perturbation: str = "constant",
-        perturbation_values: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
+        perturbation_values: Sequence[float] = perturbations.CONSTANT_VALUES,
         value_range: tuple[float, float] = (0.0, 1.0),
         blur_sigma: float = 10.0,
         erosion_size: int = 3,

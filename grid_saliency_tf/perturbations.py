@@ -16,6 +16,7 @@ import tensorflow as tf
 from grid_saliency_tf.validation import check_choice, check_int, check_number
 
 __all__ = [
+    "CONSTANT_VALUES",
     "PERTURBATIONS",
     "UPSAMPLING_METHODS",
     "perturb",
@@ -30,6 +31,8 @@ __all__ = [
 
 #: Kinds of perturbation image ``a``.
 PERTURBATIONS = ("constant", "blur", "noise")
+#: The grey values of the constant perturbation, as fractions of the value range (supplement S1.2).
+CONSTANT_VALUES = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: Upsampling of the low-resolution mask to the image size.
 UPSAMPLING_METHODS = ("nearest", "bilinear")
 

@@ -23,22 +23,26 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from grid_saliency_tf.perturbations import CONSTANT_VALUES
 from grid_saliency_tf.validation import check_number
 from toy_benchmark.data.variant import BACKGROUND_CLASS, BIAS_HALF_NONE, BIAS_HALF_TOP, IMAGE_SIZE
-from toy_benchmark.evaluation.segmentation import predict_labels
+from toy_benchmark.evaluation.segmentation import image_confusions, predict_labels, segmentation_from_confusions
 
 __all__ = ["GRID_SALIENCY_CONSTANTS", "ConstantProbe", "constant_probe"]
 
 #: The grey values grid saliency perturbs with (supplement S1.2), as fractions of the [0, 1] image range.
-GRID_SALIENCY_CONSTANTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+GRID_SALIENCY_CONSTANTS = CONSTANT_VALUES
 
 
 @dataclass(frozen=True)
 class ConstantProbe:
-    """The bias digit's mean IoU on biased test images under each context change.
+    """The bias digit's IoU on its biased test images under each context change.
+
+    Every IoU is the project's (``TP / (TP + FP + FN)`` over all pixels of the images, Fig. 4a; as in the
+    bias reliance of the report).
 
     Attributes:
-        num_images: Images of the bias digit that carry the bias texture (the IoUs are means over them).
+        num_images: Images of the bias digit that carry the bias texture.
         intact: IoU on the images as they are.
         swapped: IoU with the bias half's context pixels replaced by the pixels 32 rows away, in the other
             half (its unbiased texture, or the digit's foreground texture where the digit crosses it).
@@ -59,13 +63,6 @@ class ConstantProbe:
         if self.swapped >= bar:
             return ()
         return tuple(value for value, iou in self.constants.items() if iou >= bar)
-
-
-def _digit_iou(predictions: np.ndarray, labels: np.ndarray, digit: int) -> float:
-    """Mean over images of the IoU of `digit` (images where neither map shows it count as 0)."""
-    predicted, truth = predictions == digit, labels == digit
-    union = (predicted | truth).sum(axis=(1, 2))
-    return float(np.mean((predicted & truth).sum(axis=(1, 2)) / np.maximum(union, 1)))
 
 
 def constant_probe(model: keras.Model, samples: dict[str, np.ndarray], digit: int, *,
@@ -104,7 +101,8 @@ def constant_probe(model: keras.Model, samples: dict[str, np.ndarray], digit: in
     swapped = np.where(bias_half, other_half, images)
 
     def iou(batch: np.ndarray) -> float:
-        return _digit_iou(predict_labels(model, batch[..., None]), labels, digit)
+        confusions = image_confusions(labels, predict_labels(model, batch[..., None]))
+        return segmentation_from_confusions(confusions).iou_per_digit[digit]  # defined: every image shows it
 
     return ConstantProbe(
         num_images=int(chosen.sum()), intact=iou(images), swapped=iou(swapped),
