@@ -4,7 +4,7 @@ Usage:
 
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --stage=train
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --stage=report \
-      [--num_test=200] [--grid_initial_value=1.0] [--num_variants=8]
+      [--num_test=200] [--grid_initial_value=1.0] [--grid_perturbation=noise] [--num_variants=8]
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness-e12 --epochs=12 --stage=train
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --only=d6-t0-s0,d3-t22-s0 --stage=train
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --stage=probe [--num_test=1000]
@@ -20,16 +20,18 @@ bias texture (from the procedural pool, every one valid by the imitation criteri
 seed; the unbiased network of a seed is shared by the variants of that seed. `--stage=train` trains
 every network into the runner's run folders (`train_one`; resumable: a killed training resumes at its
 last epoch). `--stage=report` evaluates every trained network (resumable: one evaluation folder per
-setting, `<run>/levers/n<num_test>-init<value>/`, so evaluation-only levers reuse the trained networks)
-and prints one row per variant: the bias texture's fine-scale contrast (`toy_benchmark.data.contrast`),
-the IoU drop, the bias reliance (the biased network's IoU of its digit on its biased test images minus on
-the same images with unbiased textures), grid saliency mCBD and grid / IG / VG / SG mCBL of the biased
-digit with bootstrap 95% intervals over images, each effect check, the pass rate, and how many of the
-variants whose network learned the bias pass every saliency check. Variants whose networks are not
-trained yet are listed as missing. `--stage=probe` prints, per trained biased network, whether one of grid
-saliency's constants stands in for its bias texture (`toy_benchmark.evaluation.constant_probe`: the bias
-digit's IoU with the context set to each constant, against intact and with the bias half swapped), which
-explains a network that relies on its bias while its grid masks end empty. The process is set up as the toy binaries
+setting, `<run>/levers/n<num_test>-init<value>[-<perturbation>]/`, so evaluation-only levers reuse the
+trained networks) and prints one row per variant: the bias texture's fine-scale contrast
+(`toy_benchmark.data.contrast`), the IoU drop, the bias reliance (the biased network's IoU of its digit on
+its biased test images minus on the same images with unbiased textures), grid saliency mCBD and grid / IG
+/ VG / SG mCBL of the biased digit with bootstrap 95% intervals over images, the constants and
+perturbations that imitate the bias for the network (the probe below, on the same test images), each
+effect check, the pass rate, and how many of the variants whose network learned the bias pass every
+saliency check. Variants whose networks are not trained yet are listed as missing. `--stage=probe`
+prints, per trained biased network, whether one of grid saliency's constants, or its blur or noise
+perturbation, stands in for its bias texture (`toy_benchmark.evaluation.constant_probe`: the bias digit's
+IoU with the context set to each, against intact and with the bias half swapped), which explains a
+network that relies on its bias while its grid masks end empty. The process is set up as the toy binaries
 set theirs (`make_reproducible(--global_seed)`, op determinism on), so a variant's networks are the
 ones `make demo` or `toy-sweep` would train with the same settings. The numbers depend on the machine only
 through floating-point order; the time on its load.
@@ -46,12 +48,19 @@ import numpy as np
 from absl import app, flags
 
 from grid_saliency_tf.experiment.binary import run_binary
+from grid_saliency_tf.perturbations import PERTURBATIONS
 from toy_benchmark.benchmark import PROFILES, RunSpec, effect_checks, group_intervals, make_reproducible, train_one
 from toy_benchmark.data.contrast import fine_scale_contrast
 from toy_benchmark.data.generator import SampleGenerator
 from toy_benchmark.data.sources import resolve_sources
 from toy_benchmark.data.variant import NUM_DIGITS, DatasetVariant
-from toy_benchmark.evaluation import GRID_SALIENCY_CONSTANTS, constant_probe, evaluate, load_model
+from toy_benchmark.evaluation import (
+    GRID_SALIENCY_CONSTANTS,
+    PROBED_PERTURBATIONS,
+    constant_probe,
+    evaluate,
+    load_model,
+)
 
 #: (bias digit, bias texture, seed): two seeds, six digits, five textures; the first is the demo's.
 VARIANTS = ((3, 0, 0), (3, 7, 0), (5, 0, 0), (6, 22, 0), (3, 0, 1), (8, 16, 1), (1, 12, 1), (9, 4, 1))
@@ -82,6 +91,10 @@ _WIDTH = flags.DEFINE_float("width", PROFILES["quick"].width, "U-Net channel mul
 flags.register_validator("width", lambda width: width > 0, message="--width must be positive.")
 _GRID_INITIAL_VALUE = flags.DEFINE_float("grid_initial_value", PROFILES["quick"].grid_initial_value,
                                          "Initial mask value of grid saliency.")
+_GRID_PERTURBATION = flags.DEFINE_enum("grid_perturbation", "constant", list(PERTURBATIONS),
+                                       "Perturbation of grid saliency (Sec. 3.1): the paper's constant, chosen per "
+                                       "image among five grey values (S1.2), or the engine's blur or noise image; an "
+                                       "evaluation lever (see --stage=probe for which one a network takes for its bias).")
 
 
 def variant_profile(digit: int, texture: int, seed: int):
@@ -127,26 +140,38 @@ def _trained(spec: RunSpec) -> str | None:
     return path if os.path.exists(os.path.join(path, "model.keras")) else None
 
 
+def evaluation_lever() -> tuple[str, dict[str, Any]]:
+    """This invocation's evaluation levers: the name of their folder and grid saliency's arguments.
+
+    The constant perturbation is the profile's: it adds neither a suffix nor an argument, so that evaluations
+    made before `--grid_perturbation` existed keep their folders and settings.
+    """
+    grid_saliency = {**PROFILES["quick"].grid_saliency(), "initial_value": _GRID_INITIAL_VALUE.value}
+    lever = f"n{_NUM_TEST.value}-init{_GRID_INITIAL_VALUE.value:g}"
+    if _GRID_PERTURBATION.value != "constant":
+        grid_saliency["perturbation"] = _GRID_PERTURBATION.value
+        lever += f"-{_GRID_PERTURBATION.value}"
+    return lever, grid_saliency
+
+
 def _evaluate(spec: RunSpec, sources, log):
     """The network's evaluation with this invocation's settings (finished ones are found, not redone)."""
     model = _trained(spec)
     if model is None:
         return None
-    folder = os.path.join(_RUNS_DIR.value, spec.key, "levers",
-                          f"n{_NUM_TEST.value}-init{_GRID_INITIAL_VALUE.value:g}")
+    lever, grid_saliency = evaluation_lever()
+    folder = os.path.join(_RUNS_DIR.value, spec.key, "levers", lever)
     log(f"[evaluate] {spec.key} -> {folder}")
     return evaluate(model, folder, biased_test=spec.test_variant(_NUM_TEST.value),
                     unbiased_test=DatasetVariant("none", split="test", num_samples=_NUM_TEST.value), sources=sources,
-                    methods=METHODS, grid_saliency={**PROFILES["quick"].grid_saliency(),
-                                                    "initial_value": _GRID_INITIAL_VALUE.value},
-                    verbose=1)
+                    methods=METHODS, grid_saliency=grid_saliency, verbose=1)
 
 
 def _cell(entry) -> str:
     return "-" if entry is None else f"{entry['estimate']:.2f} [{entry['low']:.2f}, {entry['high']:.2f}]"
 
 
-def _row(variant, contrast: float, intervals, checks) -> str:
+def _row(variant, contrast: float, intervals, checks, imitating: str) -> str:
     digit_cbl = [_cell(intervals[f"mcbl/{m}"]["biased_digits"]) for m in METHODS]
     grid_cbd = intervals["mcbd/grid_saliency"]
     images = intervals["mcbl/grid_saliency"]["biased_digits"]
@@ -154,29 +179,42 @@ def _row(variant, contrast: float, intervals, checks) -> str:
         f"d{variant[0]} t{variant[1]} s{variant[2]}", f"{contrast:.3f}", _cell(intervals["differences"]["iou_drop"]),
         _cell(intervals["differences"].get("bias_reliance")),
         _cell(grid_cbd["biased_digits"]), _cell(grid_cbd["other_digits"]), _cell(grid_cbd["unbiased_network"]),
-        *digit_cbl, str(images["num_units"] if images else 0),
+        *digit_cbl, str(images["num_units"] if images else 0), imitating,
         *({True: "yes", False: "**no**", None: "-"}[checks.get(name)] for name in _CHECKS)])
+
+
+def _probe_network(spec: RunSpec, sources):
+    """`constant_probe` of a trained biased network on the bias digit's first --num_test test images (None if
+    the network is not trained yet)."""
+    path = _trained(spec)
+    if path is None:
+        return None
+    generator = SampleGenerator(spec.test_variant(_NUM_TEST.value), textures=sources.textures, mnist=sources.mnist)
+    digit_images = np.arange(spec.bias_digit, _NUM_TEST.value, NUM_DIGITS)  # sample i shows digit i mod 10
+    return constant_probe(load_model(path), generator.generate(digit_images), spec.bias_digit)
+
+
+def _imitating(probe) -> str:
+    """The constants and perturbations that imitate the bias for the network, or "none"."""
+    return ", ".join([*(f"{c:g}" for c in probe.imitating), *probe.imitating_perturbations]) or "none"
 
 
 def _probe(variants, sources) -> None:
     """Prints per trained biased network the bias digit's IoU intact, with its bias half swapped for the other
-    half's texture and with the context set to each of grid saliency's constants, and the imitating ones."""
+    half's texture and with the context set to each of grid saliency's constants and to its blur and noise
+    perturbation images, and the imitating ones."""
     header = ["variant", "images", "intact", "bias half swapped", *(f"context {c:g}" for c in GRID_SALIENCY_CONSTANTS),
-              "imitating constants"]
+              *(f"context {name}" for name in PROBED_PERTURBATIONS), "imitating"]
     print(f"num_test={_NUM_TEST.value}; IoU of the bias digit on its biased test images")
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for digit, texture, seed in variants:
-        spec = RunSpec("vgg16", "strong", digit, texture, seed)
-        path = _trained(spec)
-        if path is None:
+        probe = _probe_network(RunSpec("vgg16", "strong", digit, texture, seed), sources)
+        if probe is None:
             print(f"| d{digit} t{texture} s{seed} | not trained yet |")
             continue
-        generator = SampleGenerator(spec.test_variant(_NUM_TEST.value), textures=sources.textures, mnist=sources.mnist)
-        digit_images = np.arange(digit, _NUM_TEST.value, NUM_DIGITS)  # sample i shows digit i mod 10
-        probe = constant_probe(load_model(path), generator.generate(digit_images), digit)
-        cells = [f"{probe.intact:.2f}", f"{probe.swapped:.2f}", *(f"{v:.2f}" for v in probe.constants.values())]
-        print(f"| d{digit} t{texture} s{seed} | {probe.num_images} | " + " | ".join(cells) + " | "
-              + (", ".join(f"{c:g}" for c in probe.imitating) or "none") + " |")
+        cells = [f"{probe.intact:.2f}", f"{probe.swapped:.2f}",
+                 *(f"{v:.2f}" for v in [*probe.constants.values(), *probe.perturbations.values()])]
+        print(f"| d{digit} t{texture} s{seed} | {probe.num_images} | " + " | ".join(cells) + f" | {_imitating(probe)} |")
 
 
 def main(argv):
@@ -197,7 +235,7 @@ def main(argv):
         return 0
     metrics = {spec: _evaluate(spec, sources, log) for spec, _ in planned(variants)}
     header = ["variant", "texture contrast", "IoU drop", "bias reliance", "grid mCBD biased digit", "other digits",
-              "unbiased net", *(f"{_SHORT[m]} mCBL" for m in METHODS), "CBL images", *_CHECKS]
+              "unbiased net", *(f"{_SHORT[m]} mCBL" for m in METHODS), "CBL images", "imitating (probe)", *_CHECKS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     passed, measured, learned, explained, missing = 0, 0, 0, 0, []
     for digit, texture, seed in variants:
@@ -214,9 +252,10 @@ def main(argv):
             learned += 1
             explained += all(checks.get(name) for name in _SALIENCY_CHECKS)
         contrast = fine_scale_contrast(sources.textures.textures[texture])
-        lines.append("| " + _row((digit, texture, seed), contrast, intervals, checks) + " |")
+        imitating = _imitating(_probe_network(spec, sources))
+        lines.append("| " + _row((digit, texture, seed), contrast, intervals, checks, imitating) + " |")
     print(f"epochs={_EPOCHS.value}, width={_WIDTH.value:g}, num_test={_NUM_TEST.value}, "
-          f"grid_initial_value={_GRID_INITIAL_VALUE.value:g}; "
+          f"grid_initial_value={_GRID_INITIAL_VALUE.value:g}, grid_perturbation={_GRID_PERTURBATION.value}; "
           "mean [95% bootstrap interval over images]")
     print("\n".join(lines))
     print(f"variants passing every check: {passed} of {measured} measured"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from toy_benchmark.data import BIAS_HALF_BOTTOM, BIAS_HALF_NONE, BIAS_HALF_TOP, DatasetVariant, SampleGenerator
-from toy_benchmark.evaluation import GRID_SALIENCY_CONSTANTS, constant_probe
+from toy_benchmark.evaluation import GRID_SALIENCY_CONSTANTS, PROBED_PERTURBATIONS, constant_probe
 
 DIGIT = 3
 
@@ -25,13 +25,14 @@ def _brightness_model(threshold: float) -> keras.Model:
     return model
 
 
-def _samples() -> dict[str, np.ndarray]:
-    """Four images of DIGIT (a 16 x 16 square) on a white bias half and a black other half, and one of 5."""
+def _samples(other: int = 0) -> dict[str, np.ndarray]:
+    """Four images of DIGIT (a 16 x 16 square) on a white bias half and an `other` grey half, and one of 5."""
     images = np.zeros((5, 64, 64), np.uint8)
     labels = np.full((5, 64, 64), 10, np.uint8)
     halves = np.array([BIAS_HALF_TOP, BIAS_HALF_BOTTOM, BIAS_HALF_TOP, BIAS_HALF_BOTTOM, BIAS_HALF_NONE])
     for i, half in enumerate(halves):
         rows = slice(0, 32) if half == BIAS_HALF_TOP else slice(32, 64)
+        images[i] = other if half != BIAS_HALF_NONE else 0
         images[i, rows] = 255 if half != BIAS_HALF_NONE else 0
         labels[i, 24:40, 24:40] = DIGIT if i < 4 else 5
         images[i, 24:40, 24:40] = 0
@@ -49,6 +50,33 @@ def test_a_network_keyed_to_brightness_is_imitated_by_the_bright_constants():
     assert probe.constants == pytest.approx({0.0: 0.0, 0.25: 0.0, 0.5: 256 / 4096, 0.75: 256 / 4096,
                                              1.0: 256 / 4096})
     assert probe.imitating == (0.5, 0.75, 1.0)
+
+
+def test_blur_and_noise_contexts_are_probed_like_the_constants():
+    # Brightness-keyed at 0.3 on white/black halves (intact mean 1920 / 4096 = 0.47). Noise context: mean
+    # 0.5 * 3840 / 4096 = 0.47 (+- 0.005 for 3840 uniform pixels) > 0.3: DIGIT. Blur: a blur with symmetric
+    # padding keeps the image's mass (1920), at most 256 of it falling on the square: mean >= 0.44 > 0.3.
+    probe = constant_probe(_brightness_model(0.3), _samples(), DIGIT)
+    assert probe.perturbations == pytest.approx({"blur": 256 / 4096, "noise": 256 / 4096})
+    assert probe.imitating_perturbations == ("blur", "noise")
+    assert PROBED_PERTURBATIONS == ("blur", "noise")
+
+
+def test_noise_does_not_imitate_a_brighter_bias_and_a_vanishing_blur_keeps_the_image():
+    # White bias half, grey 128 other half, threshold 0.6: intact mean (1920 + 1920 * 128 / 255) / 4096 = 0.70;
+    # swapped 3840 * 0.50 / 4096 = 0.47; context 0.75: 0.70, 1: 0.94 (DIGIT), 0.5: 0.47 (not); noise 0.47
+    # (+- 0.005, not); a blur of sigma 1e-3 is the image itself, so it keeps the intact IoU.
+    probe = constant_probe(_brightness_model(0.6), _samples(other=128), DIGIT, blur_sigma=1e-3)
+    assert probe.intact == pytest.approx(256 / 4096) and probe.swapped == 0.0
+    assert probe.imitating == (0.75, 1.0)
+    assert probe.perturbations == pytest.approx({"blur": 256 / 4096, "noise": 0.0})
+    assert probe.imitating_perturbations == ("blur",)
+
+
+def test_only_the_perturbations_asked_for_are_probed():
+    probe = constant_probe(_brightness_model(0.3), _samples(), DIGIT, perturbations=("noise", "noise"))
+    assert tuple(probe.perturbations) == ("noise",)
+    assert constant_probe(_brightness_model(0.3), _samples(), DIGIT, perturbations=()).perturbations == {}
 
 
 def test_nothing_imitates_when_the_network_does_not_need_the_bias_half():
@@ -76,6 +104,9 @@ def test_generated_samples_are_probed_and_the_result_is_deterministic():
     ({"imitation_fraction": 1.5}, "imitation_fraction.*<= 1.0; received 1.5"),
     ({"constants": (0.5, 1.2)}, "constants.*<= 1.0; received 1.2"),
     ({"digit": 7}, "digit 7 with the bias texture; received 5 samples"),
+    ({"perturbations": ("blur", "zoom")}, "perturbations.*received 'zoom'"),
+    ({"blur_sigma": 0.0}, "blur_sigma.*> 0.0; received 0.0"),
+    ({"noise_seed": -1}, "noise_seed.*>= 0; received -1"),
 ])
 def test_bad_arguments_name_the_argument_and_the_value(kwargs, match):
     arguments = {"digit": DIGIT, **kwargs}

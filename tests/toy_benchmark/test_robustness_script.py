@@ -33,9 +33,12 @@ from toy_benchmark.benchmark import PROFILES
 quick = PROFILES["quick"].replace(bias_digits=(3,), bias_textures=(7,), dataset_seeds=(0,))
 lever = script.variant_profile(3, 7, 0)
 selected = script._selected(25)
+constant = script.evaluation_lever()
+flags.FLAGS.grid_perturbation = "noise"
 print(json.dumps({"selected": selected, "runs": [spec.key for spec, _ in script.planned(selected)],
                   "epochs": [lever.epochs, quick.epochs], "widths": [lever.width, quick.width],
-                  "only_levers_differ": lever.replace(epochs=quick.epochs, width=quick.width) == quick}))
+                  "only_levers_differ": lever.replace(epochs=quick.epochs, width=quick.width) == quick,
+                  "evaluation_levers": [constant, script.evaluation_lever()], "quick_grid": quick.grid_saliency()}))
 """
 
 
@@ -57,6 +60,14 @@ def test_the_training_levers_change_only_the_training_length_and_the_width(probe
     assert probe["epochs"] == [12, 6]
     assert probe["widths"] == [0.25, 0.125]
     assert probe["only_levers_differ"]
+
+
+def test_the_grid_perturbation_lever_names_its_folder_and_reaches_grid_saliency(probe):
+    # The profile's constant perturbation keeps the folders and settings of earlier evaluations.
+    constant, noise = probe["evaluation_levers"]
+    assert constant == ["n200-init1", probe["quick_grid"]]
+    assert noise == ["n200-init1-noise", {**probe["quick_grid"], "perturbation": "noise"}]
+    assert "perturbation" not in probe["quick_grid"]
 
 
 def test_report_without_trained_networks_lists_them_as_missing(tmp_path):
@@ -103,10 +114,41 @@ def test_probe_prints_what_constant_probe_measures_for_each_trained_network(tmp_
     samples = SampleGenerator(DatasetVariant("strong", 3, 0, split="test", num_samples=40)).generate(np.arange(40))
     probe = constant_probe(model, samples, 3)
     expected = " | ".join(["| d3 t0 s0", "4", f"{probe.intact:.2f}", f"{probe.swapped:.2f}",
-                           *(f"{v:.2f}" for v in probe.constants.values()),
-                           ", ".join(f"{c:g}" for c in probe.imitating) or "none"]) + " |"
+                           *(f"{v:.2f}" for v in [*probe.constants.values(), *probe.perturbations.values()]),
+                           ", ".join([*(f"{c:g}" for c in probe.imitating), *probe.imitating_perturbations])
+                           or "none"]) + " |"
     lines = result.stdout.splitlines()
     assert lines[0] == "num_test=40; IoU of the bias digit on its biased test images"
     assert lines[1].startswith("| variant | images | intact | bias half swapped | context 0 | context 0.25 |")
+    assert lines[1].endswith("| context 1 | context blur | context noise | imitating |")
     assert lines[3:] == [expected, "| d3 t7 s0 | not trained yet |"]
     assert probe.constants[0.0] == 0.0 and probe.constants[1.0] > 0.0  # dark context: background; white: 3
+
+
+def test_report_evaluates_with_the_grid_perturbation_lever_and_shows_the_probe(tmp_path):
+    # Brightness-keyed stand-ins for the unbiased and the biased network (test_constant_probe.py): the row
+    # must be computed, grid saliency must have run with the noise perturbation in its own lever folder,
+    # and the probe column must be the library's on the same test images.
+    import numpy as np
+
+    from tests.toy_benchmark.test_constant_probe import _brightness_model
+    from toy_benchmark.data import DatasetVariant, SampleGenerator
+    from toy_benchmark.evaluation import constant_probe
+
+    model = _brightness_model(0.45)
+    for run in ("none-s0", "strong-d3-t0-s0"):
+        (tmp_path / "vgg16" / run / "train").mkdir(parents=True)
+        model.save(tmp_path / "vgg16" / run / "train" / "model.keras")
+    result = _run(SCRIPT, f"--runs_dir={tmp_path}", "--stage=report", "--num_test=10", "--grid_perturbation=noise",
+                  "--only=d3-t0-s0")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "grid_initial_value=1, grid_perturbation=noise;" in result.stdout
+    with open(tmp_path / "vgg16" / "strong-d3-t0-s0" / "levers" / "n10-init1-noise" / "metrics.json") as file:
+        assert json.load(file)["settings"]["grid_saliency"]["perturbation"] == "noise"
+    samples = SampleGenerator(DatasetVariant("strong", 3, 0, split="test", num_samples=10)).generate(np.arange(3, 10, 10))
+    probe = constant_probe(model, samples, 3)
+    imitating = ", ".join([*(f"{c:g}" for c in probe.imitating), *probe.imitating_perturbations]) or "none"
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| d3 t0 s0 |")]
+    assert len(rows) == 1 and rows[0].split(" | ")[12] == imitating, rows
+    assert "| CBL images | imitating (probe) | iou_drop |" in result.stdout
+    assert "variants passing every check:" in result.stdout and "0 of 1 measured" in result.stdout

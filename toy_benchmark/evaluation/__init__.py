@@ -1,6 +1,7 @@
 """The evaluation wing: the five saliency methods, IoU, CBD/CBL records, ``metrics.json`` and the job."""
 
-from toy_benchmark.evaluation.constant_probe import GRID_SALIENCY_CONSTANTS, ConstantProbe, constant_probe
+from toy_benchmark.evaluation.constant_probe import (GRID_SALIENCY_CONSTANTS, PROBED_PERTURBATIONS, ConstantProbe,
+                                                    constant_probe)
 from toy_benchmark.evaluation.evaluator import (BATCH_SIZE, EVALUATION_KIND, EXAMPLES_FILE, NUM_EXAMPLES,
                                                 ModelSource, evaluate, examples_figure, load_model, summary_line)
 from toy_benchmark.evaluation.explainers import (GRID_SHAPE, METHODS, ExplainerPool, MethodOutput, build_explainers,
@@ -25,6 +26,7 @@ __all__ = [
     "MetricsRecord",
     "ModelSource",
     "NUM_EXAMPLES",
+    "PROBED_PERTURBATIONS",
     "SaliencyRecords",
     "SaliencySummary",
     "SegmentationMetrics",

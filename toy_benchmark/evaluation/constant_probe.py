@@ -13,25 +13,36 @@ network's prediction against the ground truth) intact, with the bias half swappe
 background half (an unbiased texture: the bias reliance's counterpart), and with the whole context
 (every pixel outside the digit) set to each constant. A constant *imitates the bias for the network* when
 it keeps at least `imitation_fraction` of the intact IoU while the swap does not.
+
+The engine's other two perturbations (Sec. 3.1, `GridSaliencyOptimizer(perturbation=...)`) are probed the
+same way: the context set to the image's Gaussian-blurred copy (``"blur"``) or to grid saliency's uniform
+noise image (``"noise"``), with the optimizer's defaults (`blur_sigma` 10 pixels, noise `seed` 0). A
+perturbation that imitates the bias hides it from grid saliency as a constant does; one that does not is a
+candidate for explaining that network.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 
-from grid_saliency_tf.perturbations import CONSTANT_VALUES
-from grid_saliency_tf.validation import check_number
+from grid_saliency_tf.optimizer import GridSaliencyOptimizer
+from grid_saliency_tf.perturbations import CONSTANT_VALUES, blurred_image, noise_image
+from grid_saliency_tf.validation import check_choice, check_int, check_number
 from toy_benchmark.data.variant import BACKGROUND_CLASS, BIAS_HALF_NONE, BIAS_HALF_TOP, IMAGE_SIZE
 from toy_benchmark.evaluation.segmentation import image_confusions, predict_labels, segmentation_from_confusions
 
-__all__ = ["GRID_SALIENCY_CONSTANTS", "ConstantProbe", "constant_probe"]
+__all__ = ["GRID_SALIENCY_CONSTANTS", "PROBED_PERTURBATIONS", "ConstantProbe", "constant_probe"]
 
 #: The grey values grid saliency perturbs with (supplement S1.2), as fractions of the [0, 1] image range.
 GRID_SALIENCY_CONSTANTS = CONSTANT_VALUES
+#: The engine's perturbations other than the constant one (Sec. 3.1), probed as whole-context images.
+PROBED_PERTURBATIONS = ("blur", "noise")
+_OPTIMIZER_DEFAULTS = inspect.signature(GridSaliencyOptimizer).parameters
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,7 @@ class ConstantProbe:
             half (its unbiased texture, or the digit's foreground texture where the digit crosses it).
         constants: ``{value: IoU}`` with the whole context set to each constant.
         imitation_fraction: The share of the intact IoU a constant must keep to count as imitating.
+        perturbations: ``{"blur" | "noise": IoU}`` with the whole context set to that perturbation image.
     """
 
     num_images: int
@@ -55,19 +67,30 @@ class ConstantProbe:
     swapped: float
     constants: dict[float, float]
     imitation_fraction: float
+    perturbations: dict[str, float]
+
+    def _keeping(self, ious: dict) -> tuple:
+        bar = self.imitation_fraction * self.intact
+        if self.swapped >= bar:
+            return ()
+        return tuple(key for key, iou in ious.items() if iou >= bar)
 
     @property
     def imitating(self) -> tuple[float, ...]:
         """The constants that imitate the bias for the network (none when the swap keeps the IoU as well)."""
-        bar = self.imitation_fraction * self.intact
-        if self.swapped >= bar:
-            return ()
-        return tuple(value for value, iou in self.constants.items() if iou >= bar)
+        return self._keeping(self.constants)
+
+    @property
+    def imitating_perturbations(self) -> tuple[str, ...]:
+        """The probed blur / noise perturbations that imitate the bias, by the same rule as `imitating`."""
+        return self._keeping(self.perturbations)
 
 
 def constant_probe(model: keras.Model, samples: dict[str, np.ndarray], digit: int, *,
                    constants: Sequence[float] = GRID_SALIENCY_CONSTANTS,
-                   imitation_fraction: float = 0.5) -> ConstantProbe:
+                   imitation_fraction: float = 0.5, perturbations: Sequence[str] = PROBED_PERTURBATIONS,
+                   blur_sigma: float = _OPTIMIZER_DEFAULTS["blur_sigma"].default,
+                   noise_seed: int = _OPTIMIZER_DEFAULTS["seed"].default) -> ConstantProbe:
     """Whether a constant context stands in for the bias texture, for one network (module docstring).
 
     Args:
@@ -78,16 +101,23 @@ def constant_probe(model: keras.Model, samples: dict[str, np.ndarray], digit: in
         digit: The bias digit.
         constants: Grey values in [0, 1] to set the context to (default: grid saliency's five).
         imitation_fraction: In (0, 1]; a constant imitates when it keeps this share of the intact IoU.
+        perturbations: Which of :data:`PROBED_PERTURBATIONS` to probe too (``()`` for none).
+        blur_sigma: Standard deviation in pixels of the blur, > 0 (`GridSaliencyOptimizer`'s default).
+        noise_seed: Seed of the noise image (`GridSaliencyOptimizer`'s default ``seed``).
 
     Returns:
-        The IoUs, with the imitating constants as `ConstantProbe.imitating`.
+        The IoUs, with the imitating constants as `ConstantProbe.imitating` and the imitating perturbations
+        as `ConstantProbe.imitating_perturbations`.
 
     Raises:
-        ValueError: if no sample shows `digit` with the bias texture, or a constant or the fraction is out
-            of range.
+        ValueError: if no sample shows `digit` with the bias texture, or a constant, the fraction, a
+            perturbation's name or the blur's sigma is out of range.
     """
     fraction = check_number("imitation_fraction", imitation_fraction, 0.0, 1.0, low_open=True)
     values = tuple(check_number("constants", value, 0.0, 1.0) for value in constants)
+    names = tuple(dict.fromkeys(check_choice("perturbations", name, PROBED_PERTURBATIONS) for name in perturbations))
+    sigma = check_number("blur_sigma", blur_sigma, 0.0, low_open=True)
+    seed = check_int("noise_seed", noise_seed, 0)
     chosen = (samples["digit"] == digit) & (samples["bias_half"] != BIAS_HALF_NONE)
     if not chosen.any():
         raise ValueError(f"Argument `samples` must hold images of digit {digit} with the bias texture; "
@@ -104,7 +134,14 @@ def constant_probe(model: keras.Model, samples: dict[str, np.ndarray], digit: in
         confusions = image_confusions(labels, predict_labels(model, batch[..., None]))
         return segmentation_from_confusions(confusions).iou_per_digit[digit]  # defined: every image shows it
 
+    def perturbation_image(name: str) -> np.ndarray:
+        """The perturbation image ``a`` grid saliency would use, ``(batch, 64, 64)``."""
+        if name == "blur":
+            return blurred_image(images[..., None], sigma).numpy()[..., 0]
+        return noise_image((IMAGE_SIZE, IMAGE_SIZE, 1), seed, (0.0, 1.0)).numpy()[..., 0]
+
     return ConstantProbe(
         num_images=int(chosen.sum()), intact=iou(images), swapped=iou(swapped),
         constants={value: iou(np.where(context, np.float32(value), images)) for value in values},
-        imitation_fraction=fraction)
+        imitation_fraction=fraction,
+        perturbations={name: iou(np.where(context, perturbation_image(name), images)) for name in names})
