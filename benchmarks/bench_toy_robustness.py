@@ -54,13 +54,8 @@ from toy_benchmark.data.contrast import fine_scale_contrast
 from toy_benchmark.data.generator import SampleGenerator
 from toy_benchmark.data.sources import resolve_sources
 from toy_benchmark.data.variant import NUM_DIGITS, DatasetVariant
-from toy_benchmark.evaluation import (
-    GRID_SALIENCY_CONSTANTS,
-    PROBED_PERTURBATIONS,
-    constant_probe,
-    evaluate,
-    load_model,
-)
+from toy_benchmark.evaluation import (GRID_SALIENCY_CONSTANTS, PROBED_PERTURBATIONS, ConstantProbe, constant_probe,
+                                     evaluate, load_model)
 
 #: (bias digit, bias texture, seed): two seeds, six digits, five textures; the first is the demo's.
 VARIANTS = ((3, 0, 0), (3, 7, 0), (5, 0, 0), (6, 22, 0), (3, 0, 1), (8, 16, 1), (1, 12, 1), (9, 4, 1))
@@ -183,19 +178,23 @@ def _row(variant, contrast: float, intervals, checks, imitating: str) -> str:
         *({True: "yes", False: "**no**", None: "-"}[checks.get(name)] for name in _CHECKS)])
 
 
-def _probe_network(spec: RunSpec, sources):
-    """`constant_probe` of a trained biased network on the bias digit's first --num_test test images (None if
-    the network is not trained yet)."""
+def _probe_network(spec: RunSpec, sources) -> ConstantProbe | str:
+    """`constant_probe` of a trained biased network on the bias digit's images among the first --num_test test
+    images, or why there is none: "not trained yet" or "no test image of the bias digit"."""
     path = _trained(spec)
     if path is None:
-        return None
+        return "not trained yet"
+    if spec.bias_digit >= _NUM_TEST.value:
+        return "no test image of the bias digit"
     generator = SampleGenerator(spec.test_variant(_NUM_TEST.value), textures=sources.textures, mnist=sources.mnist)
     digit_images = np.arange(spec.bias_digit, _NUM_TEST.value, NUM_DIGITS)  # sample i shows digit i mod 10
     return constant_probe(load_model(path), generator.generate(digit_images), spec.bias_digit)
 
 
-def _imitating(probe) -> str:
-    """The constants and perturbations that imitate the bias for the network, or "none"."""
+def _imitating(probe: ConstantProbe | str) -> str:
+    """The constants and perturbations that imitate the bias for the network, "none", or "-" without a probe."""
+    if isinstance(probe, str):
+        return "-"
     return ", ".join([*(f"{c:g}" for c in probe.imitating), *probe.imitating_perturbations]) or "none"
 
 
@@ -209,8 +208,8 @@ def _probe(variants, sources) -> None:
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for digit, texture, seed in variants:
         probe = _probe_network(RunSpec("vgg16", "strong", digit, texture, seed), sources)
-        if probe is None:
-            print(f"| d{digit} t{texture} s{seed} | not trained yet |")
+        if isinstance(probe, str):
+            print(f"| d{digit} t{texture} s{seed} | {probe} |")
             continue
         cells = [f"{probe.intact:.2f}", f"{probe.swapped:.2f}",
                  *(f"{v:.2f}" for v in [*probe.constants.values(), *probe.perturbations.values()])]

@@ -109,6 +109,13 @@ def test_probe_prints_what_constant_probe_measures_for_each_trained_network(tmp_
     folder = tmp_path / "vgg16" / "strong-d3-t0-s0" / "train"
     folder.mkdir(parents=True)
     model.save(folder / "model.keras")
+    (tmp_path / "vgg16" / "strong-d9-t0-s0" / "train").mkdir(parents=True)
+    model.save(tmp_path / "vgg16" / "strong-d9-t0-s0" / "train" / "model.keras")
+    result = _run(SCRIPT, f"--runs_dir={tmp_path}", "--stage=probe", "--num_test=9",
+                  "--only=d9-t0-s0,d3-t7-s0")  # the first 9 test images show digits 0-8
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[3:] == ["| d9 t0 s0 | no test image of the bias digit |",
+                                              "| d3 t7 s0 | not trained yet |"]
     result = _run(SCRIPT, f"--runs_dir={tmp_path}", "--stage=probe", "--num_test=40", "--only=d3-t0-s0,d3-t7-s0")
     assert result.returncode == 0, result.stderr[-2000:]
     samples = SampleGenerator(DatasetVariant("strong", 3, 0, split="test", num_samples=40)).generate(np.arange(40))
