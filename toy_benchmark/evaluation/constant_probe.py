@@ -31,7 +31,7 @@ import keras
 import numpy as np
 
 from grid_saliency_tf.optimizer import GridSaliencyOptimizer
-from grid_saliency_tf.perturbations import CONSTANT_VALUES, blurred_image, noise_image
+from grid_saliency_tf.perturbations import CONSTANT_VALUES, PERTURBATIONS, blurred_image, noise_image
 from grid_saliency_tf.validation import check_choice, check_int, check_number
 from toy_benchmark.data.variant import BACKGROUND_CLASS, BIAS_HALF_NONE, BIAS_HALF_TOP, IMAGE_SIZE
 from toy_benchmark.evaluation.segmentation import image_confusions, predict_labels, segmentation_from_confusions
@@ -41,7 +41,7 @@ __all__ = ["GRID_SALIENCY_CONSTANTS", "PROBED_PERTURBATIONS", "ConstantProbe", "
 #: The grey values grid saliency perturbs with (supplement S1.2), as fractions of the [0, 1] image range.
 GRID_SALIENCY_CONSTANTS = CONSTANT_VALUES
 #: The engine's perturbations other than the constant one (Sec. 3.1), probed as whole-context images.
-PROBED_PERTURBATIONS = ("blur", "noise")
+PROBED_PERTURBATIONS = tuple(name for name in PERTURBATIONS if name != "constant")
 _OPTIMIZER_DEFAULTS = inspect.signature(GridSaliencyOptimizer).parameters
 
 
