@@ -8,6 +8,8 @@ Usage:
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness-e12 --epochs=12 --stage=train
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --only=d6-t0-s0,d3-t22-s0 --stage=train
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --stage=probe [--num_test=1000]
+  python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --stage=paired --grid_perturbation=blur \
+      [--num_test=1000] [--only=d8-t16-s1]
 
 `--only` names variants d<digit>-t<texture>-s<seed>, the 8 of the table (`VARIANTS`) or any other, e.g.
 to swap the digit or the texture of a variant whose network did not learn its bias.
@@ -31,7 +33,11 @@ saliency check. Variants whose networks are not trained yet are listed as missin
 prints, per trained biased network, whether one of grid saliency's constants, or its blur or noise
 perturbation, stands in for its bias texture (`toy_benchmark.evaluation.constant_probe`: the bias digit's
 IoU with the context set to each, against intact and with the bias half swapped), which explains a
-network that relies on its bias while its grid masks end empty. The process is set up as the toy binaries
+network that relies on its bias while its grid masks end empty. `--stage=paired` explains, per trained biased
+network, the bias digit's images among the first --num_test with grid saliency twice, with the profile's
+constant and with --grid_perturbation (blur or noise), and prints both mCBD and mCBL and their differences
+paired by image, each with its bootstrap 95% interval (resumable: `<run>/levers/paired-<lever>.json`); it
+needs no unbiased network. The process is set up as the toy binaries
 set theirs (`make_reproducible(--global_seed)`, op determinism on), so a variant's networks are the
 ones `make demo` or `toy-sweep` would train with the same settings. The numbers depend on the machine only
 through floating-point order; the time on its load.
@@ -47,15 +53,19 @@ from typing import Any
 import numpy as np
 from absl import app, flags
 
+from grid_saliency_tf.experiment import bootstrap_interval
 from grid_saliency_tf.experiment.binary import run_binary
+from grid_saliency_tf.experiment.files import read_json, to_json_value, write_json
 from grid_saliency_tf.perturbations import PERTURBATIONS
 from toy_benchmark.benchmark import PROFILES, RunSpec, effect_checks, group_intervals, make_reproducible, train_one
 from toy_benchmark.data.contrast import fine_scale_contrast
 from toy_benchmark.data.generator import SampleGenerator
 from toy_benchmark.data.sources import resolve_sources
+from toy_benchmark.data.streaming import dataset_from_sample_fn
 from toy_benchmark.data.variant import NUM_DIGITS, DatasetVariant
-from toy_benchmark.evaluation import (GRID_SALIENCY_CONSTANTS, PROBED_PERTURBATIONS, ConstantProbe, constant_probe,
-                                     evaluate, load_model)
+from toy_benchmark.evaluation import (BATCH_SIZE, GRID_SALIENCY_CONSTANTS, PROBED_PERTURBATIONS, ConstantProbe,
+                                     build_explainers, constant_probe, evaluate, load_model, saliency_records,
+                                     summarize_saliency)
 
 #: (bias digit, bias texture, seed): two seeds, six digits, five textures; the first is the demo's.
 VARIANTS = ((3, 0, 0), (3, 7, 0), (5, 0, 0), (6, 22, 0), (3, 0, 1), (8, 16, 1), (1, 12, 1), (9, 4, 1))
@@ -67,9 +77,10 @@ _CHECKS = ("iou_drop", "bias_learned", "grid_cbd_detects", "grid_cbl_at_least_0.
 _SALIENCY_CHECKS = _CHECKS[2:]
 
 _RUNS_DIR = flags.DEFINE_string("runs_dir", None, "Folder of the runs.", required=True)
-_STAGE = flags.DEFINE_enum("stage", "report", ["train", "report", "probe"], "Train every network; evaluate and "
-                           "report; or probe which constant context each biased network takes for its bias texture "
-                           "(toy_benchmark.evaluation.constant_probe, on its first --num_test biased test images).")
+_STAGE = flags.DEFINE_enum("stage", "report", ["train", "report", "probe", "paired"], "Train every network; evaluate and "
+                           "report; probe which constant context each biased network takes for its bias texture "
+                           "(toy_benchmark.evaluation.constant_probe, on its first --num_test biased test images); or "
+                           "compare grid saliency with --grid_perturbation against the constant, paired by image.")
 _NUM_VARIANTS = flags.DEFINE_integer("num_variants", len(VARIANTS), "Use the first N variants.", lower_bound=1,
                                      upper_bound=len(VARIANTS))
 _ONLY = flags.DEFINE_list("only", None, "Only these variants, named d<digit>-t<texture>-s<seed> (e.g. d3-t7-s0; any "
@@ -186,9 +197,15 @@ def _probe_network(spec: RunSpec, sources) -> ConstantProbe | str:
         return "not trained yet"
     if spec.bias_digit >= _NUM_TEST.value:
         return "no test image of the bias digit"
-    generator = SampleGenerator(spec.test_variant(_NUM_TEST.value), textures=sources.textures, mnist=sources.mnist)
-    digit_images = np.arange(spec.bias_digit, _NUM_TEST.value, NUM_DIGITS)  # sample i shows digit i mod 10
+    generator, digit_images = _bias_digit_images(spec, sources)
     return constant_probe(load_model(path), generator.generate(digit_images), spec.bias_digit)
+
+
+def _bias_digit_images(spec: RunSpec, sources) -> tuple[SampleGenerator, np.ndarray]:
+    """The generator of the variant's biased test set and the indices of its bias digit's images among the
+    first --num_test (sample i shows digit i mod 10)."""
+    generator = SampleGenerator(spec.test_variant(_NUM_TEST.value), textures=sources.textures, mnist=sources.mnist)
+    return generator, np.arange(spec.bias_digit, _NUM_TEST.value, NUM_DIGITS)
 
 
 def _imitating(probe: ConstantProbe | str) -> str:
@@ -216,6 +233,73 @@ def _probe(variants, sources) -> None:
         print(f"| d{digit} t{texture} s{seed} | {probe.num_images} | " + " | ".join(cells) + f" | {_imitating(probe)} |")
 
 
+def _paired_values(spec: RunSpec, sources, log) -> dict[str, Any] | str:
+    """Per-image CBD and CBL (Eq. 6, 7) of grid saliency with the constant and with --grid_perturbation on the
+    same images of the bias digit, stored in ``<run>/levers/paired-<lever>.json`` (found there when present),
+    or why there are none (as `_probe_network`)."""
+    path = _trained(spec)
+    if path is None:
+        return "not trained yet"
+    if spec.bias_digit >= _NUM_TEST.value:
+        return "no test image of the bias digit"
+    lever, grid_saliency = evaluation_lever()
+    file = os.path.join(_RUNS_DIR.value, spec.key, "levers", f"paired-{lever}.json")
+    settings = {"constant": {key: v for key, v in grid_saliency.items() if key != "perturbation"},
+                _GRID_PERTURBATION.value: grid_saliency, "num_test": _NUM_TEST.value, "sources": sources.identity()}
+    stored = read_json(file, missing_ok=True)
+    if stored is not None and stored["settings"] == to_json_value(settings):
+        return stored
+    log(f"[paired] {spec.key} -> {file}")
+    model = load_model(path)
+    generator, digit_images = _bias_digit_images(spec, sources)
+    dataset = dataset_from_sample_fn(lambda positions: generator.generate(digit_images[positions]), len(digit_images),
+                                     batch_size=BATCH_SIZE)
+    stored = {"settings": settings, "images": len(digit_images), "cbd": {}, "cbl": {}}
+    for name in ("constant", _GRID_PERTURBATION.value):
+        explainers = build_explainers(model, ["grid_saliency"], grid_saliency=settings[name])
+        summary = summarize_saliency(saliency_records(model, dataset, explainers, num_examples=0))
+        for measure in ("cbd", "cbl"):
+            stored[measure][name] = getattr(summary.methods["grid_saliency"], f"{measure}_per_image")
+    write_json(file, stored)
+    return read_json(file)
+
+
+def _mean_interval(values) -> Any:
+    """Bootstrap interval of the mean of the values that count (not None), or None without one."""
+    values = [v for v in values if v is not None]
+    return bootstrap_interval(np.array(values)) if values else None
+
+
+def _paired(variants, sources, log) -> None:
+    """Prints per trained biased network grid saliency's mCBD and mCBL of the bias digit with the constant and
+    with --grid_perturbation, and their differences paired by image, each with its bootstrap 95% interval."""
+    other = _GRID_PERTURBATION.value
+    if other == "constant":
+        raise app.UsageError("Flag --grid_perturbation must name the perturbation compared with the constant "
+                             "(--stage=paired); received 'constant'.")
+    header = ["variant", "images", "mCBD constant", f"mCBD {other}", f"CBD {other} - constant", "mCBL constant",
+              f"mCBL {other}", f"CBL {other} - constant", "CBL images constant / " + other, "mCBL low >= 0.9"]
+    print(f"num_test={_NUM_TEST.value}, grid_initial_value={_GRID_INITIAL_VALUE.value:g}; bias digit's images; "
+          "mean [95% bootstrap interval over images]; differences over the images where both count")
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for digit, texture, seed in variants:
+        values = _paired_values(RunSpec("vgg16", "strong", digit, texture, seed), sources, log)
+        if isinstance(values, str):
+            print(f"| d{digit} t{texture} s{seed} | {values} |")
+            continue
+        cells = []
+        for measure in ("cbd", "cbl"):
+            a, b = values[measure]["constant"], values[measure][other]
+            means = [_mean_interval(a), _mean_interval(b)]
+            difference = _mean_interval([y - x if x is not None and y is not None else None for x, y in zip(a, b)])
+            cells += [_cell(m and m.to_json()) for m in [*means, difference]]
+        counts = [sum(v is not None for v in values["cbl"][name]) for name in ("constant", other)]
+        bounds = [_mean_interval(values["cbl"][name]) for name in ("constant", other)]
+        verdicts = " / ".join("-" if b is None else ("yes" if b.low >= 0.9 else "no") for b in bounds)
+        print(f"| d{digit} t{texture} s{seed} | {values['images']} | " + " | ".join(cells)
+              + f" | {counts[0]} / {counts[1]} | {verdicts} |")
+
+
 def main(argv):
     del argv
     # As every toy binary (so `make demo`) does; networks this script trained without it (session 4) had
@@ -231,6 +315,9 @@ def main(argv):
         return 0
     if _STAGE.value == "probe":
         _probe(variants, sources)
+        return 0
+    if _STAGE.value == "paired":
+        _paired(variants, sources, log)
         return 0
     metrics = {spec: _evaluate(spec, sources, log) for spec, _ in planned(variants)}
     header = ["variant", "texture contrast", "IoU drop", "bias reliance", "grid mCBD biased digit", "other digits",

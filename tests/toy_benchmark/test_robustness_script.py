@@ -159,3 +159,78 @@ def test_report_evaluates_with_the_grid_perturbation_lever_and_shows_the_probe(t
     assert len(rows) == 1 and rows[0].split(" | ")[12] == imitating, rows
     assert "| CBL images | imitating (probe) | iou_drop |" in result.stdout
     assert "variants passing every check:" in result.stdout and "0 of 1 measured" in result.stdout
+
+
+def _top_contrast_model(threshold: float, digit: int = 3):
+    """Predicts `digit` on the centre square 24:40 while the top half's mean absolute high-pass response (3 x 3
+    pixel minus neighbourhood mean) exceeds `threshold`, background elsewhere: only the top 32 rows count."""
+    import keras
+    import numpy as np
+
+    images = keras.Input((64, 64, 1))
+    top = keras.layers.Cropping2D(((0, 32), (0, 0)))(images)
+    rectified = keras.layers.Conv2D(2, 3, activation="relu", use_bias=False)(top)  # relu(h), relu(-h)
+    logits = keras.layers.Dense(64 * 64 * 11)(keras.layers.GlobalAveragePooling2D()(rectified))
+    model = keras.Model(images, keras.layers.Softmax()(keras.layers.Reshape((64, 64, 11))(logits)))
+    kernel = np.full((3, 3), -1 / 9, np.float32)
+    kernel[1, 1] += 1.0
+    model.layers[2].set_weights([np.stack([kernel, -kernel], -1)[:, :, None, :]])
+    centre = np.zeros((64, 64), bool)
+    centre[24:40, 24:40] = True
+    weights, bias = np.zeros((2, 64, 64, 11), np.float32), np.zeros((64, 64, 11), np.float32)
+    weights[:, centre, digit] = 100.0
+    bias[centre, digit] = -100.0 * threshold
+    bias[~centre, digit], bias[~centre, 10] = -10.0, 10.0
+    model.layers[4].set_weights([weights.reshape(2, -1), bias.reshape(-1)])
+    return model
+
+
+def test_paired_compares_the_perturbation_with_the_constant_on_the_same_images(tmp_path):
+    # A network that reads only the top half: grid saliency must keep top cells only, so every image's CBL is
+    # 1 where the bias half is the top one and 0 where it is the bottom one, with either perturbation; the row
+    # must be the bootstrap intervals of the stored per-image values, paired by image, and a second run must
+    # find them instead of explaining again.
+    import numpy as np
+
+    from grid_saliency_tf.experiment import bootstrap_interval
+    from toy_benchmark.data import BIAS_HALF_TOP, DatasetVariant, SampleGenerator
+
+    (tmp_path / "vgg16" / "strong-d3-t0-s0" / "train").mkdir(parents=True)
+    _top_contrast_model(0.03).save(tmp_path / "vgg16" / "strong-d3-t0-s0" / "train" / "model.keras")
+    args = [SCRIPT, f"--runs_dir={tmp_path}", "--stage=paired", "--num_test=60", "--grid_perturbation=blur",
+            "--only=d3-t0-s0,d3-t7-s0"]
+    first, second = _run(*args), _run(*args)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr[-2000:] + second.stderr[-2000:]
+    assert "[paired] vgg16/strong-d3-t0-s0" in first.stderr and "[paired]" not in second.stderr
+    assert first.stdout == second.stdout
+    with open(tmp_path / "vgg16" / "strong-d3-t0-s0" / "levers" / "paired-n60-init1-blur.json") as file:
+        stored = json.load(file)
+    assert stored["settings"]["blur"]["perturbation"] == "blur" and "perturbation" not in stored["settings"]["constant"]
+    halves = SampleGenerator(DatasetVariant("strong", 3, 0, split="test", num_samples=60)).generate(
+        np.arange(3, 60, 10))["bias_half"]
+    assert stored["images"] == 6
+    for name in ("constant", "blur"):
+        cbl = stored["cbl"][name]
+        assert sum(v is not None for v in cbl) >= 4, cbl
+        assert all(v == float(half == BIAS_HALF_TOP) for v, half in zip(cbl, halves) if v is not None), (cbl, halves)
+    assert stored["cbd"]["constant"] != stored["cbd"]["blur"]  # the perturbation reached grid saliency
+
+    def cell(values):
+        values = [v for v in values if v is not None]
+        if not values:
+            return "-"
+        interval = bootstrap_interval(np.array(values))
+        return f"{interval.estimate:.2f} [{interval.low:.2f}, {interval.high:.2f}]"
+
+    cells = []
+    for measure in ("cbd", "cbl"):
+        a, b = stored[measure]["constant"], stored[measure]["blur"]
+        cells += [cell(a), cell(b), cell([y - x for x, y in zip(a, b) if x is not None and y is not None])]
+    lines = first.stdout.splitlines()
+    assert lines[1] == ("| variant | images | mCBD constant | mCBD blur | CBD blur - constant | mCBL constant | mCBL blur "
+                        "| CBL blur - constant | CBL images constant / blur | mCBL low >= 0.9 |")
+    assert lines[3].startswith("| d3 t0 s0 | 6 | " + " | ".join(cells) + " | ")
+    assert lines[4] == "| d3 t7 s0 | not trained yet |"
+    refused = _run(SCRIPT, f"--runs_dir={tmp_path}", "--stage=paired", "--only=d3-t0-s0")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "--grid_perturbation must name the perturbation compared with the constant" in refused.stderr
