@@ -58,6 +58,7 @@ from grid_saliency_tf.experiment.binary import run_binary
 from grid_saliency_tf.experiment.files import read_json, to_json_value, write_json
 from grid_saliency_tf.perturbations import PERTURBATIONS
 from toy_benchmark.benchmark import PROFILES, RunSpec, effect_checks, group_intervals, make_reproducible, train_one
+from toy_benchmark.benchmark.intervals import grouped_mean
 from toy_benchmark.data.contrast import fine_scale_contrast
 from toy_benchmark.data.generator import SampleGenerator
 from toy_benchmark.data.sources import resolve_sources
@@ -282,7 +283,8 @@ def _paired(variants, sources, log) -> None:
     print(f"num_test={_NUM_TEST.value}, grid_initial_value={_GRID_INITIAL_VALUE.value:g}; bias digit's images; "
           "mean [95% bootstrap interval over images]; differences over the images where both count")
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-    for digit, texture, seed in variants:
+    pooled = []  # (variant's index, paired CBL difference) of every image where both count
+    for index, (digit, texture, seed) in enumerate(variants):
         values = _paired_values(RunSpec("vgg16", "strong", digit, texture, seed), sources, log)
         if isinstance(values, str):
             print(f"| d{digit} t{texture} s{seed} | {values} |")
@@ -290,14 +292,19 @@ def _paired(variants, sources, log) -> None:
         cells = []
         for measure in ("cbd", "cbl"):
             a, b = values[measure]["constant"], values[measure][other]
-            means = [_mean_interval(a), _mean_interval(b)]
-            difference = _mean_interval([y - x if x is not None and y is not None else None for x, y in zip(a, b)])
-            cells += [_cell(m and m.to_json()) for m in [*means, difference]]
+            differences = [y - x for x, y in zip(a, b) if x is not None and y is not None]
+            cells += [_cell(m and m.to_json()) for m in [_mean_interval(a), _mean_interval(b),
+                                                           _mean_interval(differences)]]
+        pooled += [(index, d) for d in differences]
         counts = [sum(v is not None for v in values["cbl"][name]) for name in ("constant", other)]
         bounds = [_mean_interval(values["cbl"][name]) for name in ("constant", other)]
         verdicts = " / ".join("-" if b is None else ("yes" if b.low >= 0.9 else "no") for b in bounds)
         print(f"| d{digit} t{texture} s{seed} | {values['images']} | " + " | ".join(cells)
               + f" | {counts[0]} / {counts[1]} | {verdicts} |")
+    if pooled:
+        mean = bootstrap_interval(np.array(pooled, np.float64), grouped_mean)
+        print(f"CBL {other} - constant, mean over the {len({n for n, _ in pooled})} networks of their paired means: "
+              f"{_cell(mean.to_json())} ({mean.num_units} images)")
 
 
 def main(argv):

@@ -231,6 +231,8 @@ def test_paired_compares_the_perturbation_with_the_constant_on_the_same_images(t
                         "| CBL blur - constant | CBL images constant / blur | mCBL low >= 0.9 |")
     assert lines[3].startswith("| d3 t0 s0 | 6 | " + " | ".join(cells) + " | ")
     assert lines[4] == "| d3 t7 s0 | not trained yet |"
+    assert lines[5] == f"CBL blur - constant, mean over the 1 networks of their paired means: {cells[-1]} " \
+                       f"({sum(x is not None and y is not None for x, y in zip(*stored['cbl'].values()))} images)"
     refused = _run(SCRIPT, f"--runs_dir={tmp_path}", "--stage=paired", "--only=d3-t0-s0")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "--grid_perturbation must name the perturbation compared with the constant" in refused.stderr

@@ -34,7 +34,7 @@ from toy_benchmark.benchmark.specs import RunSpec
 from toy_benchmark.data.variant import NUM_CLASSES, NUM_DIGITS
 from toy_benchmark.evaluation.metrics_record import MetricsRecord
 
-__all__ = ["ENTRIES", "GRADIENT_METHODS", "group_intervals"]
+__all__ = ["ENTRIES", "GRADIENT_METHODS", "group_intervals", "grouped_mean"]
 
 #: The entries of a diagonal summary, each with its interval.
 ENTRIES = ("biased_digits", "other_digits", "unbiased_network")
@@ -123,8 +123,9 @@ def _reliance_interval(unbiased_test: np.ndarray, biased: Sequence[tuple[int, Me
     return _interval(both, reliance, len(biased), seed=seed, num_resamples=num_resamples)
 
 
-def _grouped_mean(sample: np.ndarray) -> float:
-    """Mean over groups (column 0) of the group means of the values (column 1)."""
+def grouped_mean(sample: np.ndarray) -> float:
+    """Mean over groups (column 0) of the group means of the values (column 1): ``(n, 2)`` -> float, the
+    statistic of a bootstrap over units that belong to groups (networks, or Fig. 4 cells)."""
     groups, inverse = np.unique(sample[:, 0], return_inverse=True)
     sums = np.bincount(inverse, weights=sample[:, 1], minlength=len(groups))
     sizes = np.bincount(inverse, minlength=len(groups))
@@ -154,7 +155,7 @@ def _saliency_intervals(unbiased: Sequence[MetricsRecord], biased: Sequence[tupl
     result = {}
     for entry, (records, keep) in choices.items():
         rows, networks = _units(records, values, keep)
-        result[entry] = _interval(rows, _grouped_mean, networks, seed=seed, num_resamples=num_resamples)
+        result[entry] = _interval(rows, grouped_mean, networks, seed=seed, num_resamples=num_resamples)
     return result
 
 
@@ -170,7 +171,7 @@ def _paired_cbl_difference(biased: Sequence[tuple[int, MetricsRecord]], method: 
                 rows.append((index, a - b))
                 networks.add(index)
     array = np.array(rows, np.float64).reshape(-1, 2)
-    return _interval(array, _grouped_mean, len(networks), seed=seed, num_resamples=num_resamples)
+    return _interval(array, grouped_mean, len(networks), seed=seed, num_resamples=num_resamples)
 
 
 def group_intervals(unbiased: Sequence[MetricsRecord], biased: Mapping[RunSpec, MetricsRecord],
