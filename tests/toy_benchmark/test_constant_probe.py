@@ -50,6 +50,11 @@ def test_a_network_keyed_to_brightness_is_imitated_by_the_bright_constants():
     assert probe.constants == pytest.approx({0.0: 0.0, 0.25: 0.0, 0.5: 256 / 4096, 0.75: 256 / 4096,
                                              1.0: 256 / 4096})
     assert probe.imitating == (0.5, 0.75, 1.0)
+    data = probe.to_json()  # what the benchmark keeps as probe.json and shows in its report
+    assert data["imitating"] == ["0.5", "0.75", "1"] and data["constants"]["0.25"] == 0.0
+    assert (data["num_images"], data["swapped"], data["imitation_fraction"]) == (4, 0.0, 0.5)
+    assert data["perturbations"] == probe.perturbations and data["imitating_perturbations"] == list(
+        probe.imitating_perturbations)
 
 
 def test_blur_and_noise_contexts_are_probed_like_the_constants():

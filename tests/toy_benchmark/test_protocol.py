@@ -13,8 +13,10 @@ import pytest
 from toy_benchmark.benchmark import (PARAMETER_SWEEPS, PROFILES, Profile, RunSpec, aggregate, plan_runs, plan_sweeps,
                                      report)
 from toy_benchmark.benchmark import runner as protocol
+from toy_benchmark.data import DatasetVariant, SampleGenerator
 from toy_benchmark.data.sources import resolve_sources
-from toy_benchmark.evaluation import MethodSummary, MetricsRecord, SaliencySummary, SegmentationMetrics
+from toy_benchmark.evaluation import (MethodSummary, MetricsRecord, SaliencySummary, SegmentationMetrics, constant_probe,
+                                     load_model)
 
 pytestmark = pytest.mark.heavy  # holds tests of 15 s or more: scheduled first (tests/conftest.py)
 
@@ -180,6 +182,21 @@ def test_runs_resume_and_finished_runs_are_skipped(tmp_path):
     assert all(seconds > 0 for seconds in first["timing"].values()), first["timing"]
     assert "Compute time recorded by the runs" in text
     assert "examples_vgg16_strong-d3-t7-s0.png" in text and (report_dir / "examples_vgg16_strong-d3-t7-s0.png").exists()
+    # The constant probe of the biased network (issue #13): measured once on the evaluation's images of the bias
+    # digit (1 of the 10 test images), kept in the run folder, in the summary and as a row of the report.
+    assert [line for line in lines if line.startswith("[probe]")] == ["[probe] vgg16/strong-d3-t7-s0"]
+    samples = SampleGenerator(DatasetVariant("strong", 3, 7, split="test", num_samples=TINY.num_test)).generate(
+        np.arange(3, TINY.num_test, 10))
+    expected = constant_probe(load_model(runs / "vgg16" / "strong-d3-t7-s0" / "train"), samples, 3).to_json()
+    assert first["probes"] == {"vgg16/strong-d3-t7-s0": expected} and expected["num_images"] == 1
+    assert json.loads((runs / "vgg16" / "strong-d3-t7-s0" / protocol.PROBE_FILE).read_text()) == expected
+    assert not (runs / "vgg16" / "none-s0" / protocol.PROBE_FILE).exists()
+    row = " | ".join(f"{v:.3f}" for v in [expected["intact"], expected["swapped"], *expected["constants"].values(),
+                                          *expected["perturbations"].values()])
+    assert "## What stands in for the bias (constant probe)" in text
+    assert "| run | images | intact | bias half swapped | context 0 | context 0.25 | context 0.5 | context 0.75 | " \
+           "context 1 | context blur | context noise | imitating |" in text
+    assert f"| vgg16/strong-d3-t7-s0 | 1 | {row} | " in text
     # The report is drawn from the aggregated data alone: summary.json gives the same report.md again.
     again = report.write_report(json.loads((report_dir / "summary.json").read_text()), tmp_path / "again",
                                 runs_dir=str(runs))
@@ -188,7 +205,8 @@ def test_runs_resume_and_finished_runs_are_skipped(tmp_path):
     stamp = os.stat(metrics_file).st_mtime_ns
     lines.clear()
     second, _ = protocol.run_benchmark(TINY, runs, log=lines.append)
-    assert not any(line.startswith(("[train]", "[evaluate]", "[sweep]")) for line in lines)
+    assert not any(line.startswith(("[train]", "[evaluate]", "[sweep]", "[probe]")) for line in lines)
+    assert second["probes"] == first["probes"]
     assert sum(line.startswith("[skip]") for line in lines) == 2
     assert os.stat(metrics_file).st_mtime_ns == stamp
     assert first["matrices"] == second["matrices"]

@@ -91,7 +91,7 @@ def _sweep_entry(spec: SweepSpec, metrics: MetricsRecord) -> dict[str, Any]:
 def aggregate(profile: Profile, metrics: Mapping[RunSpec, MetricsRecord],
               sweeps: Mapping[SweepSpec, MetricsRecord] | None = None,
               timing: Mapping[str, float] | None = None, examples: Mapping[str, str] | None = None, *,
-              seed: int = 0) -> dict[str, Any]:
+              probes: Mapping[RunSpec, Mapping[str, Any]] | None = None, seed: int = 0) -> dict[str, Any]:
     """The paper's matrices (Fig. 4) per backbone and strength, their diagonal summaries (Fig. S10), the
     parameter sweeps (Fig. S11), bootstrap 95% intervals over images of every summary entry and the effect
     checks on them.
@@ -102,13 +102,15 @@ def aggregate(profile: Profile, metrics: Mapping[RunSpec, MetricsRecord],
         sweeps: Per sweep setting, its evaluation record.
         timing: Seconds spent, by what was timed, as recorded by the runs (see the runner).
         examples: Per run key, the file name of its example figure in the report folder.
+        probes: Per biased run, its constant probe (the runner's ``probe.json``).
         seed: Seed of the bootstrap resampling.
 
     Returns:
         JSON data: ``{"profile", "row_labels", "matrices": {group: {measure: 11 x 10}}, "summary": {group: {measure:
         {"biased_digits", "other_digits", "unbiased_network"}}}, "intervals": {group: ...} (see
         :func:`~toy_benchmark.benchmark.intervals.group_intervals`), "sweeps": {parameter: {value: [entry per
-        run]}}, "effect": {group: {check: bool}}, "timing": {name: seconds}}``, groups named
+        run]}}, "effect": {group: {check: bool}}, "timing": {name: seconds}, "examples": {run key: file},
+        "probes": {run key: probe}}``, groups named
         ``<backbone>/<strength>``.
     """
     result: dict[str, Any] = {"profile": profile_summary(profile), "row_labels": list(ROW_LABELS), "matrices": {},
@@ -130,4 +132,5 @@ def aggregate(profile: Profile, metrics: Mapping[RunSpec, MetricsRecord],
         result["sweeps"].setdefault(spec.parameter, {}).setdefault(f"{spec.value:g}", []).append(_sweep_entry(spec, m))
     result["timing"] = dict(timing or {})
     result["examples"] = dict(examples or {})
+    result["probes"] = {spec.key: dict(probe) for spec, probe in (probes or {}).items()}
     return result

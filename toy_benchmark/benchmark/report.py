@@ -156,6 +156,32 @@ def _numbers(aggregated: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _probe_lines(aggregated: Mapping[str, Any]) -> list[str]:
+    """The constant probe of every biased network (the runner's ``probe.json``), or nothing without one."""
+    probes = aggregated.get("probes")
+    if not probes:
+        return []
+    first = next(iter(probes.values()))
+    contexts = [*(f"context {value}" for value in first["constants"]), *(f"context {name}" for name in
+                                                                         first["perturbations"])]
+    lines = ["## What stands in for the bias (constant probe)", "",
+             "Each biased network's IoU of its bias digit on its biased test images (those of the evaluation): "
+             "intact, with the bias half swapped for the image's other background half, and with the whole "
+             "context set to each of grid saliency's constants (supplement S1.2) and to its blur and noise "
+             f"images. A context that keeps at least {first['imitation_fraction']:g} of the intact IoU while the "
+             "swap does not *imitates* the bias for the network: grid saliency with that perturbation can drop "
+             "the bias half at no cost, so its masks may end empty although the network relies on its bias "
+             "(`toy_benchmark.evaluation.constant_probe`; docs/toy_benchmark.md).", "",
+             "| run | images | intact | bias half swapped | " + " | ".join(contexts) + " | imitating |",
+             "|" + "---|" * (len(contexts) + 5)]
+    for key, probe in probes.items():
+        values = [probe["intact"], probe["swapped"], *probe["constants"].values(), *probe["perturbations"].values()]
+        imitating = ", ".join([*probe["imitating"], *probe["imitating_perturbations"]]) or "none"
+        lines.append(f"| {key} | {probe['num_images']} | " + " | ".join(f"{v:.3f}" for v in values)
+                     + f" | {imitating} |")
+    return lines + [""]
+
+
 def _sweep_lines(aggregated: Mapping[str, Any], report_dir: str | os.PathLike) -> list[str]:
     table = sweep_table(aggregated["sweeps"])
     report_figures.plot_sweeps(table, aggregated["profile"]["grid_saliency_parameters"],
@@ -194,7 +220,8 @@ def write_report(aggregated: Mapping[str, Any], report_dir: str | os.PathLike, *
     methods = aggregated["profile"]["methods"]
     row_labels = aggregated["row_labels"]
     write_json(os.path.join(report_dir, SUMMARY_FILE), aggregated)
-    lines = _introduction(aggregated, runs_dir) + _reproducibility_lines(aggregated) + _numbers(aggregated)
+    lines = (_introduction(aggregated, runs_dir) + _reproducibility_lines(aggregated) + _numbers(aggregated)
+             + _probe_lines(aggregated))
     tables_dir = os.path.join(report_dir, "matrices")
     lines += ["## Figures", ""]
     for group, matrices in aggregated["matrices"].items():

@@ -9,6 +9,8 @@ kind ``toy_benchmark.benchmark_run``:
     eval/           the evaluation's run folder: metrics.json and examples.png
     result.json     the run's record (`RunRecord`): its own training and evaluation times; written
                     after the training and again after the evaluation, which marks the run finished
+    probe.json      biased runs: what stands in for the bias texture for the network
+                    (`toy_benchmark.evaluation.constant_probe` on the bias digit's test images)
     sweeps/         grid saliency parameter sweeps (Fig. S11), one evaluation folder per setting
 
 Rerunning a benchmark skips the finished runs and resumes the others, so a killed job loses at most
@@ -29,26 +31,30 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import keras
+import numpy as np
 
-from grid_saliency_tf.experiment import Record, RunFolder, copy_file
+from grid_saliency_tf.experiment import Record, RunFolder, copy_file, read_json, write_json
 from toy_benchmark.benchmark import report
 from toy_benchmark.benchmark.aggregation import aggregate, profile_summary
 from toy_benchmark.benchmark.profiles import PARAMETER_SWEEPS, Profile, grid_saliency_default
 from toy_benchmark.benchmark.reproducibility import environment_record
 from toy_benchmark.benchmark.specs import RunSpec, SweepSpec, plan_runs, plan_sweeps
+from toy_benchmark.data.generator import SampleGenerator
 from toy_benchmark.data.sources import DataSources, resolve_sources
-from toy_benchmark.data.variant import DatasetVariant
+from toy_benchmark.data.variant import NUM_DIGITS, DatasetVariant
 from toy_benchmark.evaluation import evaluator
+from toy_benchmark.evaluation.constant_probe import constant_probe
 from toy_benchmark.evaluation.explainers import ExplainerPool
 from toy_benchmark.evaluation.metrics_record import MetricsRecord
 from toy_benchmark.training import toy_training_data, train_toy_unet
 
-__all__ = ["REPORT_KIND", "RESULT_FILE", "RUN_KIND", "BenchmarkResults", "RunRecord", "run_benchmark", "run_one",
-           "run_sweeps", "train_one"]
+__all__ = ["PROBE_FILE", "REPORT_KIND", "RESULT_FILE", "RUN_KIND", "BenchmarkResults", "RunRecord", "probe_one",
+           "run_benchmark", "run_one", "run_sweeps", "train_one"]
 
 RUN_KIND = "toy_benchmark.benchmark_run"
 REPORT_KIND = "toy_benchmark.report"
 RESULT_FILE = "result.json"
+PROBE_FILE = "probe.json"
 _EVAL_FOLDER = "eval"
 _TRAIN_FOLDER = "train"
 
@@ -87,11 +93,13 @@ class BenchmarkResults:
         metrics: Per run, its evaluation record.
         records: Per run, its :class:`RunRecord`.
         sweeps: Per sweep setting, its evaluation record.
+        probes: Per biased run with a test image of its bias digit, its constant probe (`ConstantProbe.to_json`).
     """
 
     metrics: dict[RunSpec, MetricsRecord]
     records: dict[RunSpec, RunRecord]
     sweeps: dict[SweepSpec, MetricsRecord]
+    probes: dict[RunSpec, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def timing(self) -> dict[str, float]:
         """Seconds the runs recorded: training, evaluation and parameter sweeps."""
@@ -209,6 +217,36 @@ def run_one(spec: RunSpec, profile: Profile, runs_dir: str | os.PathLike, *, sou
     return metrics, record
 
 
+def probe_one(spec: RunSpec, profile: Profile, runs_dir: str | os.PathLike, *, sources: DataSources,
+              log: Log = print) -> dict[str, Any] | None:
+    """The constant probe of a trained biased run, measured once and kept as its ``probe.json``.
+
+    Whether one of grid saliency's constants (supplement S1.2), or its blur or noise image, stands in for the
+    bias texture for the network (`toy_benchmark.evaluation.constant_probe`), on the bias digit's images among
+    the profile's ``num_test`` biased test images (the images the evaluation explains): an imitating
+    constant lets every mask drop the bias half at no cost (docs/toy_benchmark.md).
+
+    Returns:
+        `ConstantProbe.to_json`'s data; None for an unbiased run or where no test image shows the bias digit.
+
+    Raises:
+        RunFolderMismatch: If the run's folder holds another run.
+    """
+    if not spec.biased or spec.bias_digit >= profile.num_test:  # sample i shows digit i mod 10
+        return None
+    with _open_run(spec, profile, runs_dir, sources, overwrite=False) as run:
+        if run.exists(PROBE_FILE):
+            return read_json(run.file(PROBE_FILE))
+        log(f"[probe] {spec.key}")
+        generator = SampleGenerator(spec.test_variant(profile.num_test), textures=sources.textures,
+                                    mnist=sources.mnist)
+        samples = generator.generate(np.arange(spec.bias_digit, profile.num_test, NUM_DIGITS))
+        probe = constant_probe(evaluator.load_model(run.file(_TRAIN_FOLDER)), samples, spec.bias_digit).to_json()
+        write_json(run.file(PROBE_FILE), probe)
+    keras.backend.clear_session()
+    return probe
+
+
 def run_sweeps(sweeps: list[SweepSpec], profile: Profile, runs_dir: str | os.PathLike, *, sources: DataSources,
                log: Log = print, verbose: int = 0, overwrite: bool = False) -> dict[SweepSpec, MetricsRecord]:
     """Grid saliency parameter sweeps (Fig. S11) on trained biased networks, resumable.
@@ -254,9 +292,10 @@ def _run_all(profile: Profile, runs_dir: str | os.PathLike, sources: DataSources
         log(f"run {index}/{len(runs)}")
         metrics[spec], records[spec] = run_one(spec, profile, runs_dir, sources=sources, log=log, verbose=verbose,
                                                overwrite=overwrite)
+    probes = {spec: probe_one(spec, profile, runs_dir, sources=sources, log=log) for spec in runs}
     sweeps = run_sweeps(plan_sweeps(profile, runs), profile, runs_dir, sources=sources, log=log, verbose=verbose,
                         overwrite=overwrite)
-    return BenchmarkResults(metrics, records, sweeps)
+    return BenchmarkResults(metrics, records, sweeps, {spec: p for spec, p in probes.items() if p is not None})
 
 
 def run_benchmark(profile: Profile, runs_dir: str | os.PathLike, *, report_dir: str | os.PathLike | None = None,
@@ -291,7 +330,8 @@ def run_benchmark(profile: Profile, runs_dir: str | os.PathLike, *, report_dir: 
     environment = {"environment": dict(environment or environment_record())}
     if report_dir is None:
         results = _run_all(profile, runs_dir, sources, log, verbose, overwrite)
-        return {**aggregate(profile, results.metrics, results.sweeps, results.timing()), **environment}, None
+        return {**aggregate(profile, results.metrics, results.sweeps, results.timing(), probes=results.probes),
+                **environment}, None
     settings = {"profile": profile_summary(profile), "sources": sources.identity()}
     with RunFolder.open(report_dir, kind=REPORT_KIND, settings=settings, overwrite=overwrite) as folder:
         results = _run_all(profile, runs_dir, sources, log, verbose, overwrite)
@@ -301,6 +341,7 @@ def run_benchmark(profile: Profile, runs_dir: str | os.PathLike, *, report_dir: 
             if os.path.exists(source):
                 examples[spec.key] = f"examples_{spec.key.replace('/', '_')}.png"
                 copy_file(source, folder.file(examples[spec.key]))
-        aggregated = {**aggregate(profile, results.metrics, results.sweeps, results.timing(), examples), **environment}
+        aggregated = {**aggregate(profile, results.metrics, results.sweeps, results.timing(), examples,
+                                  probes=results.probes), **environment}
         path = report.write_report(aggregated, folder.path, runs_dir=os.fspath(runs_dir))
     return aggregated, path

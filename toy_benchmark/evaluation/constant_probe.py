@@ -85,6 +85,14 @@ class ConstantProbe:
         """The probed blur / noise perturbations that imitate the bias, by the same rule as `imitating`."""
         return self._keeping(self.perturbations)
 
+    def to_json(self) -> dict:
+        """JSON data: the fields (constants keyed by their value as ``"%g"``) and the imitating ones."""
+        return {"num_images": self.num_images, "intact": self.intact, "swapped": self.swapped,
+                "constants": {f"{value:g}": iou for value, iou in self.constants.items()},
+                "perturbations": dict(self.perturbations), "imitation_fraction": self.imitation_fraction,
+                "imitating": [f"{value:g}" for value in self.imitating],
+                "imitating_perturbations": list(self.imitating_perturbations)}
+
 
 def constant_probe(model: keras.Model, samples: dict[str, np.ndarray], digit: int, *,
                    constants: Sequence[float] = GRID_SALIENCY_CONSTANTS,
