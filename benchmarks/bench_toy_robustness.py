@@ -60,10 +60,9 @@ from grid_saliency_tf.perturbations import PERTURBATIONS
 from toy_benchmark.benchmark import PROFILES, RunSpec, effect_checks, group_intervals, make_reproducible, train_one
 from toy_benchmark.benchmark.intervals import grouped_mean
 from toy_benchmark.data.contrast import fine_scale_contrast
-from toy_benchmark.data.generator import SampleGenerator
 from toy_benchmark.data.sources import resolve_sources
 from toy_benchmark.data.streaming import dataset_from_sample_fn
-from toy_benchmark.data.variant import NUM_DIGITS, DatasetVariant
+from toy_benchmark.data.variant import DatasetVariant
 from toy_benchmark.evaluation import (BATCH_SIZE, GRID_SALIENCY_CONSTANTS, PROBED_PERTURBATIONS, ConstantProbe,
                                      build_explainers, constant_probe, evaluate, load_model, saliency_records,
                                      summarize_saliency)
@@ -198,15 +197,8 @@ def _probe_network(spec: RunSpec, sources) -> ConstantProbe | str:
         return "not trained yet"
     if spec.bias_digit >= _NUM_TEST.value:
         return "no test image of the bias digit"
-    generator, digit_images = _bias_digit_images(spec, sources)
+    generator, digit_images = spec.bias_digit_images(_NUM_TEST.value, sources)
     return constant_probe(load_model(path), generator.generate(digit_images), spec.bias_digit)
-
-
-def _bias_digit_images(spec: RunSpec, sources) -> tuple[SampleGenerator, np.ndarray]:
-    """The generator of the variant's biased test set and the indices of its bias digit's images among the
-    first --num_test (sample i shows digit i mod 10)."""
-    generator = SampleGenerator(spec.test_variant(_NUM_TEST.value), textures=sources.textures, mnist=sources.mnist)
-    return generator, np.arange(spec.bias_digit, _NUM_TEST.value, NUM_DIGITS)
 
 
 def _imitating(probe: ConstantProbe | str) -> str:
@@ -252,7 +244,7 @@ def _paired_values(spec: RunSpec, sources, log) -> dict[str, Any] | str:
         return stored
     log(f"[paired] {spec.key} -> {file}")
     model = load_model(path)
-    generator, digit_images = _bias_digit_images(spec, sources)
+    generator, digit_images = spec.bias_digit_images(_NUM_TEST.value, sources)
     dataset = dataset_from_sample_fn(lambda positions: generator.generate(digit_images[positions]), len(digit_images),
                                      batch_size=BATCH_SIZE)
     stored = {"settings": settings, "images": len(digit_images), "cbd": {}, "cbl": {}}
@@ -293,12 +285,11 @@ def _paired(variants, sources, log) -> None:
         for measure in ("cbd", "cbl"):
             a, b = values[measure]["constant"], values[measure][other]
             differences = [y - x for x, y in zip(a, b) if x is not None and y is not None]
-            cells += [_cell(m and m.to_json()) for m in [_mean_interval(a), _mean_interval(b),
-                                                           _mean_interval(differences)]]
+            means = [_mean_interval(a), _mean_interval(b)]  # after the loop: mCBL's, for the 0.9 verdicts
+            cells += [_cell(m and m.to_json()) for m in [*means, _mean_interval(differences)]]
         pooled += [(index, d) for d in differences]
         counts = [sum(v is not None for v in values["cbl"][name]) for name in ("constant", other)]
-        bounds = [_mean_interval(values["cbl"][name]) for name in ("constant", other)]
-        verdicts = " / ".join("-" if b is None else ("yes" if b.low >= 0.9 else "no") for b in bounds)
+        verdicts = " / ".join("-" if m is None else ("yes" if m.low >= 0.9 else "no") for m in means)
         print(f"| d{digit} t{texture} s{seed} | {values['images']} | " + " | ".join(cells)
               + f" | {counts[0]} / {counts[1]} | {verdicts} |")
     if pooled:

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import keras
-import numpy as np
 
 from grid_saliency_tf.experiment import Record, RunFolder, copy_file, read_json, write_json
 from toy_benchmark.benchmark import report
@@ -39,9 +38,8 @@ from toy_benchmark.benchmark.aggregation import aggregate, profile_summary
 from toy_benchmark.benchmark.profiles import PARAMETER_SWEEPS, Profile, grid_saliency_default
 from toy_benchmark.benchmark.reproducibility import environment_record
 from toy_benchmark.benchmark.specs import RunSpec, SweepSpec, plan_runs, plan_sweeps
-from toy_benchmark.data.generator import SampleGenerator
 from toy_benchmark.data.sources import DataSources, resolve_sources
-from toy_benchmark.data.variant import NUM_DIGITS, DatasetVariant
+from toy_benchmark.data.variant import DatasetVariant
 from toy_benchmark.evaluation import evaluator
 from toy_benchmark.evaluation.constant_probe import constant_probe
 from toy_benchmark.evaluation.explainers import ExplainerPool
@@ -238,9 +236,8 @@ def probe_one(spec: RunSpec, profile: Profile, runs_dir: str | os.PathLike, *, s
         if run.exists(PROBE_FILE):
             return read_json(run.file(PROBE_FILE))
         log(f"[probe] {spec.key}")
-        generator = SampleGenerator(spec.test_variant(profile.num_test), textures=sources.textures,
-                                    mnist=sources.mnist)
-        samples = generator.generate(np.arange(spec.bias_digit, profile.num_test, NUM_DIGITS))
+        generator, digit_images = spec.bias_digit_images(profile.num_test, sources)
+        samples = generator.generate(digit_images)
         probe = constant_probe(evaluator.load_model(run.file(_TRAIN_FOLDER)), samples, spec.bias_digit).to_json()
         write_json(run.file(PROBE_FILE), probe)
     keras.backend.clear_session()

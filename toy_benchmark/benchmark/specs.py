@@ -12,8 +12,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
+
 from toy_benchmark.benchmark.profiles import PARAMETER_SWEEPS, Profile
-from toy_benchmark.data.variant import DatasetVariant
+from toy_benchmark.data.generator import SampleGenerator
+from toy_benchmark.data.sources import DataSources
+from toy_benchmark.data.variant import NUM_DIGITS, DatasetVariant
 
 __all__ = ["RunSpec", "SweepSpec", "plan_runs", "plan_sweeps"]
 
@@ -60,6 +64,13 @@ class RunSpec:
         """The test set on which this network's saliency is measured (its own variant)."""
         return DatasetVariant(self.bias_strength, self.bias_digit, self.bias_texture, split="test",
                               num_samples=num_test)
+
+    def bias_digit_images(self, num_test: int, sources: DataSources) -> tuple[SampleGenerator, np.ndarray]:
+        """The generator of this network's test set and the indices of its bias digit's images among the
+        first ``num_test`` (sample i shows digit i mod 10), e.g. for the constant probe; the indices are empty
+        where ``num_test`` holds none."""
+        generator = SampleGenerator(self.test_variant(num_test), textures=sources.textures, mnist=sources.mnist)
+        return generator, np.arange(self.bias_digit, num_test, NUM_DIGITS)
 
     def settings(self, profile: Profile) -> dict[str, Any]:
         """Everything that decides the run's outputs, recorded in its run folder."""
