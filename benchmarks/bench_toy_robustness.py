@@ -6,6 +6,9 @@ Usage:
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --stage=report \
       [--num_test=200] [--grid_initial_value=1.0] [--grid_perturbation=noise] [--num_variants=8]
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness-e12 --epochs=12 --stage=train
+  python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --backbone=resnet18 --stage=train \
+      --biased_only --only=d3-t7-s0 && python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness \
+      --backbone=resnet18 --stage=probe --num_test=1000 --only=d3-t7-s0   # screen a lever on one network
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --only=d6-t0-s0,d3-t22-s0 --stage=train
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --stage=probe [--num_test=1000]
   python benchmarks/bench_toy_robustness.py --runs_dir=/tmp/robustness --stage=paired --grid_perturbation=blur \
@@ -14,8 +17,10 @@ Usage:
 `--only` names variants d<digit>-t<texture>-s<seed>, the 8 of the table (`VARIANTS`) or any other, e.g.
 to swap the digit or the texture of a variant whose network did not learn its bias.
 
-Training levers (`--epochs`, `--width`) change the networks, so each setting needs its own runs folder (a
-run folder holding a network trained with other settings is refused, not overwritten).
+Training levers (`--epochs`, `--num_train`, `--width`) change the networks, so each setting needs its own runs folder (a
+run folder holding a network trained with other settings is refused, not overwritten); `--backbone` (paper
+S1.5) puts its networks under `<runs_dir>/<backbone>/` and may share one. `--stage=train --biased_only`
+trains only the biased networks, enough for the probe and paired stages (a quick screen of a lever).
 
 Each variant is the quick profile (`toy_benchmark.benchmark.PROFILES["quick"]`) with another bias digit,
 bias texture (from the procedural pool, every one valid by the imitation criterion) and dataset/model
@@ -66,6 +71,7 @@ from toy_benchmark.data.variant import DatasetVariant
 from toy_benchmark.evaluation import (BATCH_SIZE, GRID_SALIENCY_CONSTANTS, PROBED_PERTURBATIONS, ConstantProbe,
                                      build_explainers, constant_probe, evaluate, load_model, saliency_records,
                                      summarize_saliency)
+from toy_benchmark.models import BACKBONES
 
 #: (bias digit, bias texture, seed): two seeds, six digits, five textures; the first is the demo's.
 VARIANTS = ((3, 0, 0), (3, 7, 0), (5, 0, 0), (6, 22, 0), (3, 0, 1), (8, 16, 1), (1, 12, 1), (9, 4, 1))
@@ -92,9 +98,16 @@ _GLOBAL_SEED = flags.DEFINE_integer("global_seed", 0, "Global seed of Python, Nu
 _EPOCHS = flags.DEFINE_integer("epochs", PROFILES["quick"].epochs, "Training epochs (a training lever: use its own "
                                 "--runs_dir); the last fifth runs at a tenth of the rate, as in the profile.",
                                 lower_bound=1)
+_NUM_TRAIN = flags.DEFINE_integer("num_train", PROFILES["quick"].num_train, "Training images, distinct samples of "
+                                  "the variant (a training lever: use its own --runs_dir).", lower_bound=1)
 _WIDTH = flags.DEFINE_float("width", PROFILES["quick"].width, "U-Net channel multiplier, > 0 (a training lever: "
                             "use its own --runs_dir).")
 flags.register_validator("width", lambda width: width > 0, message="--width must be positive.")
+_BACKBONE = flags.DEFINE_enum("backbone", PROFILES["quick"].backbones[0], list(BACKBONES),
+                              "U-Net encoder (paper S1.5; a training lever: its run folders are "
+                              "<runs_dir>/<backbone>/..., so it may share --runs_dir).")
+_BIASED_ONLY = flags.DEFINE_bool("biased_only", False, "--stage=train trains only the biased networks (what the "
+                                 "probe and paired stages need), not the unbiased network of each seed.")
 _GRID_INITIAL_VALUE = flags.DEFINE_float("grid_initial_value", PROFILES["quick"].grid_initial_value,
                                          "Initial mask value of grid saliency.")
 _GRID_PERTURBATION = flags.DEFINE_enum("grid_perturbation", "constant", list(PERTURBATIONS),
@@ -106,7 +119,8 @@ _GRID_PERTURBATION = flags.DEFINE_enum("grid_perturbation", "constant", list(PER
 def variant_profile(digit: int, texture: int, seed: int):
     """The quick profile with one bias variant and seed, and this invocation's training levers."""
     return PROFILES["quick"].replace(bias_digits=(digit,), bias_textures=(texture,), dataset_seeds=(seed,),
-                                     epochs=_EPOCHS.value, width=_WIDTH.value)
+                                     epochs=_EPOCHS.value, width=_WIDTH.value, backbones=(_BACKBONE.value,),
+                                     num_train=_NUM_TRAIN.value)
 
 
 def planned(variants) -> list[tuple[RunSpec, Any]]:
@@ -114,9 +128,19 @@ def planned(variants) -> list[tuple[RunSpec, Any]]:
     biased ones, so that a stopped training leaves complete variants behind."""
     runs = []
     for seed in dict.fromkeys(s for _, _, s in variants):
-        runs.append((RunSpec("vgg16", "none", None, None, seed), variant_profile(*variants[0][:2], seed)))
-        runs += [(RunSpec("vgg16", "strong", d, t, s), variant_profile(d, t, s)) for d, t, s in variants if s == seed]
+        runs.append((_spec(None, None, seed), variant_profile(*variants[0][:2], seed)))
+        runs += [(_spec(d, t, s), variant_profile(d, t, s)) for d, t, s in variants if s == seed]
     return runs
+
+
+def _spec(digit: int | None, texture: int | None, seed: int) -> RunSpec:
+    """The run of a strongly biased network (or, with digit and texture None, the unbiased one) with --backbone."""
+    return RunSpec(_BACKBONE.value, "none" if digit is None else "strong", digit, texture, seed)
+
+
+def to_train(variants) -> list[tuple[RunSpec, Any]]:
+    """What `--stage=train` trains: `planned`, less the unbiased networks with --biased_only."""
+    return [(spec, profile) for spec, profile in planned(variants) if spec.biased or not _BIASED_ONLY.value]
 
 
 _NAME = re.compile(r"d([0-9])-t([0-9]+)-s([0-9]+)")
@@ -217,7 +241,7 @@ def _probe(variants, sources) -> None:
     print(f"num_test={_NUM_TEST.value}; IoU of the bias digit on its biased test images")
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for digit, texture, seed in variants:
-        probe = _probe_network(RunSpec("vgg16", "strong", digit, texture, seed), sources)
+        probe = _probe_network(_spec(digit, texture, seed), sources)
         if isinstance(probe, str):
             print(f"| d{digit} t{texture} s{seed} | {probe} |")
             continue
@@ -277,7 +301,7 @@ def _paired(variants, sources, log) -> None:
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     pooled = []  # (variant's index, paired CBL difference) of every image where both count
     for index, (digit, texture, seed) in enumerate(variants):
-        values = _paired_values(RunSpec("vgg16", "strong", digit, texture, seed), sources, log)
+        values = _paired_values(_spec(digit, texture, seed), sources, log)
         if isinstance(values, str):
             print(f"| d{digit} t{texture} s{seed} | {values} |")
             continue
@@ -307,7 +331,7 @@ def main(argv):
     variants = _selected(len(sources.textures))
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     if _STAGE.value == "train":
-        for spec, profile in planned(variants):
+        for spec, profile in to_train(variants):
             record = train_one(spec, profile, _RUNS_DIR.value, sources=sources, log=log)
             log(f"{spec.key}: trained in {record.training_seconds:.0f} s")
         return 0
@@ -323,8 +347,8 @@ def main(argv):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     passed, measured, learned, explained, missing = 0, 0, 0, 0, []
     for digit, texture, seed in variants:
-        spec = RunSpec("vgg16", "strong", digit, texture, seed)
-        unbiased = metrics[RunSpec("vgg16", "none", None, None, seed)]
+        spec = _spec(digit, texture, seed)
+        unbiased = metrics[_spec(None, None, seed)]
         if metrics[spec] is None or unbiased is None:
             missing.append(spec.key)
             continue
@@ -338,7 +362,7 @@ def main(argv):
         contrast = fine_scale_contrast(sources.textures.textures[texture])
         imitating = _imitating(_probe_network(spec, sources))
         lines.append("| " + _row((digit, texture, seed), contrast, intervals, checks, imitating) + " |")
-    print(f"epochs={_EPOCHS.value}, width={_WIDTH.value:g}, num_test={_NUM_TEST.value}, "
+    print(f"backbone={_BACKBONE.value}, epochs={_EPOCHS.value}, num_train={_NUM_TRAIN.value}, width={_WIDTH.value:g}, num_test={_NUM_TEST.value}, "
           f"grid_initial_value={_GRID_INITIAL_VALUE.value:g}, grid_perturbation={_GRID_PERTURBATION.value}; "
           "mean [95% bootstrap interval over images]")
     print("\n".join(lines))

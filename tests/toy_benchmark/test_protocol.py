@@ -179,6 +179,10 @@ def test_runs_resume_and_finished_runs_are_skipped(tmp_path):
     assert "momentum" in first["profile"]["grid_saliency_parameters"]
     assert "| momentum | 0 |" in text and "drawn with seed 0" in text
     assert "## Reproducibility" in text
+    # The thread count decides the networks as much as the CPU does (1 vs 2 threads train other weights), so the
+    # report names it; a run with another count is compared by intervals, not digit for digit.
+    threads = first["environment"]["intra_op_threads"]
+    assert isinstance(threads, int) and threads >= 1 and f"CPUs, {threads} intra-op threads, TensorFlow" in text
     assert all(seconds > 0 for seconds in first["timing"].values()), first["timing"]
     assert "Compute time recorded by the runs" in text
     assert "examples_vgg16_strong-d3-t7-s0.png" in text and (report_dir / "examples_vgg16_strong-d3-t7-s0.png").exists()
@@ -201,6 +205,12 @@ def test_runs_resume_and_finished_runs_are_skipped(tmp_path):
     again = report.write_report(json.loads((report_dir / "summary.json").read_text()), tmp_path / "again",
                                 runs_dir=str(runs))
     assert open(again).read() == text
+    # Under op determinism (the binaries') the report says what another CPU or thread count changes: the networks.
+    deterministic = json.loads((report_dir / "summary.json").read_text())
+    deterministic["environment"]["op_determinism"] = True
+    text_deterministic = open(report.write_report(deterministic, tmp_path / "deterministic", runs_dir=str(runs))).read()
+    assert "(CPU, intra-op thread count, TensorFlow build) write identical numbers" in text_deterministic
+    assert "training amplifies them into other networks, as another seed would" in text_deterministic
     metrics_file = runs / "vgg16" / "strong-d3-t7-s0" / "eval" / "metrics.json"
     stamp = os.stat(metrics_file).st_mtime_ns
     lines.clear()

@@ -85,6 +85,29 @@ def test_make_reproducible_sets_op_determinism_and_the_global_seeds():
             make_reproducible(bad)
 
 
+def test_the_record_names_the_intra_op_thread_count_that_trains_the_network():
+    # The same CPU and core count with another thread count trains other weights (BENCHMARKS.md, session 14):
+    # the record must tell those runs apart, through the environment variable and the API alike.
+    script = textwrap.dedent("""
+        import json, os, sys
+        import tensorflow as tf
+        from toy_benchmark.benchmark.reproducibility import environment_record
+        if sys.argv[1] == "api":
+            tf.config.threading.set_intra_op_parallelism_threads(3)
+        print(json.dumps([environment_record()["intra_op_threads"], len(os.sched_getaffinity(0))]))
+    """)
+    found = {}
+    for name, extra, argument in [("default", {}, "none"), ("variable", {"TF_NUM_INTRAOP_THREADS": "1"}, "none"),
+                                  ("api", {}, "api")]:
+        env = {key: value for key, value in ENV.items() if key != "TF_NUM_INTRAOP_THREADS"}
+        done = subprocess.run([sys.executable, "-c", script, argument], capture_output=True, text=True,
+                              env={**env, **extra}, cwd=os.getcwd())
+        assert done.returncode == 0, done.stderr[-3000:]
+        found[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["default"][0] == found["default"][1]  # TensorFlow's default: the CPUs the process may use
+    assert found["variable"][0] == 1 and found["api"][0] == 3
+
+
 def _tiny_sweep(folder):
     return [sys.executable, "-m", "toy_benchmark.sweep_main", f"--runs_dir={folder / 'runs'}",
             f"--report_dir={folder / 'report'}", "--profile=quick", "--width=0.0625", "--epochs=1", "--batch_size=20",

@@ -91,13 +91,16 @@ def _reproducibility_lines(aggregated: Mapping[str, Any]) -> list[str]:
              "by its seed. "
              f"TensorFlow op determinism: {_fmt(determinism) if determinism is not None else 'unknown'}; global "
              f"seed of Python, NumPy and TensorFlow: {'not set' if seed is None else seed}. Machine: "
-             f"{environment.get('cpu')}, {environment.get('cpu_count')} CPUs, TensorFlow "
+             f"{environment.get('cpu')}, {environment.get('cpu_count')} CPUs, "
+             f"{environment.get('intra_op_threads', 'unrecorded')} intra-op threads, TensorFlow "
              f"{environment.get('tensorflow')}, Keras {environment.get('keras')}, oneDNN "
              f"{environment.get('onednn') or 'default'}.", ""]
     if determinism:
-        lines += ["Two runs of this command on the same kind of machine (CPU, core count, TensorFlow build) write "
-                  "identical numbers. Another CPU or core count may change the last bits (oneDNN and Eigen choose "
-                  "kernels and split reductions by instruction set and threads), and with them, rarely, a mask.", ""]
+        lines += ["Two runs of this command on the same kind of machine (CPU, intra-op thread count, TensorFlow "
+                  "build) write identical numbers. Another CPU or thread count changes the last bits (oneDNN and Eigen "
+                  "choose kernels and split reductions by instruction set and threads), and training amplifies them "
+                  "into other networks, as another seed would: compare such runs by their intervals and verdicts, "
+                  "not digit for digit.", ""]
     else:
         lines += ["Without op determinism, two runs may differ in the last bits.", ""]
     return lines

@@ -9,9 +9,11 @@ deterministic implementation, or raise) and the global seeds of Python, NumPy an
 nothing of the benchmark draws from, so that a stray unseeded draw cannot vary). Library code never
 calls it (it changes process-wide state).
 
-Two runs on the same kind of machine (CPU model and core count, TensorFlow build) then write identical
-numbers. Another CPU may differ in the last bits: oneDNN and Eigen pick kernels and split reductions
-by instruction set and thread count. :func:`environment_record` is what the report states of this.
+Two runs on the same kind of machine (CPU model, intra-op thread count, TensorFlow build) then write
+identical numbers. Another CPU or thread count differs in the last bits (oneDNN and Eigen pick kernels and
+split reductions by instruction set and thread count), and training amplifies them: with 1 instead of 2
+threads the same settings train another network (every weight array differed after 40 steps; BENCHMARKS.md),
+as another seed would. :func:`environment_record` is what the report states of this.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-__all__ = ["environment_record", "make_reproducible"]
+__all__ = ["environment_record", "intra_op_threads", "make_reproducible"]
 
 
 def _op_determinism_enabled() -> bool | None:
@@ -45,6 +47,27 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def intra_op_threads() -> int:
+    """The threads TensorFlow's CPU kernels split an op over in this process.
+
+    The value set with ``tf.config.threading.set_intra_op_parallelism_threads``, else the
+    ``TF_NUM_INTRAOP_THREADS`` environment variable, else TensorFlow's default: the CPUs this process may
+    run on (its affinity mask, which ``os.cpu_count`` ignores).
+    """
+    configured = tf.config.threading.get_intra_op_parallelism_threads()
+    if configured > 0:
+        return configured
+    try:
+        from_environment = int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0"))
+    except ValueError:
+        from_environment = 0
+    if from_environment > 0:
+        return from_environment
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def environment_record(global_seed: int | None = None) -> dict[str, Any]:
     """What decides the last bits of the numbers besides the settings, as JSON data for the report.
 
@@ -52,12 +75,13 @@ def environment_record(global_seed: int | None = None) -> dict[str, Any]:
         global_seed: The global seed the binary set (:func:`make_reproducible`); None if none was set.
 
     Returns:
-        ``{"op_determinism", "global_seed", "tensorflow", "keras", "cpu", "cpu_count", "onednn"}``;
-        ``onednn`` is the ``TF_ENABLE_ONEDNN_OPTS`` setting (None: TensorFlow's default, on for x86).
+        ``{"op_determinism", "global_seed", "tensorflow", "keras", "cpu", "cpu_count", "intra_op_threads",
+        "onednn"}``; ``intra_op_threads`` is :func:`intra_op_threads`, ``onednn`` the ``TF_ENABLE_ONEDNN_OPTS``
+        setting (None: TensorFlow's default, on for x86).
     """
     return {"op_determinism": _op_determinism_enabled(), "global_seed": global_seed, "tensorflow": tf.__version__,
             "keras": keras.__version__, "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
-            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
+            "intra_op_threads": intra_op_threads(), "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
 
 
 def make_reproducible(seed: int, *, op_determinism: bool = True) -> dict[str, Any]:
