@@ -17,7 +17,7 @@ Usage:
 `--only` names variants d<digit>-t<texture>-s<seed>, the 8 of the table (`VARIANTS`) or any other, e.g.
 to swap the digit or the texture of a variant whose network did not learn its bias.
 
-Training levers (`--epochs`, `--num_train`, `--width`) change the networks, so each setting needs its own runs folder (a
+Training levers (`--epochs`, `--num_train`, `--learning_rate`, `--width`) change the networks, so each setting needs its own runs folder (a
 run folder holding a network trained with other settings is refused, not overwritten); `--backbone` (paper
 S1.5) puts its networks under `<runs_dir>/<backbone>/` and may share one. `--stage=train --biased_only`
 trains only the biased networks, enough for the probe and paired stages (a quick screen of a lever).
@@ -100,6 +100,10 @@ _EPOCHS = flags.DEFINE_integer("epochs", PROFILES["quick"].epochs, "Training epo
                                 lower_bound=1)
 _NUM_TRAIN = flags.DEFINE_integer("num_train", PROFILES["quick"].num_train, "Training images, distinct samples of "
                                   "the variant (a training lever: use its own --runs_dir).", lower_bound=1)
+_LEARNING_RATE = flags.DEFINE_float("learning_rate", PROFILES["quick"].train_learning_rate, "RMSprop rate of the first "
+                                    "epochs, a tenth of it for the last fifth, as in the profile (a training lever: "
+                                    "use its own --runs_dir).")
+flags.register_validator("learning_rate", lambda rate: rate > 0, message="--learning_rate must be positive.")
 _WIDTH = flags.DEFINE_float("width", PROFILES["quick"].width, "U-Net channel multiplier, > 0 (a training lever: "
                             "use its own --runs_dir).")
 flags.register_validator("width", lambda width: width > 0, message="--width must be positive.")
@@ -120,7 +124,7 @@ def variant_profile(digit: int, texture: int, seed: int):
     """The quick profile with one bias variant and seed, and this invocation's training levers."""
     return PROFILES["quick"].replace(bias_digits=(digit,), bias_textures=(texture,), dataset_seeds=(seed,),
                                      epochs=_EPOCHS.value, width=_WIDTH.value, backbones=(_BACKBONE.value,),
-                                     num_train=_NUM_TRAIN.value)
+                                     num_train=_NUM_TRAIN.value, train_learning_rate=_LEARNING_RATE.value)
 
 
 def planned(variants) -> list[tuple[RunSpec, Any]]:
@@ -362,7 +366,8 @@ def main(argv):
         contrast = fine_scale_contrast(sources.textures.textures[texture])
         imitating = _imitating(_probe_network(spec, sources))
         lines.append("| " + _row((digit, texture, seed), contrast, intervals, checks, imitating) + " |")
-    print(f"backbone={_BACKBONE.value}, epochs={_EPOCHS.value}, num_train={_NUM_TRAIN.value}, width={_WIDTH.value:g}, num_test={_NUM_TEST.value}, "
+    print(f"backbone={_BACKBONE.value}, epochs={_EPOCHS.value}, num_train={_NUM_TRAIN.value}, "
+          f"learning_rate={_LEARNING_RATE.value:g}, width={_WIDTH.value:g}, num_test={_NUM_TEST.value}, "
           f"grid_initial_value={_GRID_INITIAL_VALUE.value:g}, grid_perturbation={_GRID_PERTURBATION.value}; "
           "mean [95% bootstrap interval over images]")
     print("\n".join(lines))

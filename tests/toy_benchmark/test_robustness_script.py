@@ -28,6 +28,7 @@ spec = importlib.util.spec_from_file_location("bench_toy_robustness", sys.argv[1
 script = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(script)
 flags.FLAGS(["bench_toy_robustness", "--runs_dir=/unused", "--epochs=12", "--width=0.25", "--num_train=24000",
+             "--learning_rate=1e-2",
              "--only=d8-t16-s1,d3-t7-s0,d8-t16-s1,d6-t0-s0"])
 from toy_benchmark.benchmark import PROFILES
 quick = PROFILES["quick"].replace(bias_digits=(3,), bias_textures=(7,), dataset_seeds=(0,))
@@ -43,12 +44,15 @@ print(json.dumps({"resnet_runs": [spec.key for spec, _ in script.to_train(select
                   "resnet_backbones": [resnet.backbones, quick.backbones],
                   "resnet_only_backbone_differs": resnet.replace(epochs=quick.epochs, width=quick.width,
                                                                  num_train=quick.num_train,
+                                                                 train_learning_rate=quick.train_learning_rate,
                                                                  backbones=quick.backbones) == quick,
                   "selected": selected, "runs": runs,
                   "epochs": [lever.epochs, quick.epochs], "widths": [lever.width, quick.width],
                   "num_train": [lever.num_train, quick.num_train],
-                  "only_levers_differ": lever.replace(epochs=quick.epochs, width=quick.width,
-                                                      num_train=quick.num_train) == quick,
+                  "learning_rates": [[lever.train_learning_rate, lever.final_learning_rate],
+                                     [quick.train_learning_rate, quick.final_learning_rate]],
+                  "only_levers_differ": lever.replace(epochs=quick.epochs, width=quick.width, num_train=quick.num_train,
+                                                      train_learning_rate=quick.train_learning_rate) == quick,
                   "evaluation_levers": [constant, script.evaluation_lever()], "quick_grid": quick.grid_saliency()}))
 """
 
@@ -67,10 +71,11 @@ def test_only_selects_the_named_variants_once_in_the_given_order(probe):
                              "vgg16/strong-d6-t0-s0"]
 
 
-def test_the_training_levers_change_only_the_training_length_the_images_and_the_width(probe):
+def test_the_training_levers_change_only_the_training_length_the_images_the_rate_and_the_width(probe):
     assert probe["epochs"] == [12, 6]
     assert probe["widths"] == [0.25, 0.125]
     assert probe["num_train"] == [24000, 12000]
+    assert probe["learning_rates"] == [pytest.approx([1e-2, 1e-3]), pytest.approx([3e-3, 3e-4])]
     assert probe["only_levers_differ"]
 
 
@@ -92,7 +97,7 @@ def test_the_grid_perturbation_lever_names_its_folder_and_reaches_grid_saliency(
 def test_report_without_trained_networks_lists_them_as_missing(tmp_path):
     result = _run(SCRIPT, f"--runs_dir={tmp_path}", "--stage=report", "--only=d3-t7-s0")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "backbone=vgg16, epochs=6, num_train=12000, width=0.125, num_test=200" in result.stdout
+    assert "backbone=vgg16, epochs=6, num_train=12000, learning_rate=0.003, width=0.125, num_test=200" in result.stdout
     assert "| variant | texture contrast | IoU drop | bias reliance |" in result.stdout
     assert "variants passing every check: 0 of 0 measured; not trained yet: vgg16/strong-d3-t7-s0" in result.stdout
 
@@ -107,7 +112,7 @@ def test_a_malformed_variant_or_a_texture_outside_the_pool_is_refused_by_name(tm
 
 
 @pytest.mark.parametrize("flag", ["--epochs=0", "--num_variants=9", "--width=0", "--backbone=vgg19",
-                                  "--num_train=0"])
+                                  "--num_train=0", "--learning_rate=0"])
 def test_an_out_of_range_lever_is_one_line_and_exit_2(tmp_path, flag):
     result = _run(SCRIPT, f"--runs_dir={tmp_path}", flag)
     assert result.returncode == 2
