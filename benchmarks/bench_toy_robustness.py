@@ -17,9 +17,10 @@ Usage:
 `--only` names variants d<digit>-t<texture>-s<seed>, the 8 of the table (`VARIANTS`) or any other, e.g.
 to swap the digit or the texture of a variant whose network did not learn its bias.
 
-Training levers (`--epochs`, `--num_train`, `--learning_rate`, `--width`) change the networks, so each setting needs its own runs folder (a
-run folder holding a network trained with other settings is refused, not overwritten); `--backbone` (paper
-S1.5) puts its networks under `<runs_dir>/<backbone>/` and may share one. `--stage=train --biased_only`
+Training levers (`--epochs`, `--num_train`, `--learning_rate`, `--width`) change the networks, so each
+setting needs its own runs folder (a run folder holding a network trained with other settings is refused,
+not overwritten); `--backbone` (paper S1.5) puts its networks under `<runs_dir>/<backbone>/` and may share
+one. `--stage=train --biased_only`
 trains only the biased networks, enough for the probe and paired stages (a quick screen of a lever).
 
 Each variant is the quick profile (`toy_benchmark.benchmark.PROFILES["quick"]`) with another bias digit,
