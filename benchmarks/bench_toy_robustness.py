@@ -20,8 +20,8 @@ to swap the digit or the texture of a variant whose network did not learn its bi
 Training levers (`--epochs`, `--num_train`, `--learning_rate`, `--width`) change the networks, so each
 setting needs its own runs folder (a run folder holding a network trained with other settings is refused,
 not overwritten); `--backbone` (paper S1.5) puts its networks under `<runs_dir>/<backbone>/` and may share
-one. `--stage=train --biased_only`
-trains only the biased networks, enough for the probe and paired stages (a quick screen of a lever).
+one. `--stage=train --biased_only` trains only the biased networks, enough for the probe and paired stages
+(a quick screen of a lever).
 
 Each variant is the quick profile (`toy_benchmark.benchmark.PROFILES["quick"]`) with another bias digit,
 bias texture (from the procedural pool, every one valid by the imitation criterion) and dataset/model
@@ -310,12 +310,13 @@ def _paired(variants, sources, log) -> None:
         if isinstance(values, str):
             print(f"| d{digit} t{texture} s{seed} | {values} |")
             continue
-        cells = []
+        cells, by_measure = [], {}
         for measure in ("cbd", "cbl"):
             a, b = values[measure]["constant"], values[measure][other]
             differences = [y - x for x, y in zip(a, b) if x is not None and y is not None]
-            means = [_mean_interval(a), _mean_interval(b)]  # after the loop: mCBL's, for the 0.9 verdicts
-            cells += [_cell(m and m.to_json()) for m in [*means, _mean_interval(differences)]]
+            by_measure[measure] = [_mean_interval(a), _mean_interval(b)], differences
+            cells += [_cell(m and m.to_json()) for m in [*by_measure[measure][0], _mean_interval(differences)]]
+        means, differences = by_measure["cbl"]  # mCBL's intervals give the 0.9 verdicts; CBL's differences pool
         pooled += [(index, d) for d in differences]
         counts = [sum(v is not None for v in values["cbl"][name]) for name in ("constant", other)]
         verdicts = " / ".join("-" if m is None else ("yes" if m.low >= 0.9 else "no") for m in means)
