@@ -17,7 +17,7 @@ Usage:
 `--only` names variants d<digit>-t<texture>-s<seed>, the 8 of the table (`VARIANTS`) or any other, e.g.
 to swap the digit or the texture of a variant whose network did not learn its bias.
 
-Training levers (`--epochs`, `--num_train`, `--learning_rate`, `--width`) change the networks, so each
+Training levers (`--epochs`, `--num_train`, `--learning_rate`, `--schedule`, `--width`) change the networks, so each
 setting needs its own runs folder (a run folder holding a network trained with other settings is refused,
 not overwritten); `--backbone` (paper S1.5) puts its networks under `<runs_dir>/<backbone>/` and may share
 one. `--stage=train --biased_only` trains only the biased networks, enough for the probe and paired stages
@@ -73,6 +73,7 @@ from toy_benchmark.evaluation import (BATCH_SIZE, GRID_SALIENCY_CONSTANTS, PROBE
                                      build_explainers, constant_probe, evaluate, load_model, saliency_records,
                                      summarize_saliency)
 from toy_benchmark.models import BACKBONES
+from toy_benchmark.training.schedule import SCHEDULES
 
 #: (bias digit, bias texture, seed): two seeds, six digits, five textures; the first is the demo's.
 VARIANTS = ((3, 0, 0), (3, 7, 0), (5, 0, 0), (6, 22, 0), (3, 0, 1), (8, 16, 1), (1, 12, 1), (9, 4, 1))
@@ -105,6 +106,9 @@ _LEARNING_RATE = flags.DEFINE_float("learning_rate", PROFILES["quick"].train_lea
                                     "epochs, a tenth of it for the last fifth, as in the profile (a training lever: "
                                     "use its own --runs_dir).")
 flags.register_validator("learning_rate", lambda rate: rate > 0, message="--learning_rate must be positive.")
+_SCHEDULE = flags.DEFINE_enum("schedule", PROFILES["quick"].train_schedule, list(SCHEDULES), "Learning-rate "
+                              "schedule: step (the profile's, S1.2) or cosine (from --learning_rate to a tenth of it, "
+                              "step by step; a training lever: use its own --runs_dir).")
 _WIDTH = flags.DEFINE_float("width", PROFILES["quick"].width, "U-Net channel multiplier, > 0 (a training lever: "
                             "use its own --runs_dir).")
 flags.register_validator("width", lambda width: width > 0, message="--width must be positive.")
@@ -125,7 +129,8 @@ def variant_profile(digit: int, texture: int, seed: int):
     """The quick profile with one bias variant and seed, and this invocation's training levers."""
     return PROFILES["quick"].replace(bias_digits=(digit,), bias_textures=(texture,), dataset_seeds=(seed,),
                                      epochs=_EPOCHS.value, width=_WIDTH.value, backbones=(_BACKBONE.value,),
-                                     num_train=_NUM_TRAIN.value, train_learning_rate=_LEARNING_RATE.value)
+                                     num_train=_NUM_TRAIN.value, train_learning_rate=_LEARNING_RATE.value,
+                                     train_schedule=_SCHEDULE.value)
 
 
 def planned(variants) -> list[tuple[RunSpec, Any]]:
@@ -369,7 +374,8 @@ def main(argv):
         imitating = _imitating(_probe_network(spec, sources))
         lines.append("| " + _row((digit, texture, seed), contrast, intervals, checks, imitating) + " |")
     print(f"backbone={_BACKBONE.value}, epochs={_EPOCHS.value}, num_train={_NUM_TRAIN.value}, "
-          f"learning_rate={_LEARNING_RATE.value:g}, width={_WIDTH.value:g}, num_test={_NUM_TEST.value}, "
+          f"learning_rate={_LEARNING_RATE.value:g}, schedule={_SCHEDULE.value}, width={_WIDTH.value:g}, "
+          f"num_test={_NUM_TEST.value}, "
           f"grid_initial_value={_GRID_INITIAL_VALUE.value:g}, grid_perturbation={_GRID_PERTURBATION.value}; "
           "mean [95% bootstrap interval over images]")
     print("\n".join(lines))

@@ -25,6 +25,7 @@ from toy_benchmark.benchmark import runner
 from toy_benchmark.benchmark.reproducibility import make_reproducible
 from toy_benchmark.benchmark.profiles import PROFILES
 from toy_benchmark.data.sources import resolve_sources
+from toy_benchmark.training.schedule import SCHEDULES
 
 _PROFILE = flags.DEFINE_enum("profile", "quick", list(PROFILES), "Benchmark profile.")
 _RUNS_DIR = flags.DEFINE_string("runs_dir", None, "Folder of the runs (resumable).")
@@ -41,6 +42,8 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Training batch size.")
 _NUM_TRAIN = flags.DEFINE_integer("num_train", None, "Training images per variant.")
 _TRAIN_LEARNING_RATE = flags.DEFINE_float("train_learning_rate", None, "RMSprop rate of training (a tenth of "
                                           "it for the last fifth of the epochs).")
+_TRAIN_SCHEDULE = flags.DEFINE_enum("train_schedule", None, list(SCHEDULES), "Learning-rate schedule of training: "
+                                    "step (S1.2) or cosine (from the rate to a tenth of it, step by step).")
 _NUM_TEST = flags.DEFINE_integer("num_test", None, "Test images per evaluation.")
 _GRID_STEPS = flags.DEFINE_integer("grid_steps", None, "Grid saliency SGD steps.")
 _GRID_INITIAL_VALUE = flags.DEFINE_float("grid_initial_value", None, "Initial value of the grid saliency mask cells.")
@@ -61,8 +64,8 @@ flags.mark_flags_as_required(["runs_dir", "report_dir"])
 # Profile fields set from flags: as given, or parsed as integers.
 _TEXT_FIELDS = (_BACKBONES, _BIAS_STRENGTHS, _METHODS)
 _INTEGER_FIELDS = (_BIAS_DIGITS, _BIAS_TEXTURES, _DATASET_SEEDS)
-_VALUE_FIELDS = (_WIDTH, _EPOCHS, _BATCH_SIZE, _NUM_TRAIN, _TRAIN_LEARNING_RATE, _NUM_TEST, _GRID_STEPS,
-                 _GRID_INITIAL_VALUE)
+_VALUE_FIELDS = (_WIDTH, _EPOCHS, _BATCH_SIZE, _NUM_TRAIN, _TRAIN_LEARNING_RATE, _TRAIN_SCHEDULE, _NUM_TEST,
+                 _GRID_STEPS, _GRID_INITIAL_VALUE)
 
 
 def _integers(holder: flags.FlagHolder) -> tuple[int, ...]:

@@ -86,6 +86,8 @@ def test_paper_sweeps_explain_a_seeded_draw_of_5_digits_5_textures_3_seeds():
                                              ({"grid_initial_value": 0.0}, "`grid_initial_value`"),
                                              ({"grid_initial_value": 1.5}, "`grid_initial_value`"),
                                              ({"sweep_num_seeds": 0}, "`sweep_num_seeds`"),
+                                             ({"train_schedule": "linear"},
+                                              "`train_schedule` must be one of step, cosine; received 'linear'"),
                                              ({"sweep_values": {"steps": (10,)}}, "`sweep_values`")])
 def test_bad_profiles_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
@@ -211,6 +213,12 @@ def test_runs_resume_and_finished_runs_are_skipped(tmp_path):
     text_deterministic = open(report.write_report(deterministic, tmp_path / "deterministic", runs_dir=str(runs))).read()
     assert "(CPU, intra-op thread count, TensorFlow build) write identical numbers" in text_deterministic
     assert "training amplifies them into other networks, as another seed would" in text_deterministic
+    # The paper's step schedule is neither recorded in the profile nor named; another schedule is named.
+    assert "train_schedule" not in first["profile"] and "learning-rate schedule" not in text
+    cosine = json.loads((report_dir / "summary.json").read_text())
+    cosine["profile"]["train_schedule"] = "cosine"
+    text_cosine = open(report.write_report(cosine, tmp_path / "cosine", runs_dir=str(runs))).read()
+    assert f"{TINY.num_train} images (cosine learning-rate schedule), " in text_cosine
     metrics_file = runs / "vgg16" / "strong-d3-t7-s0" / "eval" / "metrics.json"
     stamp = os.stat(metrics_file).st_mtime_ns
     lines.clear()
@@ -249,6 +257,10 @@ def test_folder_of_another_run_is_refused(tmp_path):
     other = dataclasses.replace(TINY, num_test=12)
     with pytest.raises(ValueError, match="holds another run.*num_test: recorded 10, requested 12"):
         protocol.run_one(RunSpec("vgg16", "none", None, None, 0), other, tmp_path, sources=sources,
+                         log=lambda _: None)
+    cosine = dataclasses.replace(TINY, train_schedule="cosine")
+    with pytest.raises(ValueError, match="holds another run.*training.schedule: not recorded, requested 'cosine'"):
+        protocol.run_one(RunSpec("vgg16", "none", None, None, 0), cosine, tmp_path, sources=sources,
                          log=lambda _: None)
 
 

@@ -28,7 +28,7 @@ spec = importlib.util.spec_from_file_location("bench_toy_robustness", sys.argv[1
 script = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(script)
 flags.FLAGS(["bench_toy_robustness", "--runs_dir=/unused", "--epochs=12", "--width=0.25", "--num_train=24000",
-             "--learning_rate=1e-2",
+             "--learning_rate=1e-2", "--schedule=cosine",
              "--only=d8-t16-s1,d3-t7-s0,d8-t16-s1,d6-t0-s0"])
 from toy_benchmark.benchmark import PROFILES
 quick = PROFILES["quick"].replace(bias_digits=(3,), bias_textures=(7,), dataset_seeds=(0,))
@@ -45,14 +45,19 @@ print(json.dumps({"resnet_runs": [spec.key for spec, _ in script.to_train(select
                   "resnet_only_backbone_differs": resnet.replace(epochs=quick.epochs, width=quick.width,
                                                                  num_train=quick.num_train,
                                                                  train_learning_rate=quick.train_learning_rate,
+                                                                 train_schedule=quick.train_schedule,
                                                                  backbones=quick.backbones) == quick,
                   "selected": selected, "runs": runs,
                   "epochs": [lever.epochs, quick.epochs], "widths": [lever.width, quick.width],
                   "num_train": [lever.num_train, quick.num_train],
                   "learning_rates": [[lever.train_learning_rate, lever.final_learning_rate],
                                      [quick.train_learning_rate, quick.final_learning_rate]],
+                  "schedules": [lever.train_schedule, quick.train_schedule],
+                  "recorded_schedules": [script._spec(3, 7, 0).settings(p)["training"].get("schedule", "unrecorded")
+                                         for p in (lever, quick)],
                   "only_levers_differ": lever.replace(epochs=quick.epochs, width=quick.width, num_train=quick.num_train,
-                                                      train_learning_rate=quick.train_learning_rate) == quick,
+                                                      train_learning_rate=quick.train_learning_rate,
+                                                      train_schedule=quick.train_schedule) == quick,
                   "evaluation_levers": [constant, script.evaluation_lever()], "quick_grid": quick.grid_saliency()}))
 """
 
@@ -71,8 +76,11 @@ def test_only_selects_the_named_variants_once_in_the_given_order(probe):
                              "vgg16/strong-d6-t0-s0"]
 
 
-def test_the_training_levers_change_only_the_training_length_the_images_the_rate_and_the_width(probe):
+def test_the_training_levers_change_only_the_training_length_the_images_the_rate_the_schedule_and_the_width(probe):
     assert probe["epochs"] == [12, 6]
+    assert probe["schedules"] == ["cosine", "step"]
+    # The run folder records a schedule other than the paper's step (earlier folders, without it, resume).
+    assert probe["recorded_schedules"] == ["cosine", "unrecorded"]
     assert probe["widths"] == [0.25, 0.125]
     assert probe["num_train"] == [24000, 12000]
     assert probe["learning_rates"] == [pytest.approx([1e-2, 1e-3]), pytest.approx([3e-3, 3e-4])]
@@ -97,7 +105,8 @@ def test_the_grid_perturbation_lever_names_its_folder_and_reaches_grid_saliency(
 def test_report_without_trained_networks_lists_them_as_missing(tmp_path):
     result = _run(SCRIPT, f"--runs_dir={tmp_path}", "--stage=report", "--only=d3-t7-s0")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "backbone=vgg16, epochs=6, num_train=12000, learning_rate=0.003, width=0.125, num_test=200" in result.stdout
+    assert ("backbone=vgg16, epochs=6, num_train=12000, learning_rate=0.003, schedule=step, width=0.125, num_test=200"
+            in result.stdout)
     assert "| variant | texture contrast | IoU drop | bias reliance |" in result.stdout
     assert "variants passing every check: 0 of 0 measured; not trained yet: vgg16/strong-d3-t7-s0" in result.stdout
 

@@ -23,6 +23,7 @@ from toy_benchmark.training import (
     CHECKPOINT_STATE,
     FINAL_MODEL,
     epoch_seed,
+    learning_rate_at_step,
     learning_rate_for_epoch,
     prepare_batches,
     read_checkpoint_state,
@@ -95,6 +96,63 @@ def test_learning_rate_schedule_is_40_then_10_epochs_and_scales():
     assert [learning_rate_for_epoch(e, 2) for e in range(2)] == [1e-3] * 2
     assert [learning_rate_for_epoch(e, 4, final_fraction=0.5) for e in range(4)] == [1e-3] * 2 + [1e-4] * 2
     assert learning_rate_for_epoch(9, 10, final_fraction=0.0) == 1e-3
+
+
+def test_cosine_schedule_runs_half_a_cosine_from_the_first_rate_to_the_final_one():
+    rates = [learning_rate_at_step(t, 8, learning_rate=1e-3, final_learning_rate=1e-4) for t in range(9)]
+    assert rates[0] == pytest.approx(1e-3) and rates[8] == pytest.approx(1e-4)
+    assert rates[4] == pytest.approx(5.5e-4)  # half way: the mean of the two rates
+    assert rates[2] == pytest.approx(1e-4 + 9e-4 * (1 + np.cos(np.pi / 4)) / 2)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    assert rates[1] - 1e-4 == pytest.approx(rates[0] - rates[7])  # symmetric about the midpoint
+    with pytest.raises(ValueError, match=r"Argument `step` must be in \[0, total_steps=8\].*received 9"):
+        learning_rate_at_step(9, 8)
+
+
+class _RecordRate(keras.callbacks.Callback):
+    """The optimizer's learning rate at every step."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.rates.append(float(self.model.optimizer.learning_rate.numpy()))
+
+
+def test_cosine_training_sets_the_rate_of_every_step_resumes_with_it_and_records_it(tmp_path):
+    dataset = _dataset()  # 24 elements, batch 10: 3 steps per epoch, 6 in all
+    kwargs = dict(TRAIN_KWARGS, schedule="cosine", seed=1)
+    expected = [learning_rate_at_step(t, 6, learning_rate=1e-3, final_learning_rate=1e-4) for t in range(6)]
+    record = _RecordRate()
+    straight = train(_tiny_model, dataset, tmp_path / "straight", callbacks=[record], **kwargs)
+    assert record.rates == pytest.approx(expected, rel=1e-6)  # float32 variable
+    assert straight.history["learning_rate"] == [expected[2], expected[5]]
+    assert json.loads((tmp_path / "straight" / "run.json").read_text())["settings"]["schedule"] == "cosine"
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_tiny_model, dataset, tmp_path / "resumed", callbacks=[_InterruptAtIteration(4)], **kwargs)
+    record = _RecordRate()
+    resumed = train(_tiny_model, dataset, tmp_path / "resumed", callbacks=[record], **kwargs)
+    assert resumed.initial_epoch == 1 and record.rates == pytest.approx(expected[3:], rel=1e-6)
+    for a, b in zip(straight.model.weights + straight.model.optimizer.variables,
+                    resumed.model.weights + resumed.model.optimizer.variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7, err_msg=a.path)
+
+    # The step schedule's run folder does not record the key (folders written before it resume), and
+    # a training with the other schedule is refused there.
+    step = train(_tiny_model, dataset, tmp_path / "step", **TRAIN_KWARGS)
+    assert "schedule" not in json.loads((tmp_path / "step" / "run.json").read_text())["settings"]
+    assert max(np.abs(a - b).max() for a, b in zip(step.model.get_weights(), straight.model.get_weights())) > 1e-6
+    with pytest.raises(RunFolderMismatch, match="settings.schedule: not recorded, requested 'cosine'"):
+        train(_tiny_model, dataset, tmp_path / "step", **kwargs)
+
+
+def test_cosine_schedule_needs_a_training_set_of_known_length(tmp_path):
+    unknown = _dataset().filter(lambda element: True)
+    with pytest.raises(ValueError, match="Argument `schedule` 'cosine' needs a training set of known"):
+        train(_tiny_model, unknown, tmp_path / "x", schedule="cosine", **TRAIN_KWARGS)
+    assert not (tmp_path / "x").exists()  # refused before anything is written
 
 
 def test_data_order_is_a_function_of_seed_and_epoch_only():
@@ -236,6 +294,8 @@ def test_bad_arguments(tmp_path):
         train(_model_fn(), _dataset(), tmp_path / "x", epochs=0)
     with pytest.raises(TypeError, match="Argument `model_fn` must return a keras.Model"):
         train(lambda: "model", _dataset(), tmp_path / "x", verbose=0)
+    with pytest.raises(ValueError, match="Argument `schedule` must be one of step, cosine; received 'linear'."):
+        train(_model_fn(), _dataset(), tmp_path / "x", schedule="linear", verbose=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing was written
 
 

@@ -29,7 +29,7 @@ from grid_saliency_tf import GridSaliencyOptimizer
 from toy_benchmark.data.variant import BIAS_STRENGTHS, DEFAULT_NUM_SAMPLES, NUM_DIGITS
 from toy_benchmark.evaluation.explainers import METHODS, check_methods
 from toy_benchmark.models import BACKBONES, PUBLISHED_WIDTH
-from toy_benchmark.training.schedule import PAPER_PROTOCOL
+from toy_benchmark.training.schedule import PAPER_PROTOCOL, SCHEDULES
 
 __all__ = ["FINAL_RATE_RATIO", "NUM_TEXTURES", "PAPER", "PARAMETER_SWEEPS", "PROFILES", "Profile",
            "grid_saliency_default"]
@@ -71,6 +71,8 @@ class Profile:
             its model seed too (initial weights and data order).
         width: U-Net channel multiplier (1 = the published network).
         epochs, batch_size, num_train: Training (S1.2: 50 epochs, batch 100, 50,000 images).
+        train_schedule: Learning-rate schedule of training, "step" (S1.2) or "cosine" (a lever of issue
+            #13, `toy_benchmark.training.learning_rate_at_step`: from the first rate to the final one).
         train_learning_rate: RMSprop rate of the first epochs (S1.2: 1e-3); the last fifth runs at a
             tenth of it (S1.2: 1e-4).
         num_test: Test images per evaluation (1,000).
@@ -100,6 +102,7 @@ class Profile:
     batch_size: int = PAPER_PROTOCOL.batch_size
     num_train: int = DEFAULT_NUM_SAMPLES["train"]
     train_learning_rate: float = PAPER_PROTOCOL.learning_rate
+    train_schedule: str = PAPER_PROTOCOL.schedule
     num_test: int = DEFAULT_NUM_SAMPLES["test"]
     grid_steps: int = grid_saliency_default("steps")
     grid_initial_value: float = grid_saliency_default("initial_value")
@@ -192,6 +195,8 @@ class Profile:
             _fail("dataset_seeds", "not be empty", self.dataset_seeds)
         if not self.train_learning_rate > 0:
             _fail("train_learning_rate", "be positive", self.train_learning_rate)
+        if self.train_schedule not in SCHEDULES:
+            _fail("train_schedule", f"be one of {', '.join(SCHEDULES)}", self.train_schedule)
         if not 0.0 < self.grid_initial_value <= 1.0:
             _fail("grid_initial_value", "be in (0, 1]", self.grid_initial_value)
         if not self.width > 0:

@@ -60,6 +60,7 @@ def _fmt(value: Any) -> str:
 
 def _introduction(aggregated: Mapping[str, Any], runs_dir: str) -> list[str]:
     profile = aggregated["profile"]
+    schedule = f" ({profile['train_schedule']} learning-rate schedule)" if "train_schedule" in profile else ""
     lines = [f"# Toy benchmark report: profile `{profile['name']}`", "",
              "Context bias detection and localization on the MNIST-on-textures benchmark (Hoyer et al., NeurIPS "
              "2019, Sec. 4). Networks trained on biased data are measured on the unbiased test set (IoU) and, with "
@@ -67,7 +68,7 @@ def _introduction(aggregated: Mapping[str, Any], runs_dir: str) -> list[str]:
              f"Profile: backbones {profile['backbones']}, bias strengths {profile['bias_strengths']}, bias digits "
              f"{profile['bias_digits']}, bias textures {profile['bias_textures']}, dataset seeds "
              f"{profile['dataset_seeds']}, width {profile['width']}, {profile['epochs']} epochs of "
-             f"{profile['num_train']} images, {profile['num_test']} test images, grid saliency "
+             f"{profile['num_train']} images{schedule}, {profile['num_test']} test images, grid saliency "
              f"{profile['grid_steps']} steps from an initial mask value of {profile['grid_initial_value']:g} "
              "(paper: 0.5). Runs: `" + runs_dir + "`.", ""]
     timing = aggregated.get("timing") or {}

@@ -115,6 +115,7 @@ def _train(spec: RunSpec, profile: Profile, run: RunFolder, sources: DataSources
     result = train_toy_unet(data, run.file(_TRAIN_FOLDER), backbone=spec.backbone, width=profile.width,
                             seed=spec.model_seed, epochs=profile.epochs, batch_size=profile.batch_size,
                             learning_rate=profile.train_learning_rate, final_learning_rate=profile.final_learning_rate,
+                            schedule=profile.train_schedule,
                             tensorboard=True, overwrite=overwrite, verbose=verbose)
     return result.model
 

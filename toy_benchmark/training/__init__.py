@@ -1,11 +1,11 @@
 """The training wing of the toy benchmark: the U-Nets' training protocol (supplement S1.2).
 
-`schedule` (the protocol's settings, learning-rate steps, data order) -> `inputs` (batches; the training
+`schedule` (the protocol's settings, learning-rate schedules, data order) -> `inputs` (batches; the training
 set of a toy-dataset variant) -> `strategy` (tf.distribute) -> `callbacks`, `checkpoints` -> `trainer`
 (`train`, `train_toy_unet`: a resumable run in a locked run folder).
 """
 
-from toy_benchmark.training.callbacks import EpochLogger, Progress, TensorBoardLogger
+from toy_benchmark.training.callbacks import EpochLogger, Progress, StepLearningRate, TensorBoardLogger
 from toy_benchmark.training.checkpoints import (
     CHECKPOINT_DIR,
     CHECKPOINT_STATE,
@@ -17,8 +17,11 @@ from toy_benchmark.training.checkpoints import (
 from toy_benchmark.training.inputs import ToyTrainingData, check_elements, prepare_batches, toy_training_data
 from toy_benchmark.training.schedule import (
     PAPER_PROTOCOL,
+    SCHEDULES,
     TrainingProtocol,
+    check_schedule,
     epoch_seed,
+    learning_rate_at_step,
     learning_rate_for_epoch,
 )
 from toy_benchmark.training.strategy import STRATEGIES, configure_cpu_devices, make_strategy
@@ -40,7 +43,9 @@ __all__ = [
     "LOG_DIR",
     "PAPER_PROTOCOL",
     "Progress",
+    "SCHEDULES",
     "STRATEGIES",
+    "StepLearningRate",
     "TRAINING_KIND",
     "TensorBoardLogger",
     "ToyTrainingData",
@@ -48,8 +53,10 @@ __all__ = [
     "TrainingResult",
     "architecture",
     "check_elements",
+    "check_schedule",
     "configure_cpu_devices",
     "epoch_seed",
+    "learning_rate_at_step",
     "learning_rate_for_epoch",
     "make_strategy",
     "prepare_batches",

@@ -1,15 +1,16 @@
-"""Keras callbacks of the trainer: learning rate in the epoch logs, progress bar, TensorBoard scalars."""
+"""Keras callbacks of the trainer: learning rate per epoch or per step, progress bar, TensorBoard scalars."""
 
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Callable
 from typing import Any
 
 import keras
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-__all__ = ["EpochLogger", "Progress", "TensorBoardLogger"]
+__all__ = ["EpochLogger", "Progress", "StepLearningRate", "TensorBoardLogger"]
 
 
 class EpochLogger(keras.callbacks.Callback):
@@ -26,6 +27,32 @@ class EpochLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
             logs["learning_rate"] = self.learning_rate
+
+
+class StepLearningRate(keras.callbacks.Callback):
+    """Sets the optimizer's learning rate before every step and logs the epoch's last one.
+
+    For schedules that change the rate within an epoch (the cosine schedule); the rate is read from the
+    optimizer's variable inside the compiled train step, so setting it does not retrace.
+
+    Args:
+        rate_of_step: Learning rate of a 0-based global step.
+        first_step: Global step of the epoch's first batch (epoch * steps per epoch).
+    """
+
+    def __init__(self, rate_of_step: Callable[[int], float], first_step: int):
+        super().__init__()
+        self.rate_of_step = rate_of_step
+        self.first_step = first_step
+        self.last_rate: float | None = None
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self.last_rate = self.rate_of_step(self.first_step + batch)
+        self.model.optimizer.learning_rate = self.last_rate
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None and self.last_rate is not None:
+            logs["learning_rate"] = self.last_rate
 
 
 class Progress(keras.callbacks.ProgbarLogger):

@@ -2,7 +2,7 @@
 
 Implements the training protocol of the supplement S1.2 (`schedule`): RMSprop on the pixel-wise
 (multi-class) cross-entropy, batch size 100, 50 epochs, learning rate 1e-3 for the first 40 epochs and
-1e-4 for the last 10.
+1e-4 for the last 10 (`schedule="step"`; `"cosine"` decays between the same rates step by step, a lever).
 
 `train()` writes into `output_dir`, a `RunFolder` (its settings in `run.json`, locked while training):
     checkpoints/                        the weights of the last epochs and their state (`checkpoints`)
@@ -29,12 +29,14 @@ import tensorflow as tf
 from grid_saliency_tf.experiment import RunFolder, atomic_path, remove_stale_temporaries
 from toy_benchmark.models import BACKBONES, DEFAULT_BACKBONE, PUBLISHED_WIDTH, ToyUNet
 from toy_benchmark.training import checkpoints
-from toy_benchmark.training.callbacks import EpochLogger, Progress, TensorBoardLogger
+from toy_benchmark.training.callbacks import EpochLogger, Progress, StepLearningRate, TensorBoardLogger
 from toy_benchmark.training.inputs import ToyTrainingData, check_elements, prepare_batches
 from toy_benchmark.training.schedule import (
     PAPER_PROTOCOL,
     TrainingProtocol,
+    check_schedule,
     epoch_seed,
+    learning_rate_at_step,
     learning_rate_for_epoch,
 )
 from toy_benchmark.training.strategy import make_strategy
@@ -128,6 +130,7 @@ def train(
     learning_rate: float = PAPER_PROTOCOL.learning_rate,
     final_learning_rate: float = PAPER_PROTOCOL.final_learning_rate,
     final_fraction: float = PAPER_PROTOCOL.final_fraction,
+    schedule: str = PAPER_PROTOCOL.schedule,
     seed: int = 0,
     shuffle_buffer: int = PAPER_PROTOCOL.shuffle_buffer,
     validation_dataset: tf.data.Dataset | None = None,
@@ -144,7 +147,8 @@ def train(
 
     RMSprop, pixel-wise cross-entropy over the model's softmax output (the categorical cross-entropy
     of S1.2, computed from integer labels), the step learning-rate schedule of
-    `learning_rate_for_epoch`. Metrics: pixel accuracy and mean IoU over the classes.
+    `learning_rate_for_epoch` (or, with `schedule="cosine"`, `learning_rate_at_step`). Metrics: pixel
+    accuracy and mean IoU over the classes.
 
     Args:
         model_fn: Builds the model (called inside the strategy's scope), e.g.
@@ -162,6 +166,10 @@ def train(
         learning_rate: Rate of the first epochs (1e-3).
         final_learning_rate: Rate of the last `final_fraction` of the epochs (1e-4).
         final_fraction: Fraction of the epochs at the final rate (0.2: the paper's last 10 of 50).
+        schedule: "step" (S1.2: `learning_rate`, then `final_learning_rate` for the last `final_fraction`
+            of the epochs) or "cosine" (half a cosine from `learning_rate` to `final_learning_rate` over
+            every step; needs a training set of known length; `final_fraction` unused). Recorded in the
+            run's settings when not "step", so folders written before the option existed still resume.
         seed: Seed of the data order; epoch e is shuffled with a seed derived from (seed, e).
         shuffle_buffer: Shuffle buffer size in elements for a `tf.data.Dataset` `dataset` (at least
             the dataset size for a full shuffle); <= 1 keeps the dataset's order.
@@ -195,8 +203,12 @@ def train(
         OSError: If `output_dir` cannot be written.
     """
     _check_arguments(epochs, batch_size, learning_rate, final_learning_rate, final_fraction, model_fn)
+    check_schedule(schedule)
     dataset_fn, buffer = _dataset_function(dataset, shuffle_buffer)
-    check_elements(dataset_fn(epoch_seed(seed, 0)), "dataset")
+    first_epoch = check_elements(dataset_fn(epoch_seed(seed, 0)), "dataset")
+    if schedule == "cosine" and int(first_epoch.cardinality()) < 1:
+        raise ValueError("Argument `schedule` 'cosine' needs a training set of known, non-zero length (its tf.data "
+                         f"cardinality); received a dataset of cardinality {int(first_epoch.cardinality())}.")
     if validation_dataset is not None:
         check_elements(validation_dataset, "validation_dataset")
 
@@ -205,6 +217,8 @@ def train(
         "final_learning_rate": final_learning_rate, "final_fraction": final_fraction, "seed": seed,
         "shuffle_buffer": shuffle_buffer, "dataset": dict(dataset_info or {}),
     }
+    if schedule != PAPER_PROTOCOL.schedule:
+        settings["schedule"] = schedule
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = _compiled_model(model_fn, learning_rate, jit_compile)
@@ -219,7 +233,7 @@ def train(
             run.mark_done(f"verified-{name}", **check)
         initial_epoch, history = _restore(model, run, strategy, epochs)
         protocol = TrainingProtocol(epochs, batch_size, learning_rate, final_learning_rate, final_fraction,
-                                    shuffle_buffer)
+                                    shuffle_buffer, schedule)
         extra_callbacks = list(callbacks) + ([Progress(epochs)] if verbose else [])
         if tensorboard:
             extra_callbacks.append(TensorBoardLogger(run.path / LOG_DIR))
@@ -260,18 +274,31 @@ def _fit_epochs(model: keras.Model, dataset_fn: Callable[[int], tf.data.Dataset]
     validation = (None if validation_dataset is None
                   else prepare_batches(validation_dataset, batch_size=protocol.batch_size))
     for epoch in range(initial_epoch, protocol.epochs):
-        rate = learning_rate_for_epoch(epoch, protocol.epochs, learning_rate=protocol.learning_rate,
-                                       final_learning_rate=protocol.final_learning_rate,
-                                       final_fraction=protocol.final_fraction)
-        model.optimizer.learning_rate = rate
         elements = check_elements(dataset_fn(epoch_seed(seed, epoch)), "dataset")
         batches = prepare_batches(elements, batch_size=protocol.batch_size, seed=seed, epoch=epoch,
                                   shuffle_buffer=buffer)
         fit = model.fit(batches, validation_data=validation, initial_epoch=epoch, epochs=epoch + 1,
-                        callbacks=[EpochLogger(rate), *callbacks], shuffle=False, verbose=verbose)
+                        callbacks=[_rate_callback(model, protocol, epoch, batches), *callbacks], shuffle=False,
+                        verbose=verbose)
         for key, values in fit.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
         checkpoints.save_checkpoint(model, output_dir / checkpoints.CHECKPOINT_DIR, epoch + 1, history)
+
+
+def _rate_callback(model: keras.Model, protocol: TrainingProtocol, epoch: int,
+                   batches: tf.data.Dataset) -> keras.callbacks.Callback:
+    """Sets the learning rate of `epoch` (step schedule: now, once; cosine: before every step)."""
+    if protocol.schedule == "step":
+        rate = learning_rate_for_epoch(epoch, protocol.epochs, learning_rate=protocol.learning_rate,
+                                       final_learning_rate=protocol.final_learning_rate,
+                                       final_fraction=protocol.final_fraction)
+        model.optimizer.learning_rate = rate
+        return EpochLogger(rate)
+    steps = int(batches.cardinality())  # known: `train` checked the training set's length
+    total = steps * protocol.epochs
+    return StepLearningRate(lambda step: learning_rate_at_step(step, total, learning_rate=protocol.learning_rate,
+                                                               final_learning_rate=protocol.final_learning_rate),
+                            epoch * steps)
 
 
 def train_toy_unet(data: ToyTrainingData, output_dir: str | os.PathLike, *, backbone: str = DEFAULT_BACKBONE,
