@@ -20,7 +20,7 @@ from toy_benchmark.benchmark.profiles import Profile
 from toy_benchmark.benchmark.specs import RunSpec, SweepSpec
 from toy_benchmark.data.variant import NUM_DIGITS
 from toy_benchmark.evaluation.metrics_record import MetricsRecord
-from toy_benchmark.training.schedule import PAPER_PROTOCOL
+from toy_benchmark.training.schedule import schedule_setting
 
 __all__ = ["MEASURES", "ROW_LABELS", "aggregate", "profile_summary"]
 
@@ -59,8 +59,8 @@ def profile_summary(profile: Profile) -> dict[str, Any]:
     values and the networks the sweeps explain (None without sweeps). The training schedule is left out
     when it is the paper's step (S1.2), so report folders written before it was a setting still resume."""
     data = dataclasses.asdict(profile)
-    if profile.train_schedule == PAPER_PROTOCOL.schedule:
-        del data["train_schedule"]
+    del data["train_schedule"]
+    data.update(schedule_setting(profile.train_schedule, "train_schedule"))
     data["bias_textures"] = list(profile.textures())
     data["grid_saliency_parameters"] = profile.grid_saliency_parameters()
     data["sweep_networks"] = profile.sweep_networks() if profile.sweep_values else None

@@ -18,7 +18,7 @@ from toy_benchmark.benchmark.profiles import PARAMETER_SWEEPS, Profile
 from toy_benchmark.data.generator import SampleGenerator
 from toy_benchmark.data.sources import DataSources
 from toy_benchmark.data.variant import NUM_DIGITS, DatasetVariant
-from toy_benchmark.training.schedule import PAPER_PROTOCOL
+from toy_benchmark.training.schedule import schedule_setting
 
 __all__ = ["RunSpec", "SweepSpec", "plan_runs", "plan_sweeps"]
 
@@ -76,13 +76,11 @@ class RunSpec:
     def settings(self, profile: Profile) -> dict[str, Any]:
         """Everything that decides the run's outputs, recorded in its run folder (the training schedule only
         when it is not the paper's step, so run folders written before it was a setting still resume)."""
-        training = {"width": profile.width, "epochs": profile.epochs, "batch_size": profile.batch_size,
-                    "num_train": profile.num_train, "learning_rate": profile.train_learning_rate}
-        if profile.train_schedule != PAPER_PROTOCOL.schedule:
-            training["schedule"] = profile.train_schedule
         return {
             "run": dataclasses.asdict(self),
-            "training": training,
+            "training": {"width": profile.width, "epochs": profile.epochs, "batch_size": profile.batch_size,
+                         "num_train": profile.num_train, "learning_rate": profile.train_learning_rate,
+                         **schedule_setting(profile.train_schedule)},
             "evaluation": {"num_test": profile.num_test, "grid_saliency": profile.grid_saliency(),
                            "methods": list(profile.methods)},
         }

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 __all__ = ["PAPER_PROTOCOL", "SCHEDULES", "TrainingProtocol", "check_schedule", "epoch_seed", "learning_rate_at_step",
-           "learning_rate_for_epoch"]
+           "learning_rate_for_epoch", "schedule_setting"]
 
 #: Learning-rate schedules: the paper's step (S1.2) and a cosine decay between the same two rates.
 SCHEDULES = ("step", "cosine")
@@ -77,6 +77,15 @@ def check_schedule(schedule: object) -> str:
     if not isinstance(schedule, str) or schedule not in SCHEDULES:
         raise ValueError(f"Argument `schedule` must be one of {', '.join(SCHEDULES)}; received {schedule!r}.")
     return schedule
+
+
+def schedule_setting(schedule: str, key: str = "schedule") -> dict[str, str]:
+    """The schedule as a settings entry, `{key: schedule}`, or `{}` for the paper's step schedule.
+
+    Run and report settings record the schedule only when it is not the step, so folders written before it
+    was a setting (all of them step-trained) still resume; the one place that rule lives.
+    """
+    return {} if schedule == PAPER_PROTOCOL.schedule else {key: schedule}
 
 
 def learning_rate_at_step(step: int, total_steps: int, *, learning_rate: float = PAPER_PROTOCOL.learning_rate,

@@ -38,6 +38,7 @@ from toy_benchmark.training.schedule import (
     epoch_seed,
     learning_rate_at_step,
     learning_rate_for_epoch,
+    schedule_setting,
 )
 from toy_benchmark.training.strategy import make_strategy
 
@@ -215,10 +216,8 @@ def train(
     settings = {
         "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
         "final_learning_rate": final_learning_rate, "final_fraction": final_fraction, "seed": seed,
-        "shuffle_buffer": shuffle_buffer, "dataset": dict(dataset_info or {}),
+        "shuffle_buffer": shuffle_buffer, "dataset": dict(dataset_info or {}), **schedule_setting(schedule),
     }
-    if schedule != PAPER_PROTOCOL.schedule:
-        settings["schedule"] = schedule
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = _compiled_model(model_fn, learning_rate, jit_compile)
