@@ -6,7 +6,7 @@ import pytest
 
 from toy_benchmark import PROCEDURAL_TEXTURE_NAMES, load_texture_folder, load_textures, procedural_textures
 from toy_benchmark.data import IMITATION_MAX_SHARE, constant_share, is_imitated_by_a_constant
-from toy_benchmark.data.textures import MIN_TEXTURE_SIZE
+from toy_benchmark.data.textures import MIN_TEXTURE_SIZE, _nearest_distances, _points
 
 
 def test_procedural_pool_has_25_deterministic_large_textures():
@@ -18,6 +18,34 @@ def test_procedural_pool_has_25_deterministic_large_textures():
     fresh = procedural_textures.__wrapped__()  # bypass the cache: built again from scratch
     assert fresh.fingerprint == pool.fingerprint
     assert load_textures(None) is pool
+
+
+def _every_point_in_turn(size, points):
+    """The reference: each point measured against every pixel, in index order (strictly closer replaces)."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    first = np.full((size, size), np.inf, np.float32)
+    second = np.full((size, size), np.inf, np.float32)
+    owner = np.zeros((size, size), np.int64)
+    for index, (py, px) in enumerate(points.astype(np.float32)):
+        dy, dx = np.abs(yy - py), np.abs(xx - px)
+        distance = np.hypot(np.minimum(dy, size - dy), np.minimum(dx, size - dx))
+        closer = distance < first
+        second = np.where(closer, first, np.minimum(second, distance))
+        owner = np.where(closer, index, owner)
+        first = np.where(closer, distance, first)
+    return first, second, owner
+
+
+@pytest.mark.parametrize("size, points", [
+    (400, _points(400, 13, 300)),  # the cells texture's points
+    (120, _points(120, 14, 2000)),  # as dense as the mosaic's
+    (70, np.array([[3.0, 3.0], [3.0, 3.0], [69.5, 0.25], [35.0, 35.0], [3.0, 3.0]])),  # ties; no whole tiles
+    (64, np.array([[10.0, 20.0]])),  # one point: no second nearest
+])
+def test_tiled_nearest_distances_equal_every_point_in_turn_bit_for_bit(size, points):
+    for got, expected in zip(_nearest_distances(size, points), _every_point_in_turn(size, points)):
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_procedural_textures_vary_in_brightness_and_contrast():
