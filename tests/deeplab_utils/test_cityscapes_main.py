@@ -1,8 +1,8 @@
 """`deeplab-cityscapes` (python -m deeplab_utils.cityscapes_main) end to end: outputs, resume, bad input.
 
 The binary runs in subprocesses (its absl flags stay out of the test process). The bad-input cases run
-one after the other in a single subprocess through the binary's own `run_binary(main, ...)`, so that
-TensorFlow is imported once: each must end with one line on stderr and exit status 2.
+one after the other in a single subprocess through the binary's own `run_binary(main, ...)`
+(tests/binary_cases.py), so that TensorFlow is imported once: each must end with one line on stderr and exit status 2.
 """
 
 import json
@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import cv2
@@ -19,28 +18,10 @@ import numpy as np
 import pytest
 
 from deeplab_utils.cityscapes.testing import context_model, write_cityscapes_fixture
+from tests.binary_cases import run_cases
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", ""), "TF_CPP_MIN_LOG_LEVEL": "2"}
-CASES = textwrap.dedent('''
-    import contextlib, io, json, sys
-    from absl import flags
-    from deeplab_utils import cityscapes_main
-    from grid_saliency_tf.experiment import run_binary
-
-    results = []
-    for args in json.loads(sys.argv[1]):
-        flags.FLAGS.unparse_flags()
-        stderr = io.StringIO()
-        code = None
-        with contextlib.redirect_stderr(stderr):
-            try:
-                run_binary(cityscapes_main.main, name="deeplab-cityscapes", argv=["deeplab-cityscapes", *args])
-            except SystemExit as exit:
-                code = 0 if exit.code is None else exit.code
-        results.append({"code": code, "stderr": stderr.getvalue()})
-    print("RESULTS" + json.dumps(results))
-''')
 
 
 @pytest.fixture(scope="module")
@@ -89,10 +70,7 @@ def test_bad_input_ends_with_one_line_and_status_2_and_keeps_what_was_written(da
         (["--stage=aggregate", "--output_dir", str(tmp_path / "h")], 2, "must be the folder of a Cityscapes run"),
         (["--output_dir", run, "--panel_class=bus"], 2, "Argument `panel_class` must be a requested class"),
     ]
-    result = subprocess.run([sys.executable, "-c", CASES, json.dumps([case[0] for case in cases])], cwd=REPO,
-                            env=ENV, capture_output=True, text=True, timeout=600)
-    assert "RESULTS" in result.stdout, result.stderr[-3000:]
-    outcomes = json.loads(result.stdout.split("RESULTS", 1)[1])
+    outcomes = run_cases("deeplab_utils.cityscapes_main", "deeplab-cityscapes", [case[0] for case in cases])
     for (args, code, message), outcome in zip(cases, outcomes):
         assert outcome["code"] == code, (args, outcome)
         if message is not None:

@@ -1,43 +1,21 @@
 """`deeplab-coco` (python -m deeplab_utils.coco_main) end to end: outputs, resume, other settings, bad input.
 
 The binary runs in a subprocess (its absl flags stay out of the test process); the cases of one test run
-one after the other in that subprocess through `run_binary(coco_main.main, ...)`, so that TensorFlow is
-imported once. Every bad input must end with one line on stderr and exit status 2.
+one after the other in that subprocess through `run_binary(coco_main.main, ...)` (tests/binary_cases.py), so
+that TensorFlow is imported once. Every bad input must end with one line on stderr and exit status 2.
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from deeplab_utils.cityscapes.testing import context_model
 from deeplab_utils.coco.testing import self_contained_model, water_boat_model, write_coco_fixture
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ENV = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", ""), "TF_CPP_MIN_LOG_LEVEL": "2"}
-RUNNER = """
-import contextlib, io, json, sys
-from absl import flags
-from deeplab_utils import coco_main
-from grid_saliency_tf.experiment import run_binary
-def case(args):
-    flags.FLAGS.unparse_flags()
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        try:
-            run_binary(coco_main.main, name="deeplab-coco", argv=["deeplab-coco", *args])
-        except SystemExit as exit:
-            return {"code": exit.code or 0, "stdout": out.getvalue(), "stderr": err.getvalue()}
-print("RESULTS" + json.dumps([case(args) for args in json.loads(sys.argv[1])]))
-"""
+from tests.binary_cases import run_cases
 
 
 def _cases(cases):
-    done = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(cases)], capture_output=True, text=True, env=ENV,
-                          timeout=600, check=True)
-    return json.loads(done.stdout.split("RESULTS", 1)[1])
+    return run_cases("deeplab_utils.coco_main", "deeplab-coco", cases)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from deeplab_utils.labels import CITYSCAPES
 from deeplab_utils.records import ExplanationSummary, RequestRecord
 from deeplab_utils.testing import synthetic_scene
 from grid_saliency_tf.experiment import RunFolderBusy, RunFolderMismatch
+from tests.binary_cases import run_cases
 
 pytestmark = pytest.mark.heavy  # holds tests of 15 s or more: scheduled first (tests/conftest.py)
 
@@ -100,24 +101,21 @@ def test_binary_writes_figures_and_json(mnv2_tarball, mnv2_model, scene, tmp_pat
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".tmp")) == []
 
 
-
-@pytest.mark.parametrize("case", ["unknown_class", "corrupt_model"])
-def test_binary_bad_input_is_one_line_and_exit_2(case, mnv2_tarball, scene, tmp_path):
+def test_binary_bad_input_is_one_line_and_exit_2(mnv2_tarball, scene, tmp_path):
+    # Both command lines in one process through the binary's entry point (tests/binary_cases.py); the tests
+    # around run the binary itself.
     path, _ = scene
-    model = mnv2_tarball
-    class_name = "unicorn"
-    if case == "corrupt_model":
-        model = tmp_path / "deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz"
-        model.write_bytes(mnv2_tarball.read_bytes()[:2000])
-        class_name = "car"
-    done = _binary(f"--model={model}", f"--image={path}", f"--class_name={class_name}",
-                   f"--output_dir={tmp_path / 'out'}")
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
-    line = _last_line(done.stderr)
-    assert line.startswith("deeplab-explain: error: ")
-    assert ("received 'unicorn', which is not in the cityscapes label set" in line if case == "unknown_class"
-            else "corrupt or truncated" in line)
+    corrupt = tmp_path / "deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz"
+    corrupt.write_bytes(mnv2_tarball.read_bytes()[:2000])
+    cases = {"unknown_class": (mnv2_tarball, "unicorn", "received 'unicorn', which is not in the cityscapes label set"),
+             "corrupt_model": (corrupt, "car", "corrupt or truncated")}
+    outcomes = run_cases("deeplab_utils.explain_main", "deeplab-explain", [
+        ["--backend=graph", f"--model={model}", f"--image={path}", f"--class_name={class_name}",
+         f"--output_dir={tmp_path / case}"] for case, (model, class_name, _) in cases.items()])
+    for (case, (_, _, message)), outcome in zip(cases.items(), outcomes):
+        lines = outcome["stderr"].strip().splitlines()
+        assert outcome["code"] == 2 and len(lines) == 1, (case, outcome)
+        assert lines[0].startswith("deeplab-explain: error: ") and message in lines[0], (case, lines)
 
 
 def test_resume_keeps_finished_requests_and_refuses_other_settings(mnv2_model, scene, tmp_path):

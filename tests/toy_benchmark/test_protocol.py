@@ -156,7 +156,7 @@ def test_aggregate_builds_fig4_matrices_and_effect_checks():
 
 
 @pytest.mark.slow  # about 2 minutes: three tiny benchmark runs end to end (resume, skip, re-evaluate)
-def test_runs_resume_and_finished_runs_are_skipped(tmp_path):
+def test_runs_resume_finished_runs_are_skipped_and_the_folder_of_another_run_is_refused(tmp_path):
     lines = []
     runs, report_dir = tmp_path / "runs", tmp_path / "report"
     first, path = protocol.run_benchmark(TINY, runs, report_dir=report_dir, log=lines.append)
@@ -249,19 +249,14 @@ def test_runs_resume_and_finished_runs_are_skipped(tmp_path):
     lines.clear()
     protocol.run_benchmark(TINY, runs, log=lines.append)
     assert [line for line in lines if line.startswith(("[train]", "[evaluate]"))] == ["[evaluate] vgg16/strong-d3-t7-s0"]
-
-
-def test_folder_of_another_run_is_refused(tmp_path):
+    # The folder of a run with other settings is refused, naming what differs; nothing is trained.
     sources = resolve_sources(None, None)
-    protocol.run_one(RunSpec("vgg16", "none", None, None, 0), TINY, tmp_path, sources=sources, log=lambda _: None)
-    other = dataclasses.replace(TINY, num_test=12)
-    with pytest.raises(ValueError, match="holds another run.*num_test: recorded 10, requested 12"):
-        protocol.run_one(RunSpec("vgg16", "none", None, None, 0), other, tmp_path, sources=sources,
-                         log=lambda _: None)
-    cosine = dataclasses.replace(TINY, train_schedule="cosine")
-    with pytest.raises(ValueError, match="holds another run.*training.schedule: not recorded, requested 'cosine'"):
-        protocol.run_one(RunSpec("vgg16", "none", None, None, 0), cosine, tmp_path, sources=sources,
-                         log=lambda _: None)
+    for other, difference in [(dataclasses.replace(TINY, num_test=12), "num_test: recorded 10, requested 12"),
+                              (dataclasses.replace(TINY, train_schedule="cosine"),
+                               "training.schedule: not recorded, requested 'cosine'")]:
+        with pytest.raises(ValueError, match=f"holds another run.*{difference}"):
+            protocol.run_one(RunSpec("vgg16", "none", None, None, 0), other, runs, sources=sources,
+                             log=lines.append)
 
 
 def test_report_reads_aggregated_data_only():

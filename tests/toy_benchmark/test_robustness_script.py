@@ -9,8 +9,11 @@ import sys
 
 import pytest
 
+from tests.binary_cases import run_cases
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "benchmarks", "bench_toy_robustness.py")
+NAME = "bench_toy_robustness"  # the program name of its messages
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -120,13 +123,14 @@ def test_a_malformed_variant_or_a_texture_outside_the_pool_is_refused_by_name(tm
     assert not os.listdir(tmp_path)
 
 
-@pytest.mark.parametrize("flag", ["--epochs=0", "--num_variants=9", "--width=0", "--backbone=vgg19",
-                                  "--num_train=0", "--learning_rate=0"])
-def test_an_out_of_range_lever_is_one_line_and_exit_2(tmp_path, flag):
-    result = _run(SCRIPT, f"--runs_dir={tmp_path}", flag)
-    assert result.returncode == 2
-    lines = [line for line in result.stderr.splitlines() if line.startswith("bench_toy_robustness:")]
-    assert len(lines) == 1 and flag.split("=")[0] in lines[0], result.stderr[-2000:]
+def test_an_out_of_range_lever_is_one_line_and_exit_2(tmp_path):
+    # One process for the six command lines (tests/binary_cases.py); the test above runs the script itself.
+    flags = ["--epochs=0", "--num_variants=9", "--width=0", "--backbone=vgg19", "--num_train=0", "--learning_rate=0"]
+    outcomes = run_cases(SCRIPT, NAME, [[f"--runs_dir={tmp_path}", flag] for flag in flags])
+    for flag, outcome in zip(flags, outcomes):
+        lines = outcome["stderr"].strip().splitlines()
+        assert outcome["code"] == 2 and len(lines) == 1, (flag, outcome)
+        assert lines[0].startswith("bench_toy_robustness: error: ") and flag.split("=")[0] in lines[0], (flag, lines)
     assert not os.listdir(tmp_path)
 
 
@@ -145,20 +149,20 @@ def test_probe_prints_what_constant_probe_measures_for_each_trained_network(tmp_
     model.save(folder / "model.keras")
     (tmp_path / "vgg16" / "strong-d9-t0-s0" / "train").mkdir(parents=True)
     model.save(tmp_path / "vgg16" / "strong-d9-t0-s0" / "train" / "model.keras")
-    result = _run(SCRIPT, f"--runs_dir={tmp_path}", "--stage=probe", "--num_test=9",
-                  "--only=d9-t0-s0,d3-t7-s0")  # the first 9 test images show digits 0-8
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.splitlines()[3:] == ["| d9 t0 s0 | no test image of the bias digit |",
-                                              "| d3 t7 s0 | not trained yet |"]
-    result = _run(SCRIPT, f"--runs_dir={tmp_path}", "--stage=probe", "--num_test=40", "--only=d3-t0-s0,d3-t7-s0")
-    assert result.returncode == 0, result.stderr[-2000:]
+    nine, forty = run_cases(SCRIPT, NAME, [
+        [f"--runs_dir={tmp_path}", "--stage=probe", "--num_test=9", "--only=d9-t0-s0,d3-t7-s0"],  # digits 0-8
+        [f"--runs_dir={tmp_path}", "--stage=probe", "--num_test=40", "--only=d3-t0-s0,d3-t7-s0"]])
+    assert nine["code"] == 0, nine["stderr"][-2000:]
+    assert nine["stdout"].splitlines()[3:] == ["| d9 t0 s0 | no test image of the bias digit |",
+                                               "| d3 t7 s0 | not trained yet |"]
+    assert forty["code"] == 0, forty["stderr"][-2000:]
     samples = SampleGenerator(DatasetVariant("strong", 3, 0, split="test", num_samples=40)).generate(np.arange(40))
     probe = constant_probe(model, samples, 3)
     expected = " | ".join(["| d3 t0 s0", "4", f"{probe.intact:.2f}", f"{probe.swapped:.2f}",
                            *(f"{v:.2f}" for v in [*probe.constants.values(), *probe.perturbations.values()]),
                            ", ".join([*(f"{c:g}" for c in probe.imitating), *probe.imitating_perturbations])
                            or "none"]) + " |"
-    lines = result.stdout.splitlines()
+    lines = forty["stdout"].splitlines()
     assert lines[0] == "num_test=40; IoU of the bias digit on its biased test images"
     assert lines[1].startswith("| variant | images | intact | bias half swapped | context 0 | context 0.25 |")
     assert lines[1].endswith("| context 1 | context blur | context noise | imitating |")
@@ -231,12 +235,13 @@ def test_paired_compares_the_perturbation_with_the_constant_on_the_same_images(t
 
     (tmp_path / "vgg16" / "strong-d3-t0-s0" / "train").mkdir(parents=True)
     _top_contrast_model(0.03).save(tmp_path / "vgg16" / "strong-d3-t0-s0" / "train" / "model.keras")
-    args = [SCRIPT, f"--runs_dir={tmp_path}", "--stage=paired", "--num_test=60", "--grid_perturbation=blur",
+    args = [f"--runs_dir={tmp_path}", "--stage=paired", "--num_test=60", "--grid_perturbation=blur",
             "--only=d3-t0-s0,d3-t7-s0"]
-    first, second = _run(*args), _run(*args)
-    assert first.returncode == 0 and second.returncode == 0, first.stderr[-2000:] + second.stderr[-2000:]
-    assert "[paired] vgg16/strong-d3-t0-s0" in first.stderr and "[paired]" not in second.stderr
-    assert first.stdout == second.stdout
+    first, second, refused = run_cases(SCRIPT, NAME, [args, args, [f"--runs_dir={tmp_path}", "--stage=paired",
+                                                                    "--only=d3-t0-s0"]])
+    assert first["code"] == 0 and second["code"] == 0, first["stderr"][-2000:] + second["stderr"][-2000:]
+    assert "[paired] vgg16/strong-d3-t0-s0" in first["stderr"] and "[paired]" not in second["stderr"]
+    assert first["stdout"] == second["stdout"]
     with open(tmp_path / "vgg16" / "strong-d3-t0-s0" / "levers" / "paired-n60-init1-blur.json") as file:
         stored = json.load(file)
     assert stored["settings"]["blur"]["perturbation"] == "blur" and "perturbation" not in stored["settings"]["constant"]
@@ -260,13 +265,12 @@ def test_paired_compares_the_perturbation_with_the_constant_on_the_same_images(t
     for measure in ("cbd", "cbl"):
         a, b = stored[measure]["constant"], stored[measure]["blur"]
         cells += [cell(a), cell(b), cell([y - x for x, y in zip(a, b) if x is not None and y is not None])]
-    lines = first.stdout.splitlines()
+    lines = first["stdout"].splitlines()
     assert lines[1] == ("| variant | images | mCBD constant | mCBD blur | CBD blur - constant | mCBL constant | mCBL blur "
                         "| CBL blur - constant | CBL images constant / blur | mCBL low >= 0.9 |")
     assert lines[3].startswith("| d3 t0 s0 | 6 | " + " | ".join(cells) + " | ")
     assert lines[4] == "| d3 t7 s0 | not trained yet |"
     assert lines[5] == f"CBL blur - constant, mean over the 1 networks of their paired means: {cells[-1]} " \
                        f"({sum(x is not None and y is not None for x, y in zip(*stored['cbl'].values()))} images)"
-    refused = _run(SCRIPT, f"--runs_dir={tmp_path}", "--stage=paired", "--only=d3-t0-s0")
-    assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    assert "--grid_perturbation must name the perturbation compared with the constant" in refused.stderr
+    assert refused["code"] == 2 and len(refused["stderr"].strip().splitlines()) == 1, refused
+    assert "--grid_perturbation must name the perturbation compared with the constant" in refused["stderr"]

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.binary_cases import run_cases
 from toy_benchmark import DatasetVariant, load_dataset, make_dataset, write_dataset
 
 pytestmark = pytest.mark.heavy  # holds tests of 15 s or more: scheduled first (tests/conftest.py)
@@ -64,30 +65,16 @@ def test_binary_end_to_end_and_bad_input(tmp_path):
     previews = tmp_path / "previews"
     common = ["--bias_strength=strong", "--bias_digit=2", "--bias_texture=7"]
 
-    runs = {
-        "good": _start(  # two spawned worker processes, one per shard
-            f"--output_dir={good}",
-            "--num_samples=60",
-            "--num_shards=2",
-            "--num_workers=2",
-            f"--preview_dir={previews}",
-            *common,
-        ),
-        "digit": _start(
-            f"--output_dir={fresh}", "--bias_strength=strong", "--bias_digit=12", "--bias_texture=1"
-        ),
-        "texture": _start(
-            f"--output_dir={fresh}", "--bias_strength=weak", "--bias_digit=1", "--bias_texture=25"
-        ),
-        "alias": _start(f"--output_dir={fresh}", "--bias=weak", "--bias_digit=1", "--bias_texture=2"),
-        "none_with_texture": _start(f"--output_dir={fresh}", "--bias_strength=none", "--bias_texture=3"),
-        "count": _start(f"--output_dir={fresh}", "--num_samples=0"),
-        "taken": _start(f"--output_dir={taken}", "--num_samples=20", "--dataset_seed=4"),
-        "unreadable": _start(f"--output_dir={fresh}", f"--texture_dir={broken_textures}", "--num_samples=10"),
-    }
-    results = {name: _finish(process) for name, process in runs.items()}
-
-    code, stdout, own_stderr = results.pop("good")
+    good_run = _start(  # two spawned worker processes, one per shard
+        f"--output_dir={good}",
+        "--num_samples=60",
+        "--num_shards=2",
+        "--num_workers=2",
+        f"--preview_dir={previews}",
+        *common,
+    )
+    digit_run = _start(f"--output_dir={fresh}", "--bias_strength=strong", "--bias_digit=12", "--bias_texture=1")
+    code, stdout, own_stderr = _finish(good_run)
     assert code == 0, own_stderr
     assert "written" in stdout and "60 samples in 2 shard(s)" in stdout
     assert f"wrote {previews / 'samples.png'}" in stdout
@@ -101,6 +88,29 @@ def test_binary_end_to_end_and_bad_input(tmp_path):
     )[0]
     for name in streamed:
         np.testing.assert_array_equal(stored[name], streamed[name])
+    good_before = _files(good)
+
+    # One bad input in a process of its own (above), the others one after the other in one process through
+    # the binary's entry point (tests/binary_cases.py), then a rerun on the finished folder.
+    cases = {
+        "texture": [f"--output_dir={fresh}", "--bias_strength=weak", "--bias_digit=1", "--bias_texture=25"],
+        "alias": [f"--output_dir={fresh}", "--bias=weak", "--bias_digit=1", "--bias_texture=2"],
+        "none_with_texture": [f"--output_dir={fresh}", "--bias_strength=none", "--bias_texture=3"],
+        "count": [f"--output_dir={fresh}", "--num_samples=0"],
+        "taken": [f"--output_dir={taken}", "--num_samples=20", "--dataset_seed=4"],
+        "unreadable": [f"--output_dir={fresh}", f"--texture_dir={broken_textures}", "--num_samples=10"],
+        "rerun": [f"--output_dir={good}", "--num_samples=60", "--num_shards=2", *common],
+    }
+    outcomes = run_cases("toy_benchmark.generate_main", "toy-generate",
+                         [[*args, "--verbose=0"] for args in cases.values()])
+    results = {name: (outcome["code"], outcome["stdout"], outcome["stderr"].strip().splitlines())
+               for name, outcome in zip(cases, outcomes)}
+    results["digit"] = _finish(digit_run)
+
+    # Rerunning on the finished folder verifies it and rewrites nothing.
+    code, stdout, own_stderr = results.pop("rerun")
+    assert code == 0 and stdout.startswith("verified"), own_stderr
+    assert _files(good) == good_before
 
     expected = {
         "digit": "Argument `bias_digit` must be in 0..9; received 12.",
@@ -119,14 +129,6 @@ def test_binary_end_to_end_and_bad_input(tmp_path):
         )
     assert not fresh.exists()
     assert _files(taken) == taken_before
-
-    # Rerunning on the finished folder verifies it and rewrites nothing.
-    before = _files(good)
-    code, stdout, own_stderr = _finish(
-        _start(f"--output_dir={good}", "--num_samples=60", "--num_shards=2", *common)
-    )
-    assert code == 0 and stdout.startswith("verified"), own_stderr
-    assert _files(good) == before
 
 
 def _wait_for(path, process, timeout=600):
