@@ -64,7 +64,8 @@ _LOGICAL_CPUS = flags.DEFINE_integer("logical_cpus", 0, "Split the CPU into this
 _OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace an --output_dir holding a training with other "
                                   "settings (or other files); without it such a folder is refused.")
 _TENSORBOARD = flags.DEFINE_boolean("tensorboard", True, "Write TensorBoard logs.")
-_JIT_COMPILE = flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.")
+_JIT_COMPILE = flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA (with "
+                                   "--nodeterministic: Keras compiles no XLA step under op determinism).")
 _DETERMINISTIC = flags.DEFINE_boolean("deterministic", True, "TensorFlow op determinism: the same command on the "
                                      "same kind of machine gives the same weights.")
 _VERBOSE = flags.DEFINE_integer("verbose", 1, "0 quiet, 1 progress bars, 2 a line per epoch.",

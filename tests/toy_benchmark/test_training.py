@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 from grid_saliency_tf.experiment import RunFolderMismatch, run_binary
+from tests.binary_cases import run_cases
 from toy_benchmark.models import ToyUNet
 from toy_benchmark.training import (
     CHECKPOINT_DIR,
@@ -377,13 +378,30 @@ def test_binary_trains_a_toy_variant(binary_run):
         "num_samples": 20}
 
 
-def test_binary_bad_backbone_is_a_one_line_error(tmp_path):
-    process = _run_binary(f"--output_dir={tmp_path / 'out'}", *BINARY_ARGS, "--backbone=resnet50")
-    assert process.returncode == 2
-    assert "Traceback" not in process.stderr
-    assert process.stderr.strip().splitlines()[-1] == (
-        "toy-train: error: Argument `backbone` must be one of vgg16, mobilenetv2, resnet18; received 'resnet50'.")
-    assert not (tmp_path / "out").exists()
+def test_binary_bad_input_is_a_one_line_error(tmp_path):
+    """Bug: `--jit_compile` under the binary's default op determinism trained without XLA (Keras drops it
+    then, with a Python warning only); now refused like any bad input. One process for both command lines
+    (tests/binary_cases.py), with the binary's own op determinism."""
+    outcomes = run_cases("toy_benchmark.train_main", "toy-train", [
+        [f"--output_dir={tmp_path / 'backbone'}", *BINARY_ARGS, "--backbone=resnet50"],
+        [f"--output_dir={tmp_path / 'jit'}", *BINARY_ARGS, "--jit_compile"]])
+    expected = ["toy-train: error: Argument `backbone` must be one of vgg16, mobilenetv2, resnet18; received "
+                "'resnet50'.",
+                "toy-train: error: Argument `jit_compile` must be False while TensorFlow op determinism is on (the "
+                "toy binaries turn it on; toy-train --nodeterministic leaves it off): Keras compiles no XLA train "
+                "step then and would train without it; received True."]
+    assert [outcome["code"] for outcome in outcomes] == [2, 2]
+    assert [outcome["stderr"].strip().splitlines() for outcome in outcomes] == [[line] for line in expected]
+    assert not os.listdir(tmp_path)
+
+
+def test_jit_compile_trains_with_xla_without_op_determinism(tmp_path):
+    """This test process runs without op determinism (the binaries' `_main` below passes --nodeterministic):
+    the train step is compiled with XLA as asked."""
+    result = train(_model_fn(), _dataset(n=10), tmp_path / "run", epochs=1, batch_size=10, jit_compile=True,
+                   tensorboard=False, verbose=0)
+    assert result.model.jit_compile is True
+    assert np.isfinite(result.history["loss"]).all()
 
 
 def _main(capsys, *args):

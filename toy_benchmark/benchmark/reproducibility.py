@@ -25,15 +25,9 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from toy_benchmark.training.strategy import op_determinism_enabled
+
 __all__ = ["environment_record", "intra_op_threads", "make_reproducible"]
-
-
-def _op_determinism_enabled() -> bool | None:
-    """Whether TensorFlow's op determinism is on (None where this TensorFlow cannot tell)."""
-    from tensorflow.python.framework import config  # no public getter in TF 2.21
-
-    check = getattr(config, "is_op_determinism_enabled", None)
-    return None if check is None else bool(check())
 
 
 def _cpu_model() -> str:
@@ -79,7 +73,7 @@ def environment_record(global_seed: int | None = None) -> dict[str, Any]:
         "onednn"}``; ``intra_op_threads`` is :func:`intra_op_threads`, ``onednn`` the ``TF_ENABLE_ONEDNN_OPTS``
         setting (None: TensorFlow's default, on for x86).
     """
-    return {"op_determinism": _op_determinism_enabled(), "global_seed": global_seed, "tensorflow": tf.__version__,
+    return {"op_determinism": op_determinism_enabled(), "global_seed": global_seed, "tensorflow": tf.__version__,
             "keras": keras.__version__, "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
             "intra_op_threads": intra_op_threads(), "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
 

@@ -1,12 +1,21 @@
-"""tf.distribute strategies for training: none, data-parallel over all GPUs (or logical CPUs), one device."""
+"""tf.distribute strategies for training (none, data-parallel over all GPUs or logical CPUs, one device), and
+whether TensorFlow's op determinism is on in the process (it decides whether Keras compiles with XLA)."""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-__all__ = ["STRATEGIES", "configure_cpu_devices", "make_strategy"]
+__all__ = ["STRATEGIES", "configure_cpu_devices", "make_strategy", "op_determinism_enabled"]
 
 STRATEGIES = ("default", "mirrored", "one_device")
+
+
+def op_determinism_enabled() -> bool | None:
+    """Whether TensorFlow's op determinism is on in this process (None where this TensorFlow cannot tell)."""
+    from tensorflow.python.framework import config  # no public getter in TF 2.21
+
+    check = getattr(config, "is_op_determinism_enabled", None)
+    return None if check is None else bool(check())
 
 
 def configure_cpu_devices(count: int) -> None:

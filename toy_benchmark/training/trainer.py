@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import os
 import pathlib
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -40,7 +41,7 @@ from toy_benchmark.training.schedule import (
     learning_rate_for_epoch,
     schedule_setting,
 )
-from toy_benchmark.training.strategy import make_strategy
+from toy_benchmark.training.strategy import make_strategy, op_determinism_enabled
 
 __all__ = ["FINAL_MODEL", "LOG_DIR", "TRAINING_KIND", "TrainingResult", "train", "train_toy_unet"]
 
@@ -111,13 +112,21 @@ def _compiled_model(model_fn: Callable[[], keras.Model], learning_rate: float,
     if not isinstance(model, keras.Model):
         raise TypeError(f"Argument `model_fn` must return a keras.Model; received {type(model).__name__}.")
     num_classes = int(model.output.shape[-1])
-    model.compile(
-        optimizer=keras.optimizers.RMSprop(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                 keras.metrics.MeanIoU(num_classes, sparse_y_pred=False, name="mean_iou")],
-        jit_compile=jit_compile,
-    )
+    with warnings.catch_warnings():  # Keras's warning that it drops XLA: refused below instead
+        warnings.filterwarnings("ignore", message="Model doesn't support `jit_compile=True`")
+        model.compile(
+            optimizer=keras.optimizers.RMSprop(learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                     keras.metrics.MeanIoU(num_classes, sparse_y_pred=False, name="mean_iou")],
+            jit_compile=jit_compile,
+        )
+    if jit_compile and not model.jit_compile:
+        condition = ("while TensorFlow op determinism is on (the toy binaries turn it on; toy-train "
+                     "--nodeterministic leaves it off)" if op_determinism_enabled()
+                     else "for a model with a layer that does not support XLA")
+        raise ValueError(f"Argument `jit_compile` must be False {condition}: Keras compiles no XLA train step "
+                         "then and would train without it; received True.")
     return model
 
 
@@ -184,7 +193,8 @@ def train(
         data_checks: What was verified about the data (`ToyTrainingData.checks`), recorded in the run
             folder as ``.done/verified-<name>.json``.
         tensorboard: Write TensorBoard logs to `output_dir/logs`.
-        jit_compile: Compile the train step with XLA.
+        jit_compile: Compile the train step with XLA. Keras does not while TensorFlow op determinism is on,
+            nor for a layer without XLA support: refused then (a ValueError), not dropped silently.
         callbacks: Extra Keras callbacks for every epoch.
         verbose: Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.
 
