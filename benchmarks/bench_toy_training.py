@@ -3,7 +3,7 @@ r"""Time per training epoch of the toy-benchmark U-Nets on this machine, and the
 Usage:
 
   python benchmarks/bench_toy_training.py --images=10000 --widths=0.0625,0.125 \
-      --backbones=vgg16,mobilenetv2,resnet18 [--data=synthetic|toy] [--op_determinism]
+      --backbones=vgg16,mobilenetv2,resnet18 [--data=synthetic|toy] [--op_determinism] [--jit_compile]
 
 Trains each (backbone, width) for two epochs with `toy_benchmark.training.train` (batch 100, RMSprop,
 checkpoints and TensorBoard logs on, as in real use) and prints the parameter count and the wall time of
@@ -11,7 +11,8 @@ the second epoch (the first one includes tracing). `--data=synthetic` feeds rand
 only); `--data=toy` streams the unbiased toy variant (network and data generation). Figures depend on
 the machine's load. `--op_determinism` sets the process up as the toy binaries do
 (`toy_benchmark.benchmark.make_reproducible`: op determinism and global seeds), to measure what
-reproducible numbers cost: run it with and without, alternating processes.
+reproducible numbers cost: run it with and without, alternating processes. `--jit_compile` compiles the
+train step with XLA (`train(..., jit_compile=True)`, toy-train's flag of the same name), the same way.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ _BACKBONES = flags.DEFINE_list("backbones", ["vgg16", "mobilenetv2", "resnet18"]
 _DATA = flags.DEFINE_enum("data", "synthetic", ["synthetic", "toy"], "Training data.")
 _OP_DETERMINISM = flags.DEFINE_boolean("op_determinism", False, "Op determinism and global seed 0, as the toy "
                                        "binaries run.")
+_JIT_COMPILE = flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.")
 
 
 class _EpochTimer(keras.callbacks.Callback):
@@ -72,7 +74,8 @@ def main(argv):
     dataset = _dataset(_IMAGES.value, _DATA.value)
     print(f"{_IMAGES.value} images of 64x64x1 per epoch, batch {_BATCH_SIZE.value}, data "
           f"{_DATA.value}, {len(tf.config.list_physical_devices('CPU'))} CPU device(s), op determinism "
-          f"{'on' if _OP_DETERMINISM.value else 'off'}")
+          f"{'on' if _OP_DETERMINISM.value else 'off'}, jit_compile "
+          f"{'on' if _JIT_COMPILE.value else 'off'}")
     print(f"{'backbone':<12} {'width':>7} {'parameters':>11} {'s/epoch':>8} {'ms/image':>9} {'CPU s/epoch':>12}")
     for backbone in _BACKBONES.value:
         for width in (float(w) for w in _WIDTHS.value):
@@ -80,7 +83,7 @@ def main(argv):
             with tempfile.TemporaryDirectory() as folder:
                 result = train(lambda: ToyUNet(backbone, width=width, seed=0), dataset, folder,
                                epochs=2, batch_size=_BATCH_SIZE.value, shuffle_buffer=_IMAGES.value,
-                               callbacks=[timer], verbose=0)
+                               callbacks=[timer], jit_compile=_JIT_COMPILE.value, verbose=0)
             seconds = timer.times[-1]
             print(f"{backbone:<12} {width:>7.4g} {result.model.count_params():>11,} {seconds:>8.1f} "
                   f"{1000 * seconds / _IMAGES.value:>9.2f} {timer.cpu_times[-1]:>12.1f}", flush=True)
