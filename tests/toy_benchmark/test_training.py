@@ -398,6 +398,9 @@ def test_binary_bad_input_is_a_one_line_error(tmp_path):
 def test_jit_compile_trains_with_xla_without_op_determinism(tmp_path):
     """This test process runs without op determinism (the binaries' `_main` below passes --nodeterministic):
     the train step is compiled with XLA as asked."""
+    from toy_benchmark.training.strategy import op_determinism_enabled
+
+    assert op_determinism_enabled() is False, "a test turned op determinism on in this process"
     result = train(_model_fn(), _dataset(n=10), tmp_path / "run", epochs=1, batch_size=10, jit_compile=True,
                    tensorboard=False, verbose=0)
     assert result.model.jit_compile is True
