@@ -85,27 +85,34 @@ def test_make_reproducible_sets_op_determinism_and_the_global_seeds():
             make_reproducible(bad)
 
 
-def test_the_record_names_the_intra_op_thread_count_that_trains_the_network():
+def test_the_record_names_the_intra_op_thread_count_and_the_onednn_state_that_train_the_network():
     # The same CPU and core count with another thread count trains other weights (BENCHMARKS.md, session 14):
-    # the record must tell those runs apart, through the environment variable and the API alike.
+    # the record must tell those runs apart, through the environment variable and the API alike. oneDNN on or
+    # off changes the numbers as well, and unset TF_ENABLE_ONEDNN_OPTS does not mean on (TensorFlow leaves it off
+    # on CPUs without AVX-512 VNNI/BF16 or AMX, this project's machines), so the record says whether it is on.
     script = textwrap.dedent("""
         import json, os, sys
         import tensorflow as tf
         from toy_benchmark.benchmark.reproducibility import environment_record
         if sys.argv[1] == "api":
             tf.config.threading.set_intra_op_parallelism_threads(3)
-        print(json.dumps([environment_record()["intra_op_threads"], len(os.sched_getaffinity(0))]))
+        record = environment_record()
+        print(json.dumps([record["intra_op_threads"], len(os.sched_getaffinity(0)), record["onednn"],
+                          record["onednn_variable"]]))
     """)
     found = {}
-    for name, extra, argument in [("default", {}, "none"), ("variable", {"TF_NUM_INTRAOP_THREADS": "1"}, "none"),
-                                  ("api", {}, "api")]:
-        env = {key: value for key, value in ENV.items() if key != "TF_NUM_INTRAOP_THREADS"}
+    for name, extra, argument in [("default", {}, "none"),
+                                  ("variable", {"TF_NUM_INTRAOP_THREADS": "1", "TF_ENABLE_ONEDNN_OPTS": "1"}, "none"),
+                                  ("api", {"TF_ENABLE_ONEDNN_OPTS": "0"}, "api")]:
+        env = {key: value for key, value in ENV.items() if key not in ("TF_NUM_INTRAOP_THREADS", "TF_ENABLE_ONEDNN_OPTS")}
         done = subprocess.run([sys.executable, "-c", script, argument], capture_output=True, text=True,
                               env={**env, **extra}, cwd=os.getcwd())
         assert done.returncode == 0, done.stderr[-3000:]
         found[name] = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["default"][0] == found["default"][1]  # TensorFlow's default: the CPUs the process may use
     assert found["variable"][0] == 1 and found["api"][0] == 3
+    assert isinstance(found["default"][2], bool) and found["default"][3] is None  # TensorFlow chose, and said what
+    assert found["variable"][2:] == [True, "1"] and found["api"][2:] == [False, "0"]
 
 
 def _tiny_sweep(folder):

@@ -78,6 +78,19 @@ def _introduction(aggregated: Mapping[str, Any], runs_dir: str) -> list[str]:
     return lines
 
 
+def _onednn(environment: Mapping[str, Any]) -> str:
+    """"oneDNN on (who chose it)" from the record (`reproducibility.onednn_enabled`).
+
+    Older records hold only the environment variable, as ``onednn`` (a string, or None when unset).
+    """
+    state = environment.get("onednn")
+    variable = environment.get("onednn_variable", None if isinstance(state, bool) else state)
+    chosen = "TensorFlow's choice for this CPU" if variable is None else f"TF_ENABLE_ONEDNN_OPTS={variable}"
+    if not isinstance(state, bool):
+        return f"oneDNN by {chosen} (whether on not recorded)"
+    return f"oneDNN {'on' if state else 'off'} ({chosen})"
+
+
 def _reproducibility_lines(aggregated: Mapping[str, Any]) -> list[str]:
     """How the numbers can be had again: the seeds, op determinism and the machine (`reproducibility`)."""
     environment = aggregated.get("environment")
@@ -94,11 +107,10 @@ def _reproducibility_lines(aggregated: Mapping[str, Any]) -> list[str]:
              f"seed of Python, NumPy and TensorFlow: {'not set' if seed is None else seed}. Machine: "
              f"{environment.get('cpu')}, {environment.get('cpu_count')} CPUs, "
              f"{environment.get('intra_op_threads', 'unrecorded')} intra-op threads, TensorFlow "
-             f"{environment.get('tensorflow')}, Keras {environment.get('keras')}, oneDNN "
-             f"{environment.get('onednn') or 'default'}.", ""]
+             f"{environment.get('tensorflow')}, Keras {environment.get('keras')}, {_onednn(environment)}.", ""]
     if determinism:
         lines += ["Two runs of this command on the same kind of machine (CPU, intra-op thread count, TensorFlow "
-                  "build) write identical numbers. Another CPU or thread count changes the last bits (oneDNN and Eigen "
+                  "build, oneDNN on or off) write identical numbers. Another CPU, thread count or oneDNN setting changes the last bits (oneDNN and Eigen "
                   "choose kernels and split reductions by instruction set and threads), and training amplifies them "
                   "into other networks, as another seed would: compare such runs by their intervals and verdicts, "
                   "not digit for digit.", ""]

@@ -9,8 +9,8 @@ deterministic implementation, or raise) and the global seeds of Python, NumPy an
 nothing of the benchmark draws from, so that a stray unseeded draw cannot vary). Library code never
 calls it (it changes process-wide state).
 
-Two runs on the same kind of machine (CPU model, intra-op thread count, TensorFlow build) then write
-identical numbers. Another CPU or thread count differs in the last bits (oneDNN and Eigen pick kernels and
+Two runs on the same kind of machine (CPU model, intra-op thread count, TensorFlow build, oneDNN on or
+off) then write identical numbers. Another CPU, thread count or oneDNN setting differs in the last bits (oneDNN and Eigen pick kernels and
 split reductions by instruction set and thread count), and training amplifies them: with 1 instead of 2
 threads the same settings train another network (every weight array differed after 40 steps; BENCHMARKS.md),
 as another seed would. :func:`environment_record` is what the report states of this.
@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from toy_benchmark.training.strategy import op_determinism_enabled
 
-__all__ = ["environment_record", "intra_op_threads", "make_reproducible"]
+__all__ = ["environment_record", "intra_op_threads", "make_reproducible", "onednn_enabled"]
 
 
 def _cpu_model() -> str:
@@ -62,6 +62,22 @@ def intra_op_threads() -> int:
     return os.cpu_count() or 1
 
 
+def onednn_enabled() -> bool | None:
+    """Whether TensorFlow's CPU kernels run on oneDNN in this process; None where the build cannot tell.
+
+    The ``TF_ENABLE_ONEDNN_OPTS`` environment variable, read when TensorFlow starts, decides it ("1" on, "0"
+    off); unset, TensorFlow decides by the CPU: on for x86 CPUs with AVX-512 VNNI, AVX-512 BF16 or AMX, off
+    for the others (an AVX2-only CPU such as this project's 2-core AMD EPYC, where turning it on trains the
+    toy U-Net about 1.6 times as fast: BENCHMARKS.md). It changes the last bits of every number, so the
+    report records it; the variable alone does not say whether it is on.
+    """
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # pylint: disable=import-outside-toplevel
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None
+
+
 def environment_record(global_seed: int | None = None) -> dict[str, Any]:
     """What decides the last bits of the numbers besides the settings, as JSON data for the report.
 
@@ -70,12 +86,14 @@ def environment_record(global_seed: int | None = None) -> dict[str, Any]:
 
     Returns:
         ``{"op_determinism", "global_seed", "tensorflow", "keras", "cpu", "cpu_count", "intra_op_threads",
-        "onednn"}``; ``intra_op_threads`` is :func:`intra_op_threads`, ``onednn`` the ``TF_ENABLE_ONEDNN_OPTS``
-        setting (None: TensorFlow's default, on for x86).
+        "onednn", "onednn_variable"}``; ``intra_op_threads`` is :func:`intra_op_threads`, ``onednn``
+        :func:`onednn_enabled` (whether oneDNN is on), ``onednn_variable`` the ``TF_ENABLE_ONEDNN_OPTS``
+        setting (None when unset: TensorFlow chose by the CPU).
     """
     return {"op_determinism": op_determinism_enabled(), "global_seed": global_seed, "tensorflow": tf.__version__,
             "keras": keras.__version__, "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
-            "intra_op_threads": intra_op_threads(), "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
+            "intra_op_threads": intra_op_threads(), "onednn": onednn_enabled(),
+            "onednn_variable": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
 
 
 def make_reproducible(seed: int, *, op_determinism: bool = True) -> dict[str, Any]:
