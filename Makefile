@@ -7,6 +7,12 @@ PYTEST_ARGS ?=
 # Two test processes: on 2 cores much of a test is single-threaded Python (tracing, file work).
 PYTEST_WORKERS ?= 2
 
+# oneDNN for the demo: on unless the environment or the command line sets it (`make demo TF_ENABLE_ONEDNN_OPTS=0`
+# off; empty: TensorFlow's choice by the CPU). TensorFlow leaves it off on x86 CPUs without AVX-512 VNNI/BF16 or
+# AMX, where it trains the demo's networks about 1.6x as fast (BENCHMARKS.md); it changes their last bits, and
+# the report says which was used.
+TF_ENABLE_ONEDNN_OPTS ?= 1
+
 .PHONY: venv test test-slow demo bench clean
 
 $(PY):
@@ -26,7 +32,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m "slow" $(PYTEST_ARGS) tests
 
 demo: $(STAMP)
-	$(PY) -m toy_benchmark.sweep_main --profile=quick --runs_dir=demo_output/runs --report_dir=demo_output/report
+	TF_ENABLE_ONEDNN_OPTS=$(TF_ENABLE_ONEDNN_OPTS) $(PY) -m toy_benchmark.sweep_main --profile=quick --runs_dir=demo_output/runs --report_dir=demo_output/report
 	@echo "Report: demo_output/report/report.md"
 
 bench: $(STAMP)

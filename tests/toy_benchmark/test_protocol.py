@@ -357,14 +357,14 @@ def test_quick_profile_shows_the_papers_effect(quick_profile_summary):
     assert intervals["differences"]["iou_drop"]["low"] > 0
     assert intervals["differences"]["grid_minus_best_gradient_cbl"]["low"] > 0
     grid_cbd = numbers["mcbd/grid_saliency"]
-    assert grid_cbd["biased_digits"] >= 0.15 and grid_cbd["other_digits"] <= 0.05, grid_cbd
+    assert grid_cbd["biased_digits"] > 0.05 >= grid_cbd["other_digits"], grid_cbd
     for method in ("vanilla_gradient", "integrated_gradients", "smooth_grad"):
         assert numbers[f"mcbl/{method}"]["biased_digits"] < numbers["mcbl/grid_saliency"]["biased_digits"]
     # The constant probe in the report: no constant (nor blur or noise) stands in for texture 0 for this
     # network, which loses its digit when the bias half is swapped: why the constant perturbation can show it.
     probe = quick_profile_summary["probes"]["vgg16/strong-d3-t0-s0"]
     assert probe["imitating"] == [] and probe["imitating_perturbations"] == [], probe
-    assert probe["num_images"] == 20 and probe["swapped"] < 0.5 * probe["intact"], probe
+    assert probe["num_images"] == 100 and probe["swapped"] < 0.5 * probe["intact"], probe
 
 
 @pytest.mark.slow

@@ -10,6 +10,9 @@ import sys
 import pytest
 
 from tests.binary_cases import run_cases
+from toy_benchmark.benchmark import PROFILES
+
+QUICK_NUM_TEST = PROFILES["quick"].num_test  # the script's default --num_test
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "benchmarks", "bench_toy_robustness.py")
@@ -100,16 +103,16 @@ def test_the_backbone_lever_puts_its_networks_in_their_own_folders_and_biased_on
 def test_the_grid_perturbation_lever_names_its_folder_and_reaches_grid_saliency(probe):
     # The profile's constant perturbation keeps the folders and settings of earlier evaluations.
     constant, noise = probe["evaluation_levers"]
-    assert constant == ["n200-init1", probe["quick_grid"]]
-    assert noise == ["n200-init1-noise", {**probe["quick_grid"], "perturbation": "noise"}]
+    assert constant == [f"n{QUICK_NUM_TEST}-init1", probe["quick_grid"]]
+    assert noise == [f"n{QUICK_NUM_TEST}-init1-noise", {**probe["quick_grid"], "perturbation": "noise"}]
     assert "perturbation" not in probe["quick_grid"]
 
 
 def test_report_without_trained_networks_lists_them_as_missing(tmp_path):
     result = _run(SCRIPT, f"--runs_dir={tmp_path}", "--stage=report", "--only=d3-t7-s0")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert ("backbone=vgg16, epochs=6, num_train=12000, learning_rate=0.003, schedule=step, width=0.125, num_test=200"
-            in result.stdout)
+    assert ("backbone=vgg16, epochs=6, num_train=12000, learning_rate=0.003, schedule=step, width=0.125, "
+            f"num_test={QUICK_NUM_TEST}" in result.stdout)
     assert "| variant | texture contrast | IoU drop | bias reliance |" in result.stdout
     assert "variants passing every check: 0 of 0 measured; not trained yet: vgg16/strong-d3-t7-s0" in result.stdout
 

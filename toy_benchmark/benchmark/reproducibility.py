@@ -88,12 +88,12 @@ def environment_record(global_seed: int | None = None) -> dict[str, Any]:
         ``{"op_determinism", "global_seed", "tensorflow", "keras", "cpu", "cpu_count", "intra_op_threads",
         "onednn", "onednn_variable"}``; ``intra_op_threads`` is :func:`intra_op_threads`, ``onednn``
         :func:`onednn_enabled` (whether oneDNN is on), ``onednn_variable`` the ``TF_ENABLE_ONEDNN_OPTS``
-        setting (None when unset: TensorFlow chose by the CPU).
+        setting (None when unset or empty: TensorFlow chose by the CPU).
     """
     return {"op_determinism": op_determinism_enabled(), "global_seed": global_seed, "tensorflow": tf.__version__,
             "keras": keras.__version__, "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
             "intra_op_threads": intra_op_threads(), "onednn": onednn_enabled(),
-            "onednn_variable": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
+            "onednn_variable": os.environ.get("TF_ENABLE_ONEDNN_OPTS") or None}
 
 
 def make_reproducible(seed: int, *, op_determinism: bool = True) -> dict[str, Any]:
