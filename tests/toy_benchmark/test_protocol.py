@@ -212,19 +212,21 @@ def test_runs_resume_finished_runs_are_skipped_and_the_folder_of_another_run_is_
     deterministic = json.loads((report_dir / "summary.json").read_text())
     deterministic["environment"]["op_determinism"] = True
     text_deterministic = open(report.write_report(deterministic, tmp_path / "deterministic", runs_dir=str(runs))).read()
-    assert "(CPU, intra-op thread count, TensorFlow build, oneDNN on or off) write identical numbers" in text_deterministic
+    assert ("(CPU, intra-op thread count, TensorFlow build, oneDNN on or off) write identical numbers"
+            in text_deterministic)
     # oneDNN on or off changes the numbers too (and is off by default on AVX2-only CPUs): the report says which,
     # and who chose; an older record (only the environment variable, unset) is named as such.
     on_off = "on" if first["environment"]["onednn"] else "off"
     assert first["environment"]["onednn"] is onednn_enabled()
     chosen = first["environment"]["onednn_variable"]
-    assert chosen == os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    assert chosen == (os.environ.get("TF_ENABLE_ONEDNN_OPTS") or None)
     who = "TensorFlow's choice for this CPU" if chosen is None else f"TF_ENABLE_ONEDNN_OPTS={chosen}"
     assert f"oneDNN {on_off} ({who})." in text
-    for record, expected in [({"onednn": True, "onednn_variable": "1"}, "oneDNN on (TF_ENABLE_ONEDNN_OPTS=1)."),
-                             ({"onednn": False, "onednn_variable": None}, "oneDNN off (TensorFlow's choice for this CPU)."),
-                             ({"onednn": None}, "oneDNN by TensorFlow's choice for this CPU (whether on not recorded)."),
-                             ({"onednn": "0"}, "oneDNN by TF_ENABLE_ONEDNN_OPTS=0 (whether on not recorded).")]:
+    for record, expected in [
+            ({"onednn": True, "onednn_variable": "1"}, "oneDNN on (TF_ENABLE_ONEDNN_OPTS=1)."),
+            ({"onednn": False, "onednn_variable": None}, "oneDNN off (TensorFlow's choice for this CPU)."),
+            ({"onednn": None}, "oneDNN by TensorFlow's choice for this CPU (whether on not recorded)."),
+            ({"onednn": "0"}, "oneDNN by TF_ENABLE_ONEDNN_OPTS=0 (whether on not recorded).")]:
         older = json.loads((report_dir / "summary.json").read_text())
         older["environment"] = {key: value for key, value in older["environment"].items()
                                 if not key.startswith("onednn")} | record

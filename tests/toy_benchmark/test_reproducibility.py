@@ -104,7 +104,8 @@ def test_the_record_names_the_intra_op_thread_count_and_the_onednn_state_that_tr
     for name, extra, argument in [("default", {}, "none"),
                                   ("variable", {"TF_NUM_INTRAOP_THREADS": "1", "TF_ENABLE_ONEDNN_OPTS": "1"}, "none"),
                                   ("api", {"TF_ENABLE_ONEDNN_OPTS": "0"}, "api")]:
-        env = {key: value for key, value in ENV.items() if key not in ("TF_NUM_INTRAOP_THREADS", "TF_ENABLE_ONEDNN_OPTS")}
+        env = {key: value for key, value in ENV.items()
+               if key not in ("TF_NUM_INTRAOP_THREADS", "TF_ENABLE_ONEDNN_OPTS")}
         done = subprocess.run([sys.executable, "-c", script, argument], capture_output=True, text=True,
                               env={**env, **extra}, cwd=os.getcwd())
         assert done.returncode == 0, done.stderr[-3000:]

@@ -110,10 +110,10 @@ def _reproducibility_lines(aggregated: Mapping[str, Any]) -> list[str]:
              f"{environment.get('tensorflow')}, Keras {environment.get('keras')}, {_onednn(environment)}.", ""]
     if determinism:
         lines += ["Two runs of this command on the same kind of machine (CPU, intra-op thread count, TensorFlow "
-                  "build, oneDNN on or off) write identical numbers. Another CPU, thread count or oneDNN setting changes the last bits (oneDNN and Eigen "
-                  "choose kernels and split reductions by instruction set and threads), and training amplifies them "
-                  "into other networks, as another seed would: compare such runs by their intervals and verdicts, "
-                  "not digit for digit.", ""]
+                  "build, oneDNN on or off) write identical numbers. Another CPU, thread count or oneDNN setting "
+                  "changes the last bits (oneDNN and Eigen choose kernels and split reductions by instruction set and "
+                  "threads), and training amplifies them into other networks, as another seed would: compare such "
+                  "runs by their intervals and verdicts, not digit for digit.", ""]
     else:
         lines += ["Without op determinism, two runs may differ in the last bits.", ""]
     return lines

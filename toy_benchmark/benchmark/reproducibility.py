@@ -10,10 +10,11 @@ nothing of the benchmark draws from, so that a stray unseeded draw cannot vary).
 calls it (it changes process-wide state).
 
 Two runs on the same kind of machine (CPU model, intra-op thread count, TensorFlow build, oneDNN on or
-off) then write identical numbers. Another CPU, thread count or oneDNN setting differs in the last bits (oneDNN and Eigen pick kernels and
-split reductions by instruction set and thread count), and training amplifies them: with 1 instead of 2
-threads the same settings train another network (every weight array differed after 40 steps; BENCHMARKS.md),
-as another seed would. :func:`environment_record` is what the report states of this.
+off) then write identical numbers. Another CPU, thread count or oneDNN setting differs in the last bits
+(oneDNN and Eigen pick kernels and split reductions by instruction set and thread count), and training
+amplifies them: with 1 instead of 2 threads the same settings train another network (every weight array
+differed after 40 steps; BENCHMARKS.md), as another seed would. :func:`environment_record` is what the
+report states of this.
 """
 
 from __future__ import annotations
