@@ -8,8 +8,8 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 
 # oneDNN for the demo: on unless the environment or the command line sets it (`make demo TF_ENABLE_ONEDNN_OPTS=0`
-# off; empty: TensorFlow's choice by the CPU). TensorFlow leaves it off on x86 CPUs without AVX-512 VNNI/BF16 or
-# AMX, where it trains the demo's networks about 1.6x as fast (BENCHMARKS.md); it changes their last bits, and
+# off; empty: TensorFlow's choice by the CPU). TensorFlow leaves it off on Linux x86 CPUs without VNNI, AVX-512
+# BF16 or AMX, where it trains the demo's networks about 1.6x as fast (BENCHMARKS.md); it changes their last bits, and
 # the report says which was used.
 TF_ENABLE_ONEDNN_OPTS ?= 1
 

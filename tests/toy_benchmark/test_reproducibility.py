@@ -89,7 +89,7 @@ def test_the_record_names_the_intra_op_thread_count_and_the_onednn_state_that_tr
     # The same CPU and core count with another thread count trains other weights (BENCHMARKS.md, session 14):
     # the record must tell those runs apart, through the environment variable and the API alike. oneDNN on or
     # off changes the numbers as well, and unset TF_ENABLE_ONEDNN_OPTS does not mean on (TensorFlow leaves it off
-    # on CPUs without AVX-512 VNNI/BF16 or AMX, this project's machines), so the record says whether it is on.
+    # on CPUs without VNNI, AVX-512 BF16 or AMX, this project's machines), so the record says whether it is on.
     script = textwrap.dedent("""
         import json, os, sys
         import tensorflow as tf

@@ -67,7 +67,7 @@ def onednn_enabled() -> bool | None:
     """Whether TensorFlow's CPU kernels run on oneDNN in this process; None where the build cannot tell.
 
     The ``TF_ENABLE_ONEDNN_OPTS`` environment variable, read when TensorFlow starts, decides it ("1" on, "0"
-    off); unset, TensorFlow decides by the CPU: on for x86 CPUs with AVX-512 VNNI, AVX-512 BF16 or AMX, off
+    off); unset, TensorFlow decides by the CPU: on (Linux) for x86 CPUs with VNNI, AVX-512 BF16 or AMX, off
     for the others (an AVX2-only CPU such as this project's 2-core AMD EPYC, where turning it on trains the
     toy U-Net about 1.6 times as fast: BENCHMARKS.md). It changes the last bits of every number, so the
     report records it; the variable alone does not say whether it is on.
