@@ -407,7 +407,6 @@ def test_jit_compile_trains_with_xla_without_op_determinism(tmp_path):
     assert np.isfinite(result.history["loss"]).all()
 
 
-
 def test_jit_compile_is_refused_for_a_layer_without_xla_support(tmp_path):
     """The other case where Keras drops XLA: refused before anything is written, not trained without it."""
     def model_fn():
@@ -419,6 +418,7 @@ def test_jit_compile_is_refused_for_a_layer_without_xla_support(tmp_path):
                                          r"not support XLA: .*received True"):
         train(model_fn, _dataset(n=10), tmp_path / "run", epochs=1, batch_size=10, jit_compile=True, verbose=0)
     assert not (tmp_path / "run").exists()
+
 
 def _main(capsys, *args):
     """Runs the binary in this process, under its wrapper; returns its exit code, stdout and stderr.

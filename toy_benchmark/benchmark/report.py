@@ -84,9 +84,10 @@ def _onednn(environment: Mapping[str, Any]) -> str:
     Older records hold only the environment variable, as ``onednn`` (a string, or None when unset).
     """
     state = environment.get("onednn")
-    variable = environment.get("onednn_variable", None if isinstance(state, bool) else state)
+    recorded = isinstance(state, bool)
+    variable = environment.get("onednn_variable") if recorded else state  # older: `onednn` is the variable
     chosen = "TensorFlow's choice for this CPU" if variable is None else f"TF_ENABLE_ONEDNN_OPTS={variable}"
-    if not isinstance(state, bool):
+    if not recorded:
         return f"oneDNN by {chosen} (whether on not recorded)"
     return f"oneDNN {'on' if state else 'off'} ({chosen})"
 
